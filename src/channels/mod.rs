@@ -1,0 +1,149 @@
+//! Destinations: one file per kind behind one small trait. Each destination sends a rendered
+//! message and says whether a failure is worth retrying; the retry loop lives in `delivery`.
+
+pub mod email;
+pub mod file;
+pub mod http;
+pub mod slack;
+pub mod teams;
+pub mod webhook;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+
+use crate::render::message::Message;
+use crate::rules::channel::{ChannelSpec, Target};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The kinds of destination herald can deliver to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Slack,
+    Teams,
+    Email,
+    Webhook,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "slack" => Some(Kind::Slack),
+            "teams" => Some(Kind::Teams),
+            "email" => Some(Kind::Email),
+            "webhook" => Some(Kind::Webhook),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Slack => "slack",
+            Kind::Teams => "teams",
+            Kind::Email => "email",
+            Kind::Webhook => "webhook",
+        }
+    }
+}
+
+/// One message on its way: what to send, and the ids that name it.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub message: Message,
+    pub event_id: String,
+    pub rule: String,
+    /// Email only: recipients that replace the channel's `to`.
+    pub to: Option<Vec<Mailbox>>,
+}
+
+/// What a destination said when it took the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// HTTP status or SMTP reply code; none for files.
+    pub status: Option<u16>,
+    pub detail: String,
+}
+
+/// Why a send failed, and whether trying again may help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Timeouts, connection errors, 429, 5xx, SMTP 4xx.
+    #[error("{reason}")]
+    Retryable {
+        reason: String,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+    },
+    /// Other 4xx, SMTP 5xx, a bad address, a message the platform refuses.
+    #[error("{reason}")]
+    Permanent { reason: String, status: Option<u16> },
+}
+
+impl SendError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SendError::Retryable { .. })
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            SendError::Retryable { status, .. } | SendError::Permanent { status, .. } => *status,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SendError::Retryable { retry_after, .. } => *retry_after,
+            SendError::Permanent { .. } => None,
+        }
+    }
+}
+
+/// A destination. Implementations classify their own failures.
+pub trait Destination: Send + Sync {
+    fn kind(&self) -> Kind;
+    fn send<'a>(&'a self, out: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("channel `{channel}`: cannot set up SMTP: {reason}")]
+    Smtp { channel: String, reason: String },
+}
+
+/// Builds the destination a channel definition describes.
+pub fn build(spec: &ChannelSpec, client: &reqwest::Client) -> Result<Arc<dyn Destination>, BuildError> {
+    let destination: Arc<dyn Destination> = match spec.kind {
+        Kind::Slack => Arc::new(slack::Slack::new(http::Sink::new(spec, client))),
+        Kind::Teams => Arc::new(teams::Teams::new(http::Sink::new(spec, client))),
+        Kind::Webhook => Arc::new(webhook::Webhook::new(http::Sink::new(spec, client))),
+        Kind::Email => Arc::new(email::Email::new(spec)?),
+    };
+    Ok(destination)
+}
+
+/// The shared HTTP client: rustls, no redirects (a redirect could carry a message, or a
+/// credential in the URL, somewhere nobody configured).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .expect("the HTTP client's fixed settings are valid")
+}
+
+/// Where a file destination writes, for messages and logs: the folder, never a URL.
+pub fn describe_target(spec: &ChannelSpec) -> String {
+    match &spec.target {
+        Target::Http(url) => {
+            let url = url.expose();
+            format!("{}://{}", url.scheme(), url.host_str().unwrap_or("?"))
+        }
+        Target::Smtp(s) => format!("{}:{}", s.host, s.port),
+        Target::File(dir) => format!("file://{}", dir.display()),
+    }
+}

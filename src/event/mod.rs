@@ -1,0 +1,97 @@
+//! The SuperOffice webhook event: parsed leniently from the wire, kept whole.
+//!
+//! SuperOffice adds fields over versions and omits others (`Entity` is missing on webhook
+//! state events), so only `EventId` and `Event` are required; every field, known or not, stays
+//! available to rules and templates through [`Event::fields`].
+
+pub mod catalog;
+pub mod time;
+
+use serde_json::{Map, Value};
+
+/// A parsed event. Built only by [`Event::parse`], so an `Event` always has an id and a name.
+#[derive(Debug, Clone)]
+pub struct Event {
+    id: String,
+    name: String,
+    fields: Map<String, Value>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventError {
+    #[error("body is not JSON: {0}")]
+    NotJson(String),
+    #[error("body is JSON but not an object")]
+    NotAnObject,
+    #[error("body lacks the `{0}` field")]
+    Missing(&'static str),
+    #[error("`{0}` must be a non-empty string")]
+    NotText(&'static str),
+}
+
+impl Event {
+    /// Parses a webhook body. The caller decides whether the bytes were verified first.
+    pub fn parse(body: &[u8]) -> Result<Event, EventError> {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| EventError::NotJson(e.to_string()))?;
+        let Value::Object(fields) = value else {
+            return Err(EventError::NotAnObject);
+        };
+        let id = required_text(&fields, "EventId")?;
+        let name = required_text(&fields, "Event")?;
+        Ok(Event { id, name, fields })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The event name, such as `quote.ordered`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The registration test event, sent when a webhook is created in SuperOffice.
+    pub fn is_test(&self) -> bool {
+        self.name == "test"
+    }
+
+    /// Every field of the body, in the order SuperOffice sent them.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+}
+
+fn required_text(fields: &Map<String, Value>, key: &'static str) -> Result<String, EventError> {
+    match fields.get(key) {
+        None | Some(Value::Null) => Err(EventError::Missing(key)),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(_) => Err(EventError::NotText(key)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_unknown_fields() {
+        let e = Event::parse(br#"{"EventId":"a","Event":"quote.sent","Custom":{"x":1}}"#).unwrap();
+        assert_eq!((e.id(), e.name()), ("a", "quote.sent"));
+        assert_eq!(e.fields()["Custom"]["x"], 1);
+    }
+
+    #[test]
+    fn says_what_is_wrong_with_a_bad_body() {
+        let cases: [(&[u8], EventError); 4] = [
+            (b"[1]", EventError::NotAnObject),
+            (br#"{"Event":"x"}"#, EventError::Missing("EventId")),
+            (br#"{"EventId":"a"}"#, EventError::Missing("Event")),
+            (br#"{"EventId":7,"Event":"x"}"#, EventError::NotText("EventId")),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(Event::parse(body).unwrap_err(), expected);
+        }
+        assert!(matches!(Event::parse(b"{nope"), Err(EventError::NotJson(_))));
+    }
+}

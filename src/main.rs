@@ -1,0 +1,39 @@
+//! The `herald` binary: parse the command line, set up logging, run, map to an exit code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use herald::cli::{Cli, Command, check, send, serve, simulate};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The service logs what it does; the tools only what goes wrong.
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    herald::install_crypto_provider();
+
+    let result = match cli.command {
+        Command::Check(args) => check::run(args, &mut std::io::stdout()),
+        Command::Simulate(args) => simulate::run(args, &mut std::io::stdout()),
+        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(args))),
+        Command::Send(args) => runtime().and_then(|rt| rt.block_on(send::run(args))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("herald: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

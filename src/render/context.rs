@@ -1,0 +1,70 @@
+//! The data a template sees: the event's fields under their own names, plus `rule` and
+//! `received_at`. Enrichment (quote, sale, contact...) adds top-level names with
+//! [`TemplateContext::insert`].
+
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+
+use crate::event::Event;
+
+/// Fields SuperOffice documents on webhook bodies. Templates may use these, whether or not a
+/// given event carries them (`{{default WebhookName "..."}}` covers an absent one).
+pub const EVENT_FIELDS: &[&str] = &[
+    "EventId",
+    "Timestamp",
+    "Changes",
+    "Event",
+    "PrimaryKey",
+    "Entity",
+    "ContextIdentifier",
+    "ChangedByAssociateId",
+    "WebhookName",
+    "FieldValues",
+    "Values",
+    "Properties",
+];
+
+/// Names herald adds beside the event's fields.
+pub const HERALD_FIELDS: &[&str] = &["rule", "received_at"];
+
+/// True if a template or condition may use this top-level name.
+pub fn is_known_root(name: &str) -> bool {
+    EVENT_FIELDS.contains(&name) || HERALD_FIELDS.contains(&name)
+}
+
+/// The template context for one event and one rule.
+#[derive(Debug, Clone)]
+pub struct TemplateContext {
+    value: Map<String, Value>,
+    event: Value,
+}
+
+impl TemplateContext {
+    pub fn new(event: &Event, rule: &str, received_at: Timestamp) -> Self {
+        let mut value = event.fields().clone();
+        value.insert("rule".into(), json!({ "name": rule }));
+        value.insert("received_at".into(), Value::String(received_at.to_string()));
+        TemplateContext {
+            value,
+            event: Value::Object(event.fields().clone()),
+        }
+    }
+
+    /// Adds or replaces a top-level name (the seam for enrichment).
+    pub fn insert(&mut self, key: &str, value: Value) {
+        self.value.insert(key.to_string(), value);
+    }
+
+    pub fn rule_name(&self) -> &str {
+        self.value["rule"]["name"].as_str().unwrap_or_default()
+    }
+
+    /// The event as SuperOffice sent it, for bodies that forward it whole.
+    pub fn event(&self) -> &Value {
+        &self.event
+    }
+
+    pub fn to_handlebars(&self) -> handlebars::Context {
+        handlebars::Context::from(Value::Object(self.value.clone()))
+    }
+}

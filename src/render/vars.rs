@@ -1,0 +1,135 @@
+//! Finds variables a template uses that no event can have, so `herald check` catches
+//! `{{PrimaryKy}}` before an event does.
+//!
+//! Only the top-level scope is checked: inside `#each` and `#with` the context changes to
+//! data whose shape herald cannot know.
+
+use handlebars::template::{HelperTemplate, Parameter, TemplateElement};
+use handlebars::{Path, Template};
+
+use super::Problem;
+use crate::rules::yaml::Pos;
+
+pub fn unknown_variables(template: &Template, known_root: &dyn Fn(&str) -> bool) -> Vec<Problem> {
+    let mut out = Vec::new();
+    walk(template, known_root, &mut out);
+    out
+}
+
+fn walk(template: &Template, known: &dyn Fn(&str) -> bool, out: &mut Vec<Problem>) {
+    for (i, element) in template.elements.iter().enumerate() {
+        let pos = template
+            .mapping
+            .get(i)
+            .map(|m| Pos {
+                line: m.0 as u64,
+                column: m.1 as u64,
+            })
+            .unwrap_or(Pos { line: 1, column: 1 });
+        match element {
+            TemplateElement::Expression(ht) | TemplateElement::HtmlExpression(ht) => {
+                // `{{name}}` alone is a variable unless a helper has that name.
+                if ht.params.is_empty() && ht.hash.is_empty() {
+                    if let Some(name) = plain_name(&ht.name) {
+                        if !super::helpers::NAMES.contains(&name) {
+                            check_root(name, known, pos, out);
+                        }
+                    } else {
+                        check_param(&ht.name, known, pos, out);
+                    }
+                }
+                check_args(ht, known, pos, out);
+            }
+            TemplateElement::HelperBlock(ht) => {
+                check_args(ht, known, pos, out);
+                let same_scope = matches!(plain_name(&ht.name), Some("if" | "unless"));
+                if same_scope {
+                    for inner in [&ht.template, &ht.inverse].into_iter().flatten() {
+                        walk(inner, known, out);
+                    }
+                } else if let Some(inverse) = &ht.inverse {
+                    // `{{else}}` of `#each` / `#with` runs in the outer scope.
+                    walk(inverse, known, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn plain_name(p: &Parameter) -> Option<&str> {
+    match p {
+        Parameter::Name(n) => Some(n.as_str()),
+        _ => None,
+    }
+}
+
+fn check_args(ht: &HelperTemplate, known: &dyn Fn(&str) -> bool, pos: Pos, out: &mut Vec<Problem>) {
+    for p in ht.params.iter().chain(ht.hash.values()) {
+        check_param(p, known, pos, out);
+    }
+}
+
+fn check_param(p: &Parameter, known: &dyn Fn(&str) -> bool, pos: Pos, out: &mut Vec<Problem>) {
+    match p {
+        Parameter::Path(Path::Relative((_, raw))) => check_root(raw, known, pos, out),
+        Parameter::Subexpression(sub) => {
+            if let Some(params) = sub.params() {
+                for inner in params {
+                    check_param(inner, known, pos, out);
+                }
+            }
+            if let Some(hash) = sub.hash() {
+                for inner in hash.values() {
+                    check_param(inner, known, pos, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_root(raw: &str, known: &dyn Fn(&str) -> bool, pos: Pos, out: &mut Vec<Problem>) {
+    let raw = raw.trim_start_matches("this.").trim_start_matches("./");
+    if raw == "this" || raw.starts_with("../") || raw.starts_with('@') || raw.is_empty() {
+        return;
+    }
+    let root = raw
+        .split(['.', '/'])
+        .next()
+        .unwrap_or(raw)
+        .trim_matches(['[', ']']);
+    if !known(root) {
+        out.push(Problem {
+            pos,
+            message: format!("template uses `{raw}`, but no event has a field `{root}`"),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unknown(source: &str) -> Vec<String> {
+        let t = Template::compile(source).unwrap();
+        let known = |r: &str| ["PrimaryKey", "FieldValues", "Changes"].contains(&r);
+        unknown_variables(&t, &known)
+            .into_iter()
+            .map(|p| format!("{}:{} {}", p.pos.line, p.pos.column, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn finds_unknown_roots_in_every_position() {
+        assert!(unknown("{{PrimaryKey}} {{FieldValues.x}} {{#each Changes}}{{this}}{{nope}}{{/each}}").is_empty());
+        let found = unknown("a\n {{PrimaryKy}} {{#if Nope}}{{Bad}}{{/if}} {{default (upper Sub) \"x\"}}");
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found[0].starts_with("2:2 template uses `PrimaryKy`"), "{found:?}");
+    }
+
+    #[test]
+    fn helpers_are_not_variables() {
+        assert!(unknown("{{#if (gt PrimaryKey 3)}}{{else}}x{{/if}} {{date PrimaryKey}}").is_empty());
+    }
+}

@@ -1,0 +1,123 @@
+//! The rules file: channels, rules, and the templates they use, loaded and checked as one.
+//!
+//! [`load`] is the only way to get a [`Config`]; `serve`, `check` and `simulate` all use it,
+//! so what `check` accepts is exactly what `serve` runs.
+
+pub mod channel;
+pub mod condition;
+pub mod decode;
+pub mod diag;
+pub mod interp;
+pub mod load;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lettre::message::Mailbox;
+use serde_json::Value;
+
+use crate::event::Event;
+use crate::event::catalog::glob_match;
+use crate::render::Renderer;
+use crate::render::message::MessageTemplate;
+use crate::secret::Redactor;
+
+pub use channel::ChannelSpec;
+pub use condition::Condition;
+pub use diag::{Diagnostic, Diagnostics};
+pub use load::{load, load_with_env};
+use yaml::Pos;
+
+/// A loaded, checked configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub file: PathBuf,
+    pub channels: BTreeMap<String, Arc<ChannelSpec>>,
+    pub rules: Vec<Rule>,
+    pub renderer: Arc<Renderer>,
+    /// Knows every secret the file holds: values from the environment, URL paths, passwords.
+    pub redactor: Redactor,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub name: String,
+    pub pos: Pos,
+    pub events: Vec<String>,
+    pub when: Vec<Condition>,
+    pub notify: Vec<Action>,
+    pub stop: bool,
+}
+
+/// One `notify:` entry: a channel and the message template for it.
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub channel: String,
+    pub template: Arc<MessageTemplate>,
+    /// The template folder's name, or `None` for inline `text:`.
+    pub template_name: Option<String>,
+    /// Email only: replaces the channel's `to`.
+    pub to: Option<Vec<Mailbox>>,
+}
+
+/// What one rule made of one event.
+#[derive(Debug)]
+pub enum Verdict<'a> {
+    Match(&'a Rule),
+    NoMatch { rule: &'a Rule, reason: String },
+    /// An earlier matching rule had `stop: true`.
+    Stopped { rule: &'a Rule, by: &'a str },
+}
+
+impl Rule {
+    fn explain(&self, event_name: &str, fields: &Value) -> Result<(), String> {
+        if !self.events.iter().any(|p| glob_match(p, event_name)) {
+            return Err(format!(
+                "event `{event_name}` is not in events [{}]",
+                self.events.join(", ")
+            ));
+        }
+        for cond in &self.when {
+            cond.check(fields).map_err(|f| format!("when: {f}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Every rule's verdict, in file order.
+    pub fn evaluate(&self, event: &Event) -> Vec<Verdict<'_>> {
+        let fields = Value::Object(event.fields().clone());
+        let mut stopped_by: Option<&str> = None;
+        self.rules
+            .iter()
+            .map(|rule| {
+                if let Some(by) = stopped_by {
+                    return Verdict::Stopped { rule, by };
+                }
+                match rule.explain(event.name(), &fields) {
+                    Ok(()) => {
+                        if rule.stop {
+                            stopped_by = Some(&rule.name);
+                        }
+                        Verdict::Match(rule)
+                    }
+                    Err(reason) => Verdict::NoMatch { rule, reason },
+                }
+            })
+            .collect()
+    }
+
+    /// The rules that fire for an event, in order.
+    pub fn matching(&self, event: &Event) -> Vec<&Rule> {
+        self.evaluate(event)
+            .into_iter()
+            .filter_map(|v| match v {
+                Verdict::Match(rule) => Some(rule),
+                _ => None,
+            })
+            .collect()
+    }
+}
