@@ -52,6 +52,7 @@ impl Email {
 
     fn build(&self, body: &EmailBody, to: Option<&[Mailbox]>) -> Result<lettre::Message, SendError> {
         let mut builder = lettre::Message::builder()
+            .message_id(None)
             .from(self.spec.from.clone())
             .subject(body.subject.clone());
         for rcpt in to.unwrap_or(&self.spec.to) {

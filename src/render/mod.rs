@@ -178,6 +178,7 @@ impl Renderer {
         problems: &mut Vec<Problem>,
     ) -> Tree {
         match &node.kind {
+            NodeKind::Str(s) if !s.contains("{{") => Tree::Value(Value::String(s.clone())),
             NodeKind::Str(s) => match self.compile(s, escape, known_root) {
                 Ok(t) => Tree::Text(t),
                 Err(found) => {
