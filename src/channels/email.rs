@@ -24,7 +24,10 @@ enum Transport {
 
 impl Email {
     pub fn new(spec: &ChannelSpec) -> Result<Email, BuildError> {
-        let email = spec.email.clone().expect("the loader gives email channels their addresses");
+        let email = spec
+            .email
+            .clone()
+            .expect("the loader gives email channels their addresses");
         let transport = match &spec.target {
             Target::File(dir) => Transport::File(FileSink::new(dir.clone(), &spec.name)),
             Target::Smtp(smtp) => {
@@ -33,24 +36,39 @@ impl Email {
                     reason: e.to_string(),
                 };
                 let builder = match smtp.security {
-                    Security::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(failed)?,
-                    Security::StartTls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(failed)?
+                    Security::Implicit => {
+                        AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(failed)?
                     }
-                    Security::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+                    Security::StartTls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+                            .map_err(failed)?
+                    }
+                    Security::Plain => {
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+                    }
                 };
                 let mut builder = builder.port(smtp.port).timeout(Some(spec.timeout));
                 if let Some((user, pass)) = &smtp.credentials {
-                    builder = builder.credentials(Credentials::new(user.clone(), pass.expose().clone()));
+                    builder =
+                        builder.credentials(Credentials::new(user.clone(), pass.expose().clone()));
                 }
                 Transport::Smtp(builder.build())
             }
-            Target::Http(_) => unreachable!("the loader gives email channels an SMTP or file target"),
+            Target::Http(_) => {
+                unreachable!("the loader gives email channels an SMTP or file target")
+            }
         };
-        Ok(Email { transport, spec: email })
+        Ok(Email {
+            transport,
+            spec: email,
+        })
     }
 
-    fn build(&self, body: &EmailBody, to: Option<&[Mailbox]>) -> Result<lettre::Message, SendError> {
+    fn build(
+        &self,
+        body: &EmailBody,
+        to: Option<&[Mailbox]>,
+    ) -> Result<lettre::Message, SendError> {
         let mut builder = lettre::Message::builder()
             .message_id(None)
             .from(self.spec.from.clone())
@@ -65,7 +83,10 @@ impl Email {
             builder = builder.reply_to(reply_to.clone());
         }
         builder
-            .multipart(MultiPart::alternative_plain_html(body.text.clone(), body.html.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                body.text.clone(),
+                body.html.clone(),
+            ))
             .map_err(|e| SendError::Permanent {
                 reason: format!("cannot build the email: {e}"),
                 status: None,

@@ -23,7 +23,12 @@ impl FileSink {
         }
     }
 
-    pub async fn write(&self, bytes: &[u8], extension: &str, out: &Outgoing) -> Result<Delivered, SendError> {
+    pub async fn write(
+        &self,
+        bytes: &[u8],
+        extension: &str,
+        out: &Outgoing,
+    ) -> Result<Delivered, SendError> {
         let io_error = |what: &str, e: std::io::Error| SendError::Retryable {
             reason: format!("cannot {what} in {}: {e}", self.dir.display()),
             status: None,
@@ -32,7 +37,9 @@ impl FileSink {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| io_error("create the folder", e))?;
-        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S.%fZ").to_string();
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%S.%fZ")
+            .to_string();
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!(
             "{stamp}-{}-{}-{}-{n}.{extension}",
@@ -59,6 +66,12 @@ impl FileSink {
 fn safe(s: &str) -> String {
     s.chars()
         .take(64)
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

@@ -115,7 +115,10 @@ pub enum BuildError {
 }
 
 /// Builds the destination a channel definition describes.
-pub fn build(spec: &ChannelSpec, client: &reqwest::Client) -> Result<Arc<dyn Destination>, BuildError> {
+pub fn build(
+    spec: &ChannelSpec,
+    client: &reqwest::Client,
+) -> Result<Arc<dyn Destination>, BuildError> {
     let destination: Arc<dyn Destination> = match spec.kind {
         Kind::Slack => Arc::new(slack::Slack::new(http::Sink::new(spec, client))),
         Kind::Teams => Arc::new(teams::Teams::new(http::Sink::new(spec, client))),

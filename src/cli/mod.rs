@@ -37,6 +37,11 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct RulesArg {
     /// The rules file. Templates are read from `templates/` beside it.
-    #[arg(long, env = "HERALD_RULES", default_value = "rules.yaml", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "HERALD_RULES",
+        default_value = "rules.yaml",
+        value_name = "FILE"
+    )]
     pub rules: PathBuf,
 }

@@ -40,7 +40,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut request = client
         .post(&args.url)
         .header("Content-Type", "application/json; charset=utf-8")
-        .header("User-Agent", concat!("NetServer-Webhook/herald-send-", env!("CARGO_PKG_VERSION")))
+        .header(
+            "User-Agent",
+            concat!("NetServer-Webhook/herald-send-", env!("CARGO_PKG_VERSION")),
+        )
         .header("X-SuperOffice-Event", field("Event"))
         .header("X-SuperOffice-EventId", field("EventId"))
         .header("X-SuperOffice-Retry", "0");
@@ -53,7 +56,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .and_then(|s| s.split(',').map(str::trim).find(|s| !s.is_empty()));
     match secret {
         Some(secret) => request = request.header("X-SuperOffice-Signature", sign(secret, &body)),
-        None => eprintln!("herald send: no secret (HERALD_WEBHOOK_SECRET or --secret): sending unsigned"),
+        None => eprintln!(
+            "herald send: no secret (HERALD_WEBHOOK_SECRET or --secret): sending unsigned"
+        ),
     }
     let response = request
         .body(body)
@@ -67,5 +72,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !text.ends_with('\n') && !text.is_empty() {
         println!();
     }
-    Ok(if status.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

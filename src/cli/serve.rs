@@ -22,7 +22,12 @@ pub struct Args {
     #[command(flatten)]
     pub rules: super::RulesArg,
     /// Address and port to listen on (port 0 picks a free one).
-    #[arg(long, env = "HERALD_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "HERALD_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
     pub listen: SocketAddr,
     /// A file with webhook secrets, one per line (any one verifies). Secrets may also come from
     /// HERALD_WEBHOOK_SECRET, comma-separated.
@@ -35,10 +40,20 @@ pub struct Args {
     #[arg(long, env = "HERALD_MAX_BODY", default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
     pub max_body: usize,
     /// How many messages are sent at once, over all channels.
-    #[arg(long, env = "HERALD_CONCURRENCY", default_value_t = 16, value_name = "N")]
+    #[arg(
+        long,
+        env = "HERALD_CONCURRENCY",
+        default_value_t = 16,
+        value_name = "N"
+    )]
     pub concurrency: usize,
     /// How many messages may wait in memory; beyond it webhooks get 503 and SuperOffice retries.
-    #[arg(long, env = "HERALD_QUEUE_CAPACITY", default_value_t = 10_000, value_name = "N")]
+    #[arg(
+        long,
+        env = "HERALD_QUEUE_CAPACITY",
+        default_value_t = 10_000,
+        value_name = "N"
+    )]
     pub queue_capacity: usize,
     /// How long an EventId is remembered, so that a repeat is delivered once.
     #[arg(long, env = "HERALD_DEDUP_WINDOW", default_value = "24h", value_parser = parse_duration_arg, value_name = "DURATION")]
@@ -57,7 +72,9 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
-    let n: usize = number.parse().map_err(|_| format!("{s:?} is not a size like 1048576, 512KiB or 1MiB"))?;
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 1048576, 512KiB or 1MiB"))?;
     let factor = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1000,
@@ -95,7 +112,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             for p in &problems.items {
                 error!("{p}");
             }
-            error!(problems = problems.items.len(), "the rules file has problems; not starting (run `herald check` for the list)");
+            error!(
+                problems = problems.items.len(),
+                "the rules file has problems; not starting (run `herald check` for the list)"
+            );
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -108,9 +128,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     if secrets.is_empty() {
-        warn!("no webhook secret and --allow-unsigned: ANY request to /webhook is accepted; never run like this in production");
+        warn!(
+            "no webhook secret and --allow-unsigned: ANY request to /webhook is accepted; never run like this in production"
+        );
     }
-    let deliverer = Arc::new(Deliverer::new(config.clone(), RetryPolicy::default(), args.concurrency)?);
+    let deliverer = Arc::new(Deliverer::new(
+        config.clone(),
+        RetryPolicy::default(),
+        args.concurrency,
+    )?);
     let queue = Queue::new(deliverer, args.queue_capacity.max(1));
     let state = Arc::new(AppState {
         config: config.clone(),
@@ -130,15 +156,25 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         file = %config.file.display(),
         "listening"
     );
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the HTTP server failed")?;
     let pending = queue.in_flight();
     if pending > 0 {
-        info!(pending, grace_ms = args.shutdown_grace.as_millis() as u64, "waiting for messages in flight");
+        info!(
+            pending,
+            grace_ms = args.shutdown_grace.as_millis() as u64,
+            "waiting for messages in flight"
+        );
         if !queue.drain(args.shutdown_grace).await {
-            warn!(lost = queue.in_flight(), "shutdown grace ran out; messages still in flight are dropped");
+            warn!(
+                lost = queue.in_flight(),
+                "shutdown grace ran out; messages still in flight are dropped"
+            );
         }
     }
     info!("stopped");

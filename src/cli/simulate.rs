@@ -30,12 +30,18 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(problems) => {
             writeln!(out, "{problems}")?;
-            writeln!(out, "{}: fix these first (herald check)", args.rules.rules.display())?;
+            writeln!(
+                out,
+                "{}: fix these first (herald check)",
+                args.rules.rules.display()
+            )?;
             return Ok(ExitCode::FAILURE);
         }
     };
-    let bytes = std::fs::read(&args.event).with_context(|| format!("cannot read {}", args.event.display()))?;
-    let event = Event::parse(&bytes).with_context(|| format!("{} is not a webhook event", args.event.display()))?;
+    let bytes = std::fs::read(&args.event)
+        .with_context(|| format!("cannot read {}", args.event.display()))?;
+    let event = Event::parse(&bytes)
+        .with_context(|| format!("{} is not a webhook event", args.event.display()))?;
     let report = simulate(&config, &event);
     let text = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
@@ -64,16 +70,27 @@ pub fn simulate(config: &Config, event: &Event) -> Value {
                     .iter()
                     .map(|action| {
                         let spec = &config.channels[&action.channel];
-                        let mut entry = json!({"channel": action.channel, "kind": spec.kind.as_str()});
+                        let mut entry =
+                            json!({"channel": action.channel, "kind": spec.kind.as_str()});
                         match action.template.render(&config.renderer, &ctx) {
                             Ok(rendered) => {
-                                let mut message = serde_json::to_value(&rendered.message).expect("messages serialize");
-                                if let (Message::Email(_), Some(email)) = (&rendered.message, &spec.email) {
+                                let mut message = serde_json::to_value(&rendered.message)
+                                    .expect("messages serialize");
+                                if let (Message::Email(_), Some(email)) =
+                                    (&rendered.message, &spec.email)
+                                {
                                     let to = action.to.as_ref().unwrap_or(&email.to);
                                     message["from"] = json!(email.from.to_string());
-                                    message["to"] = json!(to.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+                                    message["to"] =
+                                        json!(to.iter().map(|m| m.to_string()).collect::<Vec<_>>());
                                     if !email.cc.is_empty() {
-                                        message["cc"] = json!(email.cc.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+                                        message["cc"] = json!(
+                                            email
+                                                .cc
+                                                .iter()
+                                                .map(|m| m.to_string())
+                                                .collect::<Vec<_>>()
+                                        );
                                     }
                                 }
                                 entry["message"] = message;
@@ -88,7 +105,9 @@ pub fn simulate(config: &Config, event: &Event) -> Value {
                     .collect();
                 json!({"rule": rule.name, "outcome": "match", "messages": messages})
             }
-            Verdict::NoMatch { rule, reason } => json!({"rule": rule.name, "outcome": "no_match", "reason": reason}),
+            Verdict::NoMatch { rule, reason } => {
+                json!({"rule": rule.name, "outcome": "no_match", "reason": reason})
+            }
             Verdict::Stopped { rule, by } => json!({
                 "rule": rule.name, "outcome": "not_evaluated",
                 "reason": format!("rule `{by}` matched first and has stop: true"),
@@ -100,7 +119,9 @@ pub fn simulate(config: &Config, event: &Event) -> Value {
 
 fn verdict_rule<'a>(v: &Verdict<'a>) -> &'a str {
     match v {
-        Verdict::Match(rule) | Verdict::NoMatch { rule, .. } | Verdict::Stopped { rule, .. } => &rule.name,
+        Verdict::Match(rule) | Verdict::NoMatch { rule, .. } | Verdict::Stopped { rule, .. } => {
+            &rule.name
+        }
     }
 }
 
@@ -116,7 +137,11 @@ fn human(report: &Value) -> String {
             Some("match") => {
                 s += &format!("\nMATCH     {name}\n");
                 for m in rule["messages"].as_array().into_iter().flatten() {
-                    s += &format!("  -> {} ({})\n", m["channel"].as_str().unwrap_or(""), m["kind"].as_str().unwrap_or(""));
+                    s += &format!(
+                        "  -> {} ({})\n",
+                        m["channel"].as_str().unwrap_or(""),
+                        m["kind"].as_str().unwrap_or("")
+                    );
                     if let Some(err) = m["error"].as_str() {
                         s += &format!("     RENDER ERROR: {err}\n");
                         continue;
@@ -127,8 +152,18 @@ fn human(report: &Value) -> String {
                     s += &indent(&message_text(&m["message"]), 5);
                 }
             }
-            Some("no_match") => s += &format!("\nNO MATCH  {name}: {}\n", rule["reason"].as_str().unwrap_or("")),
-            _ => s += &format!("\nSKIPPED   {name}: {}\n", rule["reason"].as_str().unwrap_or("")),
+            Some("no_match") => {
+                s += &format!(
+                    "\nNO MATCH  {name}: {}\n",
+                    rule["reason"].as_str().unwrap_or("")
+                )
+            }
+            _ => {
+                s += &format!(
+                    "\nSKIPPED   {name}: {}\n",
+                    rule["reason"].as_str().unwrap_or("")
+                )
+            }
         }
     }
     s
@@ -138,7 +173,12 @@ fn message_text(m: &Value) -> String {
     if m["kind"] == "email" {
         let list = |v: &Value| {
             v.as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .unwrap_or_default()
         };
         let mut s = format!(

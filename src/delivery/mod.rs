@@ -40,7 +40,11 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(config: Arc<Config>, policy: RetryPolicy, concurrency: usize) -> Result<Self, channels::BuildError> {
+    pub fn new(
+        config: Arc<Config>,
+        policy: RetryPolicy,
+        concurrency: usize,
+    ) -> Result<Self, channels::BuildError> {
         let client = channels::http_client();
         let destinations = config
             .channels
@@ -89,7 +93,10 @@ impl Deliverer {
             }
         };
         let Some(destination) = self.destinations.get(channel) else {
-            error!(event_id, rule, channel, "delivery failed permanently: unknown channel");
+            error!(
+                event_id,
+                rule, channel, "delivery failed permanently: unknown channel"
+            );
             return;
         };
         let mut attempts = 0;
@@ -97,7 +104,11 @@ impl Deliverer {
             attempts += 1;
             let started = Instant::now();
             let result = {
-                let _slot = self.sends.acquire().await.expect("the send semaphore is never closed");
+                let _slot = self
+                    .sends
+                    .acquire()
+                    .await
+                    .expect("the send semaphore is never closed");
                 destination.send(&outgoing).await
             };
             let took_ms = started.elapsed().as_millis() as u64;
@@ -174,7 +185,9 @@ impl Queue {
     /// Waits until every job has finished, or `within` has passed. True if all finished.
     pub async fn drain(&self, within: Duration) -> bool {
         let all = u32::try_from(self.capacity).unwrap_or(u32::MAX);
-        tokio::time::timeout(within, self.room.acquire_many(all)).await.is_ok()
+        tokio::time::timeout(within, self.room.acquire_many(all))
+            .await
+            .is_ok()
     }
 
     /// Jobs not yet finished.

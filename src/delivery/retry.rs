@@ -34,7 +34,12 @@ pub enum Decision {
 
 /// What to do after `attempts` failed attempts (1 after the first). `retry_after` is what
 /// the destination asked for; `random` is uniform in `[0, 1)`.
-pub fn decide(policy: &RetryPolicy, attempts: u32, retry_after: Option<Duration>, random: f64) -> Decision {
+pub fn decide(
+    policy: &RetryPolicy,
+    attempts: u32,
+    retry_after: Option<Duration>,
+    random: f64,
+) -> Decision {
     let Some(base) = policy.delays.get(attempts.saturating_sub(1) as usize) else {
         return Decision::GiveUp;
     };
@@ -69,7 +74,11 @@ mod tests {
             (3, Some(s(2)), 0.5, Decision::GiveUp),
         ];
         for (attempts, retry_after, random, expected) in cases {
-            assert_eq!(decide(&policy, attempts, retry_after, random), expected, "{attempts} {retry_after:?} {random}");
+            assert_eq!(
+                decide(&policy, attempts, retry_after, random),
+                expected,
+                "{attempts} {retry_after:?} {random}"
+            );
         }
     }
 }

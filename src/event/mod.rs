@@ -87,11 +87,17 @@ mod tests {
             (b"[1]", EventError::NotAnObject),
             (br#"{"Event":"x"}"#, EventError::Missing("EventId")),
             (br#"{"EventId":"a"}"#, EventError::Missing("Event")),
-            (br#"{"EventId":7,"Event":"x"}"#, EventError::NotText("EventId")),
+            (
+                br#"{"EventId":7,"Event":"x"}"#,
+                EventError::NotText("EventId"),
+            ),
         ];
         for (body, expected) in cases {
             assert_eq!(Event::parse(body).unwrap_err(), expected);
         }
-        assert!(matches!(Event::parse(b"{nope"), Err(EventError::NotJson(_))));
+        assert!(matches!(
+            Event::parse(b"{nope"),
+            Err(EventError::NotJson(_))
+        ));
     }
 }

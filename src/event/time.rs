@@ -15,7 +15,10 @@ pub fn parse(text: &str) -> Option<Timestamp> {
         Ok(ts) => ts,
         Err(_) => {
             let civil: DateTime = text.parse().ok()?;
-            civil.to_zoned_datetime(jiff::tz::TimeZone::UTC).ok()?.timestamp()
+            civil
+                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .ok()?
+                .timestamp()
         }
     };
     (ts.as_second() > NO_DATE_BEFORE).then_some(ts)

@@ -80,11 +80,21 @@ async fn webhook(
     })?;
     let event_id = event.id().to_string();
     if event.is_test() {
-        info!(event_id, event = event.name(), outcome = "test", "received the registration test event");
+        info!(
+            event_id,
+            event = event.name(),
+            outcome = "test",
+            "received the registration test event"
+        );
         return Ok((StatusCode::OK, "test event received\n").into_response());
     }
     if !app.dedup.claim(&event_id) {
-        info!(event_id, event = event.name(), outcome = "duplicate", "event already received");
+        info!(
+            event_id,
+            event = event.name(),
+            outcome = "duplicate",
+            "event already received"
+        );
         return Ok((StatusCode::OK, "duplicate event ignored\n").into_response());
     }
     let event = Arc::new(event);
@@ -102,15 +112,31 @@ async fn webhook(
         })
         .collect();
     if jobs.is_empty() {
-        info!(event_id, event = event.name(), outcome = "unmatched", "no rule matched");
+        info!(
+            event_id,
+            event = event.name(),
+            outcome = "unmatched",
+            "no rule matched"
+        );
         return Ok((StatusCode::OK, "no rule matched\n").into_response());
     }
     let count = jobs.len();
     if let Err(full) = app.queue.enqueue(jobs) {
         app.dedup.release(&event_id);
-        warn!(event_id, event = event.name(), outcome = "queue_full", "{full}");
+        warn!(
+            event_id,
+            event = event.name(),
+            outcome = "queue_full",
+            "{full}"
+        );
         return Err(full.into());
     }
-    info!(event_id, event = event.name(), outcome = "accepted", deliveries = count, "event accepted");
+    info!(
+        event_id,
+        event = event.name(),
+        outcome = "accepted",
+        deliveries = count,
+        "event accepted"
+    );
     Ok((StatusCode::OK, format!("accepted: {count} deliveries\n")).into_response())
 }

@@ -60,7 +60,11 @@ impl Verifier {
         self.secrets.is_empty()
     }
 
-    pub fn verify(&self, signature: Option<&[u8]>, body: axum::body::Bytes) -> Result<VerifiedBody, SignatureError> {
+    pub fn verify(
+        &self,
+        signature: Option<&[u8]>,
+        body: axum::body::Bytes,
+    ) -> Result<VerifiedBody, SignatureError> {
         if self.is_open() {
             return Ok(VerifiedBody(body));
         }
@@ -69,7 +73,8 @@ impl Verifier {
             .decode(signature.trim_ascii())
             .map_err(|_| SignatureError::NotBase64)?;
         for secret in &self.secrets {
-            let mut mac = HmacSha256::new_from_slice(secret.expose()).expect("HMAC takes keys of any length");
+            let mut mac =
+                HmacSha256::new_from_slice(secret.expose()).expect("HMAC takes keys of any length");
             mac.update(&body);
             // `verify_slice` compares in constant time.
             if mac.verify_slice(&expected).is_ok() {
@@ -82,7 +87,8 @@ impl Verifier {
 
 /// The signature SuperOffice would send for `body` with `secret`.
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac =
+        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(body);
     STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -107,12 +113,24 @@ mod tests {
         let v = Verifier::new(["s3cret".to_string()]);
         let body = Bytes::from_static(b"{\"a\":1}");
         let good = sign("s3cret", &body);
-        assert_eq!(v.verify(None, body.clone()).unwrap_err(), SignatureError::Missing);
-        assert_eq!(v.verify(Some(b"%%%"), body.clone()).unwrap_err(), SignatureError::NotBase64);
+        assert_eq!(
+            v.verify(None, body.clone()).unwrap_err(),
+            SignatureError::Missing
+        );
+        assert_eq!(
+            v.verify(Some(b"%%%"), body.clone()).unwrap_err(),
+            SignatureError::NotBase64
+        );
         let wrong = sign("other", &body);
-        assert_eq!(v.verify(Some(wrong.as_bytes()), body).unwrap_err(), SignatureError::Mismatch);
+        assert_eq!(
+            v.verify(Some(wrong.as_bytes()), body).unwrap_err(),
+            SignatureError::Mismatch
+        );
         let tampered = Bytes::from_static(b"{\"a\":2}");
-        assert_eq!(v.verify(Some(good.as_bytes()), tampered).unwrap_err(), SignatureError::Mismatch);
+        assert_eq!(
+            v.verify(Some(good.as_bytes()), tampered).unwrap_err(),
+            SignatureError::Mismatch
+        );
     }
 
     #[test]

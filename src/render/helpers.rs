@@ -270,12 +270,18 @@ mod tests {
         let data = json!({"t": "2018-04-24T08:13:02.8352175Z", "n": 1234567.891, "s": "Hello",
                           "none": "0001-01-01T00:00:00", "neg": -1500, "empty": ""});
         let cases = [
-            ("{{date t \"%Y-%m-%d %H:%M\" tz=\"Europe/Oslo\"}}", "2018-04-24 10:13"),
+            (
+                "{{date t \"%Y-%m-%d %H:%M\" tz=\"Europe/Oslo\"}}",
+                "2018-04-24 10:13",
+            ),
             ("{{date t \"%d.%m.%Y\"}}", "24.04.2018"),
             ("{{date none}}", ""),
             ("{{date missing}}", ""),
             ("{{number n}}", "1,234,568"),
-            ("{{number n decimals=2 sep=\" \" point=\",\"}}", "1 234 567,89"),
+            (
+                "{{number n decimals=2 sep=\" \" point=\",\"}}",
+                "1 234 567,89",
+            ),
             ("{{money n currency=\"NOK\"}}", "1,234,567.89 NOK"),
             ("{{money neg}}", "-1,500.00"),
             ("{{default missing \"n/a\"}}", "n/a"),

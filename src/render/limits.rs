@@ -60,7 +60,9 @@ pub fn teams(message: &mut Value) -> Vec<String> {
         // Characters may be several bytes: cutting by the excess in bytes always suffices.
         let keep = len.saturating_sub(size - TEAMS_BYTES_MAX + 1).max(100);
         *text = truncate_chars(text, keep);
-        notes.push(format!("teams text block cut from {len} to {keep} characters"));
+        notes.push(format!(
+            "teams text block cut from {len} to {keep} characters"
+        ));
         size = serde_json::to_vec(message).map_or(0, |v| v.len());
     }
     notes
@@ -110,7 +112,14 @@ mod tests {
         assert_eq!(m["text"].as_str().unwrap().chars().count(), SLACK_TEXT_MAX);
         assert!(m["text"].as_str().unwrap().ends_with('…'));
         assert_eq!(m["blocks"].as_array().unwrap().len(), SLACK_BLOCKS_MAX);
-        assert_eq!(m["blocks"][0]["text"]["text"].as_str().unwrap().chars().count(), SLACK_TEXT_MAX);
+        assert_eq!(
+            m["blocks"][0]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count(),
+            SLACK_TEXT_MAX
+        );
         assert!(!notes.is_empty());
     }
 

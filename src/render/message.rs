@@ -83,7 +83,11 @@ pub enum RenderFailure {
 const DEFAULT_SUBJECT: &str = "{{Event}} {{PrimaryKey}}";
 
 impl MessageTemplate {
-    pub fn render(&self, renderer: &Renderer, ctx: &TemplateContext) -> Result<Rendered, RenderFailure> {
+    pub fn render(
+        &self,
+        renderer: &Renderer,
+        ctx: &TemplateContext,
+    ) -> Result<Rendered, RenderFailure> {
         let hb = ctx.to_handlebars();
         let mut truncated = Vec::new();
         let message = match self {
@@ -143,7 +147,10 @@ impl MessageTemplate {
                     "body".into(),
                     Tree::Array(vec![Tree::Object(vec![
                         ("type".into(), Tree::Value(json!("TextBlock"))),
-                        ("text".into(), Tree::Text(renderer.compile(text, Escape::None, known)?)),
+                        (
+                            "text".into(),
+                            Tree::Text(renderer.compile(text, Escape::None, known)?),
+                        ),
                         ("wrap".into(), Tree::Value(json!(true))),
                     ])]),
                 ),
@@ -152,7 +159,11 @@ impl MessageTemplate {
                 MessageTemplate::WebhookInline(renderer.compile(text, Escape::None, known)?)
             }
             Kind::Email => MessageTemplate::Email(EmailTemplate {
-                subject: renderer.compile(subject.unwrap_or(DEFAULT_SUBJECT), Escape::None, known)?,
+                subject: renderer.compile(
+                    subject.unwrap_or(DEFAULT_SUBJECT),
+                    Escape::None,
+                    known,
+                )?,
                 text: renderer.compile(text, Escape::None, known)?,
                 html: renderer.compile(&html_page(text), Escape::Html, known)?,
             }),
@@ -171,10 +182,10 @@ impl MessageTemplate {
                 let text_file = folder.join("email.text.hbs");
                 let text_src = read(&text_file)?;
                 let subject_file = folder.join("email.subject.hbs");
-                let subject_src = read_optional(&subject_file)?
-                    .unwrap_or_else(|| DEFAULT_SUBJECT.to_string());
+                let subject_src =
+                    read_optional(&subject_file)?.unwrap_or_else(|| DEFAULT_SUBJECT.to_string());
                 let html_file = folder.join("email.html.hbs");
-                let html_src = read_optional(&html_file)?.unwrap_or_else(|| html_page(&text_src));
+                let html_src = read_optional(&html_file)?;
                 let mut problems = Vec::new();
                 let mut compile = |file: &Path, src: &str, escape| {
                     renderer
@@ -184,10 +195,19 @@ impl MessageTemplate {
                 };
                 let subject = compile(&subject_file, &subject_src, Escape::None);
                 let text = compile(&text_file, &text_src, Escape::None);
-                let html = compile(&html_file, &html_src, Escape::Html);
+                // Without an HTML part the text is sent as HTML too; its problems were reported.
+                let html = match (&html_src, &text) {
+                    (Some(src), _) => compile(&html_file, src, Escape::Html),
+                    (None, Some(_)) => compile(&text_file, &html_page(&text_src), Escape::Html),
+                    (None, None) => None,
+                };
                 match (subject, text, html) {
                     (Some(subject), Some(text), Some(html)) => {
-                        Ok(MessageTemplate::Email(EmailTemplate { subject, text, html }))
+                        Ok(MessageTemplate::Email(EmailTemplate {
+                            subject,
+                            text,
+                            html,
+                        }))
                     }
                     _ => Err(problems),
                 }
@@ -209,7 +229,11 @@ impl MessageTemplate {
                         message: format!("invalid YAML: {e}"),
                     }]
                 })?;
-                let escape = if kind == Kind::Slack { Escape::Mrkdwn } else { Escape::None };
+                let escape = if kind == Kind::Slack {
+                    Escape::Mrkdwn
+                } else {
+                    Escape::None
+                };
                 let tree = renderer
                     .compile_tree(&node, escape, known)
                     .map_err(|ps| in_file(&file, ps))?;
@@ -279,9 +303,11 @@ fn html_page(text: &str) -> String {
 fn check_slack_shape(tree: &Tree) -> Result<(), String> {
     match tree.get("text") {
         Some(Tree::Text(_)) | Some(Tree::Value(Value::String(_))) => Ok(()),
-        _ => Err("a Slack template needs a top-level `text` (Slack's notification text, \
+        _ => Err(
+            "a Slack template needs a top-level `text` (Slack's notification text, \
                   also when `blocks` are given)"
-            .into()),
+                .into(),
+        ),
     }
 }
 
@@ -294,9 +320,11 @@ fn check_teams_shape(tree: &Tree) -> Result<(), String> {
             Some(Tree::Array(_)) => Ok(()),
             _ => Err("a Teams template's Adaptive Card needs a `body` list".into()),
         },
-        _ => Err("a Teams template is an Adaptive Card: `type: AdaptiveCard` with a `body` \
+        _ => Err(
+            "a Teams template is an Adaptive Card: `type: AdaptiveCard` with a `body` \
                   (or a whole message with `attachments`)"
-            .into()),
+                .into(),
+        ),
     }
 }
 

@@ -51,7 +51,10 @@ pub struct Text {
 enum TextKind {
     /// No `{{` in it: used as written.
     Literal(String),
-    Compiled { id: String, escape: Escape },
+    Compiled {
+        id: String,
+        escape: Escape,
+    },
 }
 
 /// A template failed to compile, or uses a variable no event can have.
@@ -60,6 +63,16 @@ pub struct Problem {
     /// Line and column inside the template text (1-based).
     pub pos: Pos,
     pub message: String,
+}
+
+/// handlebars lists every token it expected; say what usually causes it instead.
+fn describe(reason: &handlebars::TemplateErrorReason) -> String {
+    let text = reason.to_string();
+    if text.contains("expected escape, expression") {
+        "invalid handlebars syntax: look for an unclosed `{{#block}}`, a stray `{{` or `}}`".into()
+    } else {
+        text
+    }
 }
 
 /// The three registries, filled at load and read-only afterwards.
@@ -127,7 +140,7 @@ impl Renderer {
                     line: line as u64,
                     column: column as u64,
                 },
-                message: format!("template does not compile: {}", e.reason()),
+                message: format!("template does not compile: {}", describe(e.reason())),
             }]
         })?;
         let unknown = vars::unknown_variables(&template, known_root);
@@ -150,7 +163,9 @@ impl Renderer {
     pub fn render(&self, text: &Text, ctx: &Context) -> Result<String, RenderError> {
         match &text.kind {
             TextKind::Literal(s) => Ok(s.clone()),
-            TextKind::Compiled { id, escape } => self.registry(*escape).render_with_context(id, ctx),
+            TextKind::Compiled { id, escape } => {
+                self.registry(*escape).render_with_context(id, ctx)
+            }
         }
     }
 
@@ -279,12 +294,16 @@ mod tests {
     #[test]
     fn a_tree_keeps_its_structure_whatever_the_data() {
         let mut r = Renderer::new();
-        let node = crate::rules::yaml::parse("text: \"{{x}}\"\nn: 3\nlist: [\"a {{x}}\"]\n").unwrap();
+        let node =
+            crate::rules::yaml::parse("text: \"{{x}}\"\nn: 3\nlist: [\"a {{x}}\"]\n").unwrap();
         let tree = r.compile_tree(&node, Escape::None, &any).unwrap();
         let out = tree
             .render(&r, &Context::from(json!({"x": "\" }, \"evil\": {"})))
             .unwrap();
-        assert_eq!(out, json!({"text": "\" }, \"evil\": {", "n": 3, "list": ["a \" }, \"evil\": {"]}));
+        assert_eq!(
+            out,
+            json!({"text": "\" }, \"evil\": {", "n": 3, "list": ["a \" }, \"evil\": {"]})
+        );
     }
 
     #[test]

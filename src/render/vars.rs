@@ -122,14 +122,23 @@ mod tests {
 
     #[test]
     fn finds_unknown_roots_in_every_position() {
-        assert!(unknown("{{PrimaryKey}} {{FieldValues.x}} {{#each Changes}}{{this}}{{nope}}{{/each}}").is_empty());
-        let found = unknown("a\n {{PrimaryKy}} {{#if Nope}}{{Bad}}{{/if}} {{default (upper Sub) \"x\"}}");
+        assert!(
+            unknown("{{PrimaryKey}} {{FieldValues.x}} {{#each Changes}}{{this}}{{nope}}{{/each}}")
+                .is_empty()
+        );
+        let found =
+            unknown("a\n {{PrimaryKy}} {{#if Nope}}{{Bad}}{{/if}} {{default (upper Sub) \"x\"}}");
         assert_eq!(found.len(), 4, "{found:?}");
-        assert!(found[0].starts_with("2:2 template uses `PrimaryKy`"), "{found:?}");
+        assert!(
+            found[0].starts_with("2:2 template uses `PrimaryKy`"),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn helpers_are_not_variables() {
-        assert!(unknown("{{#if (gt PrimaryKey 3)}}{{else}}x{{/if}} {{date PrimaryKey}}").is_empty());
+        assert!(
+            unknown("{{#if (gt PrimaryKey 3)}}{{else}}x{{/if}} {{date PrimaryKey}}").is_empty()
+        );
     }
 }

@@ -66,7 +66,9 @@ pub struct SmtpSpec {
 
 const HTTP_KEYS: &[&str] = &["type", "timeout", "url"];
 const WEBHOOK_KEYS: &[&str] = &["type", "timeout", "url", "method", "headers"];
-const EMAIL_KEYS: &[&str] = &["type", "timeout", "smtp", "from", "to", "cc", "reply_to", "subject"];
+const EMAIL_KEYS: &[&str] = &[
+    "type", "timeout", "smtp", "from", "to", "cc", "reply_to", "subject",
+];
 
 /// Decodes one channel; `None` when it has problems (all of them reported).
 pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpec> {
@@ -139,7 +141,8 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
 
 fn http_target(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Option<Target> {
     let Some(url_node) = get(entries, "url") else {
-        d.sink.error(node.pos, format!("{what} needs a `url` (or file://DIR)"));
+        d.sink
+            .error(node.pos, format!("{what} needs a `url` (or file://DIR)"));
         return None;
     };
     let raw = d.text(url_node, &format!("{what}: url"))?;
@@ -154,12 +157,16 @@ fn http_target(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) 
         Ok(url) => {
             d.sink.error(
                 url_node.pos,
-                format!("{what}: url must be http(s)://… or file://DIR, not {}://", url.scheme()),
+                format!(
+                    "{what}: url must be http(s)://… or file://DIR, not {}://",
+                    url.scheme()
+                ),
             );
             None
         }
         Err(e) => {
-            d.sink.error(url_node.pos, format!("{what}: url does not parse: {e}"));
+            d.sink
+                .error(url_node.pos, format!("{what}: url does not parse: {e}"));
             None
         }
     }
@@ -179,18 +186,30 @@ fn webhook_extras(d: &mut Decoder<'_>, entries: &Entries, what: &str, spec: &mut
                 "POST" => spec.method = reqwest::Method::POST,
                 "PUT" => spec.method = reqwest::Method::PUT,
                 "PATCH" => spec.method = reqwest::Method::PATCH,
-                _ => d.sink.error(n.pos, format!("{what}: method must be POST, PUT or PATCH, found {m:?}")),
+                _ => d.sink.error(
+                    n.pos,
+                    format!("{what}: method must be POST, PUT or PATCH, found {m:?}"),
+                ),
             }
         }
     }
-    let Some(n) = get(entries, "headers") else { return };
-    let Some(headers) = d.map(n, &format!("{what}: headers")) else { return };
+    let Some(n) = get(entries, "headers") else {
+        return;
+    };
+    let Some(headers) = d.map(n, &format!("{what}: headers")) else {
+        return;
+    };
     for (key, value) in headers {
         let Ok(name) = HeaderName::from_bytes(key.name.as_bytes()) else {
-            d.sink.error(key.pos, format!("{what}: `{}` is not a valid header name", key.name));
+            d.sink.error(
+                key.pos,
+                format!("{what}: `{}` is not a valid header name", key.name),
+            );
             continue;
         };
-        let Some(text) = d.text(value, &format!("{what}: header {}", key.name)) else { continue };
+        let Some(text) = d.text(value, &format!("{what}: header {}", key.name)) else {
+            continue;
+        };
         match HeaderValue::from_str(&text) {
             Ok(mut v) => {
                 v.set_sensitive(true);
@@ -198,7 +217,10 @@ fn webhook_extras(d: &mut Decoder<'_>, entries: &Entries, what: &str, spec: &mut
             }
             Err(_) => d.sink.error(
                 value.pos,
-                format!("{what}: header {} has characters a header cannot carry", key.name),
+                format!(
+                    "{what}: header {} has characters a header cannot carry",
+                    key.name
+                ),
             ),
         }
     }
@@ -212,12 +234,16 @@ fn smtp_target(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Target> {
     let url = match Url::parse(&raw) {
         Ok(u) => u,
         Err(e) => {
-            d.sink.error(node.pos, format!("{what}: smtp does not parse as a URL: {e}"));
+            d.sink.error(
+                node.pos,
+                format!("{what}: smtp does not parse as a URL: {e}"),
+            );
             return None;
         }
     };
     let Some(host) = url.host_str().filter(|h| !h.is_empty()).map(str::to_string) else {
-        d.sink.error(node.pos, format!("{what}: smtp URL needs a host"));
+        d.sink
+            .error(node.pos, format!("{what}: smtp URL needs a host"));
         return None;
     };
     let loopback = host == "localhost"
@@ -275,7 +301,10 @@ pub fn mailbox(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Mailbox> 
     match text.parse::<Mailbox>() {
         Ok(m) => Some(m),
         Err(e) => {
-            d.sink.error(node.pos, format!("{what}: {text:?} is not an email address: {e}"));
+            d.sink.error(
+                node.pos,
+                format!("{what}: {text:?} is not an email address: {e}"),
+            );
             None
         }
     }
@@ -294,11 +323,17 @@ pub fn mailboxes(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Vec<Mai
     ok.then_some(out)
 }
 
-fn email_spec(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Option<EmailSpec> {
+fn email_spec(
+    d: &mut Decoder<'_>,
+    entries: &Entries,
+    node: &Node,
+    what: &str,
+) -> Option<EmailSpec> {
     let from = match get(entries, "from") {
         Some(n) => mailbox(d, n, &format!("{what}: from")),
         None => {
-            d.sink.error(node.pos, format!("{what} needs `from`: the sender address"));
+            d.sink
+                .error(node.pos, format!("{what} needs `from`: the sender address"));
             None
         }
     };

@@ -337,13 +337,19 @@ mod tests {
             (field("PrimaryKey", Op::Equals(json!("527331"))), true),
             (field("FieldValues.contact_id", Op::Equals(json!(42))), true),
             (field("PrimaryKey", Op::NotEquals(json!(1))), true),
-            (field("PrimaryKey", Op::In(vec![json!(1), json!(527331)])), true),
+            (
+                field("PrimaryKey", Op::In(vec![json!(1), json!(527331)])),
+                true,
+            ),
             (field("PrimaryKey", Op::NotIn(vec![json!(1)])), true),
             (field("Changes", Op::Contains(json!("amount"))), true),
             (field("WebhookName", Op::Contains(json!("hook"))), true),
             (field("WebhookName", Op::StartsWith("test".into())), true),
             (field("WebhookName", Op::EndsWith("hook".into())), true),
-            (field("WebhookName", Op::Matches(Regex::new("^t.st").unwrap())), true),
+            (
+                field("WebhookName", Op::Matches(Regex::new("^t.st").unwrap())),
+                true,
+            ),
             (field("Changes.1", Op::Equals(json!("amount"))), true),
             (field("PrimaryKey", Op::Gte(Bound::Number(527331.0))), true),
             (field("PrimaryKey", Op::Gt(Bound::Number(527331.0))), false),
@@ -385,6 +391,11 @@ mod tests {
         ]);
         let failure = cond.check(&event()).unwrap_err();
         assert!(failure.condition.starts_with("any ["), "{failure}");
-        assert!(failure.seen.contains("PrimaryKey gte 600000 (seen: 527331)"), "{failure}");
+        assert!(
+            failure
+                .seen
+                .contains("PrimaryKey gte 600000 (seen: 527331)"),
+            "{failure}"
+        );
     }
 }

@@ -80,8 +80,9 @@ impl Sink {
     }
 
     pub fn finish(mut self) -> Diagnostics {
-        self.items
-            .sort_by(|a, b| (&a.file, a.pos.line, a.pos.column).cmp(&(&b.file, b.pos.line, b.pos.column)));
+        self.items.sort_by(|a, b| {
+            (&a.file, a.pos.line, a.pos.column).cmp(&(&b.file, b.pos.line, b.pos.column))
+        });
         Diagnostics { items: self.items }
     }
 }

@@ -22,10 +22,7 @@ pub enum InterpError {
 }
 
 /// Fills every `${NAME}` and `${NAME:-default}` in `input` using `lookup`. `$$` is a literal `$`.
-pub fn fill(
-    input: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Filled, InterpError> {
+pub fn fill(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Filled, InterpError> {
     if !input.contains('$') {
         return Ok(Filled {
             text: input.to_string(),
@@ -113,7 +110,10 @@ mod tests {
 
     #[test]
     fn rejects_unterminated_and_bad_names() {
-        assert!(matches!(fill("${TOKEN", &env), Err(InterpError::Unterminated(_))));
+        assert!(matches!(
+            fill("${TOKEN", &env),
+            Err(InterpError::Unterminated(_))
+        ));
         assert!(matches!(fill("${a-b}", &env), Err(InterpError::BadName(_))));
     }
 }

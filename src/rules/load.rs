@@ -75,7 +75,13 @@ pub fn load_with_env(
     let (channels, rules) = loader.document(&root);
     let Loader { sink, renderer, .. } = loader;
     if !sink.is_empty() {
-        return Err(sink.finish());
+        // A message may quote a value that came from the environment: never print it.
+        let redactor = Redactor::new(secrets);
+        let mut problems = sink.finish();
+        for p in &mut problems.items {
+            p.message = redactor.redact(&p.message);
+        }
+        return Err(problems);
     }
     for spec in channels.values() {
         secrets.extend(channel_secrets(spec));
@@ -184,9 +190,10 @@ impl Loader {
                     }
                 }
             }
-            None => self
-                .sink
-                .error(root.pos, "the rules file needs `channels:`, where messages go"),
+            None => self.sink.error(
+                root.pos,
+                "the rules file needs `channels:`, where messages go",
+            ),
         }
         match get(entries, "rules") {
             Some(n) => {
@@ -240,8 +247,10 @@ impl Loader {
         let notify = match get(entries, "notify") {
             Some(n) => self.actions(n, &label, channel_kinds, channels),
             None => {
-                self.sink
-                    .error(node.pos, format!("{label} needs `notify:`, a list of channels to tell"));
+                self.sink.error(
+                    node.pos,
+                    format!("{label} needs `notify:`, a list of channels to tell"),
+                );
                 None
             }
         };
@@ -335,7 +344,8 @@ impl Loader {
         }
         let mut allowed = vec!["field", "all", "any", "not"];
         allowed.extend(Op::NAMES);
-        self.d().only_keys(entries, &allowed, &format!("{label}: condition"));
+        self.d()
+            .only_keys(entries, &allowed, &format!("{label}: condition"));
         let Some(field_node) = get(entries, "field") else {
             self.sink.error(
                 node.pos,
@@ -354,7 +364,10 @@ impl Loader {
                 format!(
                     "{label}: no event has a field `{}`{}",
                     path.root(),
-                    did_you_mean(path.root(), crate::render::context::EVENT_FIELDS.iter().copied())
+                    did_you_mean(
+                        path.root(),
+                        crate::render::context::EVENT_FIELDS.iter().copied()
+                    )
                 ),
             );
             return None;
@@ -382,7 +395,11 @@ impl Loader {
             "in" | "not_in" => {
                 let items = self.d().list(arg, &what)?;
                 let values = items.iter().map(Node::to_json).collect();
-                if op_key.name == "in" { Op::In(values) } else { Op::NotIn(values) }
+                if op_key.name == "in" {
+                    Op::In(values)
+                } else {
+                    Op::NotIn(values)
+                }
             }
             "starts_with" => Op::StartsWith(self.d().text(arg, &what)?),
             "ends_with" => Op::EndsWith(self.d().text(arg, &what)?),
@@ -392,8 +409,17 @@ impl Loader {
                     Ok(re) => Op::Matches(re),
                     Err(e) => {
                         let reason = e.to_string();
-                        let last = reason.lines().last().unwrap_or("invalid").trim().to_string();
-                        self.sink.error(arg.pos, format!("{what}: regex {pattern:?} does not compile: {last}"));
+                        let last = reason
+                            .lines()
+                            .last()
+                            .unwrap_or("invalid")
+                            .trim()
+                            .trim_start_matches("error: ")
+                            .to_string();
+                        self.sink.error(
+                            arg.pos,
+                            format!("{what}: regex {pattern:?} does not compile: {last}"),
+                        );
                         return None;
                     }
                 }
@@ -412,7 +438,10 @@ impl Loader {
                         }
                     },
                     _ => {
-                        self.sink.error(arg.pos, format!("{what} needs a number or a time, found {}", arg.describe()));
+                        self.sink.error(
+                            arg.pos,
+                            format!("{what} needs a number or a time, found {}", arg.describe()),
+                        );
                         return None;
                     }
                 };
@@ -436,7 +465,8 @@ impl Loader {
     ) -> Option<Vec<Action>> {
         let items = self.d().list(node, &format!("{label}: notify"))?;
         if items.is_empty() {
-            self.sink.error(node.pos, format!("{label}: notify is empty"));
+            self.sink
+                .error(node.pos, format!("{label}: notify is empty"));
             return None;
         }
         let mut out = Vec::new();
@@ -458,9 +488,13 @@ impl Loader {
         channels: &BTreeMap<String, Arc<ChannelSpec>>,
     ) -> Option<Action> {
         let entries = self.d().map(node, &format!("{label}: a notify entry"))?;
-        self.d().only_keys(entries, ACTION_KEYS, &format!("{label}: notify entry"));
+        self.d()
+            .only_keys(entries, ACTION_KEYS, &format!("{label}: notify entry"));
         let Some(channel_node) = get(entries, "channel") else {
-            self.sink.error(node.pos, format!("{label}: a notify entry needs `channel:`"));
+            self.sink.error(
+                node.pos,
+                format!("{label}: a notify entry needs `channel:`"),
+            );
             return None;
         };
         let channel = self.d().text(channel_node, &format!("{label}: channel"))?;
@@ -478,15 +512,31 @@ impl Loader {
         let kind = (*kind)?;
         let to = match get(entries, "to") {
             Some(n) if kind != Kind::Email => {
-                self.sink.error(n.pos, format!("{label}: `to` is for email channels; `{channel}` is {}", kind.as_str()));
+                self.sink.error(
+                    n.pos,
+                    format!(
+                        "{label}: `to` is for email channels; `{channel}` is {}",
+                        kind.as_str()
+                    ),
+                );
                 return None;
             }
-            Some(n) => Some(channel::mailboxes(&mut self.d(), n, &format!("{label}: to"))?),
+            Some(n) => Some(channel::mailboxes(
+                &mut self.d(),
+                n,
+                &format!("{label}: to"),
+            )?),
             None => None,
         };
         let subject = match get(entries, "subject") {
             Some(n) if kind != Kind::Email => {
-                self.sink.error(n.pos, format!("{label}: `subject` is for email channels; `{channel}` is {}", kind.as_str()));
+                self.sink.error(
+                    n.pos,
+                    format!(
+                        "{label}: `subject` is for email channels; `{channel}` is {}",
+                        kind.as_str()
+                    ),
+                );
                 return None;
             }
             Some(n) => Some((n, self.d().text(n, &format!("{label}: subject"))?)),
@@ -499,7 +549,10 @@ impl Loader {
                     .and_then(|c| c.email.as_ref())
                     .is_some_and(|e| !e.to.is_empty() || !e.cc.is_empty());
             if !has_to && channels.contains_key(&channel) {
-                self.sink.error(node.pos, format!("{label}: no recipient: give `to:` here or on channel `{channel}`"));
+                self.sink.error(
+                    node.pos,
+                    format!("{label}: no recipient: give `to:` here or on channel `{channel}`"),
+                );
                 return None;
             }
         }
@@ -507,7 +560,12 @@ impl Loader {
             (Some(t), None) => {
                 let name = self.d().text(t, &format!("{label}: template"))?;
                 let template = self.folder_template(&name, kind, t, label)?;
-                Some(Action { channel, template, template_name: Some(name), to })
+                Some(Action {
+                    channel,
+                    template,
+                    template_name: Some(name),
+                    to,
+                })
             }
             (None, Some(t)) => {
                 let text = self.d().text(t, &format!("{label}: text"))?;
@@ -516,18 +574,33 @@ impl Loader {
                     .and_then(|c| c.email.as_ref())
                     .and_then(|e| e.subject.clone());
                 let subject_text = subject.as_ref().map(|(_, s)| s.clone()).or(channel_subject);
-                match MessageTemplate::inline(&mut self.renderer, kind, &text, subject_text.as_deref(), &is_known_root) {
-                    Ok(template) => Some(Action { channel, template: Arc::new(template), template_name: None, to }),
+                match MessageTemplate::inline(
+                    &mut self.renderer,
+                    kind,
+                    &text,
+                    subject_text.as_deref(),
+                    &is_known_root,
+                ) {
+                    Ok(template) => Some(Action {
+                        channel,
+                        template: Arc::new(template),
+                        template_name: None,
+                        to,
+                    }),
                     Err(problems) => {
                         for p in problems {
-                            self.sink.error(t.pos, format!("{label}: text: {}", p.message));
+                            self.sink
+                                .error(t.pos, format!("{label}: text: {}", p.message));
                         }
                         None
                     }
                 }
             }
             (Some(_), Some(t)) => {
-                self.sink.error(t.pos, format!("{label}: give `template:` or `text:`, not both"));
+                self.sink.error(
+                    t.pos,
+                    format!("{label}: give `template:` or `text:`, not both"),
+                );
                 None
             }
             (None, None) => {
@@ -537,15 +610,29 @@ impl Loader {
         }
     }
 
-    fn folder_template(&mut self, name: &str, kind: Kind, node: &Node, label: &str) -> Option<Arc<MessageTemplate>> {
+    fn folder_template(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        node: &Node,
+        label: &str,
+    ) -> Option<Arc<MessageTemplate>> {
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            self.sink.error(node.pos, format!("{label}: template `{name}` must be a folder name in templates/"));
+            self.sink.error(
+                node.pos,
+                format!("{label}: template `{name}` must be a folder name in templates/"),
+            );
             return None;
         }
         let folder = self.templates_dir.join(name);
         if !folder.is_dir() {
             let known: Vec<String> = std::fs::read_dir(&self.templates_dir)
-                .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .filter(|e| e.path().is_dir())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             self.sink.error(
                 node.pos,
@@ -560,18 +647,26 @@ impl Loader {
         let key = (name.to_string(), kind);
         if let Some(done) = self.compiled.get(&key) {
             if done.is_none() {
-                self.sink.error(node.pos, format!("{label}: template `{name}` has problems (reported at the template)"));
+                self.sink.error(
+                    node.pos,
+                    format!("{label}: template `{name}` has problems (reported at the template)"),
+                );
             }
             return done.clone();
         }
-        let result = MessageTemplate::from_folder(&mut self.renderer, &folder, kind, &is_known_root);
+        let result =
+            MessageTemplate::from_folder(&mut self.renderer, &folder, kind, &is_known_root);
         let compiled = match result {
             Ok(t) => Some(Arc::new(t)),
             Err(problems) => {
                 for FileProblem { file, pos, message } in problems {
                     let id = (file.clone(), pos.line, pos.column, message.clone());
                     if self.reported_files.insert(id) {
-                        self.sink.error_in(&file, pos, format!("{message} (template `{name}`, used by {label})"));
+                        self.sink.error_in(
+                            &file,
+                            pos,
+                            format!("{message} (template `{name}`, used by {label})"),
+                        );
                     }
                 }
                 None

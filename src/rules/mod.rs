@@ -66,9 +66,15 @@ pub struct Action {
 #[derive(Debug)]
 pub enum Verdict<'a> {
     Match(&'a Rule),
-    NoMatch { rule: &'a Rule, reason: String },
+    NoMatch {
+        rule: &'a Rule,
+        reason: String,
+    },
     /// An earlier matching rule had `stop: true`.
-    Stopped { rule: &'a Rule, by: &'a str },
+    Stopped {
+        rule: &'a Rule,
+        by: &'a str,
+    },
 }
 
 impl Rule {

@@ -250,7 +250,10 @@ mod tests {
             panic!("expected a map")
         };
         let (key, value) = &entries[1];
-        assert_eq!((key.name.as_str(), key.pos.line, key.pos.column), ("b", 2, 1));
+        assert_eq!(
+            (key.name.as_str(), key.pos.line, key.pos.column),
+            ("b", 2, 1)
+        );
         let Kind::Seq(items) = &value.kind else {
             panic!("expected a list")
         };

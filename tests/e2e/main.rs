@@ -1,0 +1,11 @@
+//! End-to-end tests: the real `herald` binary on port 0 against local stand-ins for every
+//! outside system (Slack, Teams, webhooks, an SMTP server), all on loopback.
+
+mod support;
+
+mod cli;
+mod delivery;
+mod escaping;
+mod ingress;
+mod readme;
+mod secrets;

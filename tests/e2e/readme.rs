@@ -1,0 +1,136 @@
+//! The README's quick start works as written: its commands run here, in a fresh copy of the
+//! files it needs.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{copy_dir, herald_bin, repo, wait_until};
+
+/// The shell lines of the README block that follows the marker comment.
+fn block(readme: &str, marker: &str) -> Vec<String> {
+    let start = readme
+        .find(marker)
+        .unwrap_or_else(|| panic!("README lacks {marker}"));
+    let rest = &readme[start..];
+    let open = rest.find("```sh\n").expect("a sh block after the marker") + 6;
+    let close = rest[open..].find("```").unwrap();
+    rest[open..open + close]
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `cargo run --release -- ARGS` runs the binary the tests already built.
+fn argv(line: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let mut env = Vec::new();
+    let mut words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+    while words
+        .first()
+        .is_some_and(|w| w.contains('=') && !w.starts_with('-'))
+    {
+        let w = words.remove(0);
+        let (k, v) = w.split_once('=').unwrap();
+        env.push((k.to_string(), v.to_string()));
+    }
+    if words.first().map(String::as_str) == Some("cargo") {
+        let dashes = words
+            .iter()
+            .position(|w| w == "--")
+            .expect("cargo run -- ...");
+        let mut rest = vec![herald_bin().to_string()];
+        rest.extend(words.drain(dashes + 1..));
+        words = rest;
+    }
+    (env, words)
+}
+
+#[tokio::test]
+async fn the_quick_start_works_as_written() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let serve = block(&readme, "<!-- quick-start: serve -->");
+    let try_it = block(&readme, "<!-- quick-start: try -->");
+    assert_eq!(serve.len(), 1, "one command runs the service: {serve:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["templates", "examples"] {
+        copy_dir(&repo().join(d), &dir.path().join(d));
+    }
+    std::fs::copy(
+        repo().join("rules.example.yaml"),
+        dir.path().join("rules.example.yaml"),
+    )
+    .unwrap();
+
+    let (env, words) = argv(&serve[0]);
+    assert!(words.iter().any(|w| w == "serve"), "{words:?}");
+    let mut server = Command::new(&words[0]);
+    server
+        .args(&words[1..])
+        .env_remove("HERALD_WEBHOOK_SECRET")
+        .envs(env)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(server.spawn().unwrap());
+
+    let mut outputs = Vec::new();
+    for line in &try_it {
+        let (env, words) = argv(line);
+        if words[0] == "ls" {
+            let outbox = dir.path().join(&words[1]);
+            let ok = wait_until(Duration::from_secs(20), || {
+                std::fs::read_dir(&outbox).is_ok_and(|d| d.count() >= 5)
+            })
+            .await;
+            assert!(
+                ok,
+                "{} holds no messages after {outputs:?}",
+                outbox.display()
+            );
+            continue;
+        }
+        // The service may still be starting: `herald send` is retried until it connects.
+        let mut last = String::new();
+        let ok = wait_until(Duration::from_secs(30), || {
+            let out = Command::new(&words[0])
+                .args(&words[1..])
+                .env_remove("HERALD_WEBHOOK_SECRET")
+                .envs(env.clone())
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            last = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            !last.contains("cannot reach")
+        })
+        .await;
+        assert!(ok, "{line}: {last}");
+        outputs.push(last);
+    }
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o.contains("HTTP 200 OK") && o.contains("accepted")),
+        "{outputs:?}"
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.contains("-quote-ordered-sales-slack-")),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n.ends_with(".eml")), "{names:?}");
+}

@@ -1,0 +1,261 @@
+//! Test support: the real `herald` binary on port 0, stand-ins for Slack, Teams and webhooks,
+//! a real SMTP server on loopback, and waiting on conditions (never fixed sleeps).
+
+pub mod smtp;
+pub mod standin;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use smtp::SmtpServer;
+pub use standin::{Reply, StandIn};
+
+pub const SECRET: &str = "test-webhook-secret-0001";
+
+/// The repository root, where the example rules, templates and events live.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn herald_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_herald")
+}
+
+/// Polls `cond` until it holds or `timeout` passes. Returns whether it held.
+pub async fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A sample event with a fresh EventId.
+pub fn event(name: &str, primary_key: i64) -> serde_json::Value {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    serde_json::json!({
+        "EventId": format!("00000000-0000-4000-8000-{:06}{:06}", std::process::id() % 1_000_000, n),
+        "Timestamp": "2026-11-20T13:05:44.8352175Z",
+        "Changes": [],
+        "Event": name,
+        "PrimaryKey": primary_key,
+        "Entity": name.split('.').next().unwrap_or(""),
+        "ContextIdentifier": "Cust12345",
+        "ChangedByAssociateId": 37201,
+        "WebhookName": "herald tests"
+    })
+}
+
+/// A folder with a rules file and a copy of the repository's templates.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new(rules: &str) -> Workdir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        copy_dir(&repo().join("templates"), &dir.path().join("templates"));
+        std::fs::write(dir.path().join("rules.yaml"), rules).expect("write rules");
+        Workdir { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn rules(&self) -> PathBuf {
+        self.path().join("rules.yaml")
+    }
+
+    pub fn write(&self, relative: &str, text: &str) {
+        let p = self.path().join(relative);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A running `herald serve`.
+pub struct Herald {
+    child: Child,
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
+    client: reqwest::Client,
+}
+
+/// How to start herald.
+pub struct Start<'a> {
+    pub workdir: &'a Workdir,
+    pub env: Vec<(&'a str, String)>,
+    pub args: Vec<&'a str>,
+}
+
+impl<'a> Start<'a> {
+    pub fn new(workdir: &'a Workdir) -> Self {
+        Start {
+            workdir,
+            env: vec![("HERALD_WEBHOOK_SECRET", SECRET.to_string())],
+            args: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, key: &'a str, value: impl Into<String>) -> Self {
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, value.into()));
+        self
+    }
+
+    pub fn arg(mut self, arg: &'a str) -> Self {
+        self.args.push(arg);
+        self
+    }
+
+    pub async fn run(self) -> Herald {
+        herald::install_crypto_provider();
+        let mut cmd = Command::new(herald_bin());
+        cmd.current_dir(self.workdir.path())
+            .arg("serve")
+            .arg("--rules")
+            .arg(self.workdir.rules())
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(&self.args)
+            .env_remove("HERALD_WEBHOOK_SECRET")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start herald");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        let mut herald = Herald {
+            child,
+            addr: "127.0.0.1:1".parse().unwrap(),
+            logs,
+            client: reqwest::Client::new(),
+        };
+        let found = wait_until(Duration::from_secs(30), || {
+            herald.listening_addr().is_some()
+        })
+        .await;
+        assert!(
+            found,
+            "herald did not start; its output:\n{}",
+            herald.logs()
+        );
+        herald.addr = herald.listening_addr().unwrap();
+        herald
+    }
+}
+
+impl Herald {
+    fn listening_addr(&self) -> Option<SocketAddr> {
+        self.logs.lock().unwrap().iter().find_map(|l| {
+            let rest = l.split(" listening addr=").nth(1)?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Everything herald has logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    pub async fn wait_for_log(&self, needle: &str) -> bool {
+        wait_until(Duration::from_secs(20), || self.logs().contains(needle)).await
+    }
+
+    /// Posts raw bytes with the given signature header (if any).
+    pub async fn post(&self, body: Vec<u8>, signature: Option<String>) -> (u16, String) {
+        let mut req = self
+            .client
+            .post(self.url("/webhook"))
+            .header("Content-Type", "application/json; charset=utf-8")
+            .header("User-Agent", "NetServer-Webhook/8.8.6684.1719");
+        if let Some(sig) = signature {
+            req = req.header("X-Superoffice-Signature", sig);
+        }
+        let response = req.body(body).send().await.expect("herald answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Posts an event signed with [`SECRET`].
+    pub async fn send(&self, event: &serde_json::Value) -> (u16, String) {
+        let body = serde_json::to_vec(event).unwrap();
+        let sig = herald::ingress::signature::sign(SECRET, &body);
+        self.post(body, Some(sig)).await
+    }
+
+    /// Asks herald to stop (SIGTERM) and waits for it.
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        self.logs()
+    }
+}
+
+impl Drop for Herald {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `herald ARGS` to completion in `dir`; returns exit code, stdout and stderr.
+pub fn herald_cmd(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(herald_bin());
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("HERALD_WEBHOOK_SECRET");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run herald");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
