@@ -7,7 +7,8 @@
 //! - [`event`]: the SuperOffice wire format and the [`event::Event`] type.
 //! - [`rules`]: the rules file, checked whole at load into a [`rules::Config`]; matching.
 //! - [`render`]: templates and per-destination escaping.
-//! - [`delivery`]: the queue between matching and sending; the one retry loop.
+//! - [`store`]: events, deliveries and attempts, durably, behind one trait.
+//! - [`delivery`]: the dispatcher that claims, sends and records; the one retry loop.
 //! - [`channels`]: one file per destination kind behind one trait.
 //! - [`cli`]: the subcommands.
 //!
@@ -21,6 +22,7 @@ pub mod ingress;
 pub mod render;
 pub mod rules;
 pub mod secret;
+pub mod store;
 
 /// Installs rustls' one crypto provider (ring) for the process. Idempotent.
 pub fn install_crypto_provider() {

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use herald::cli::{Cli, Command, check, send, serve, simulate};
+use herald::cli::{Cli, Command, check, deliveries, events, replay, send, serve, simulate};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -28,6 +28,9 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args, &mut std::io::stdout()),
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(args))),
         Command::Send(args) => runtime().and_then(|rt| rt.block_on(send::run(args))),
+        Command::Events(args) => runtime().and_then(|rt| rt.block_on(events::run(args))),
+        Command::Deliveries(args) => runtime().and_then(|rt| rt.block_on(deliveries::run(args))),
+        Command::Replay(args) => runtime().and_then(|rt| rt.block_on(replay::run(args))),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,9 @@
 //! The command line: one file per subcommand, sharing the rules loader with the service.
 
 pub mod check;
+pub mod deliveries;
+pub mod events;
+pub mod replay;
 pub mod send;
 pub mod serve;
 pub mod simulate;
@@ -31,6 +34,12 @@ pub enum Command {
     Simulate(simulate::Args),
     /// Post an event file to a running herald, signed the way SuperOffice signs.
     Send(send::Args),
+    /// List recent events, the rules they matched and their deliveries' states.
+    Events(events::Args),
+    /// List deliveries with their attempts.
+    Deliveries(deliveries::Args),
+    /// Queue deliveries again, after the cause of their failure was fixed.
+    Replay(replay::Args),
 }
 
 /// The `--rules` option every command that reads the rules file shares.
@@ -44,4 +53,24 @@ pub struct RulesArg {
         value_name = "FILE"
     )]
     pub rules: PathBuf,
+}
+
+/// The `--db` option: the service and the history commands share it.
+#[derive(Debug, clap::Args)]
+pub struct DbArg {
+    /// The database: sqlite://FILE (created and migrated at start).
+    #[arg(
+        long,
+        env = "HERALD_DB",
+        default_value = "sqlite://herald.db",
+        value_name = "URL"
+    )]
+    pub db: String,
+}
+
+/// A time for people: `2026-11-28 16:04:05Z`.
+pub fn show_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| ms.to_string())
 }

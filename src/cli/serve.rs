@@ -9,18 +9,19 @@ use std::time::Duration;
 use anyhow::Context;
 use tracing::{error, info, warn};
 
-use crate::delivery::retry::RetryPolicy;
-use crate::delivery::{Deliverer, Queue};
-use crate::ingress::dedup::Dedup;
+use crate::delivery::{Dispatcher, Settings};
 use crate::ingress::signature::Verifier;
 use crate::ingress::{self, AppState};
 use crate::rules;
 use crate::rules::decode::parse_duration;
+use crate::store::{self, writer::Writer};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub rules: super::RulesArg,
+    #[command(flatten)]
+    pub db: super::DbArg,
     /// Address and port to listen on (port 0 picks a free one).
     #[arg(
         long,
@@ -47,17 +48,16 @@ pub struct Args {
         value_name = "N"
     )]
     pub concurrency: usize,
-    /// How many messages may wait in memory; beyond it webhooks get 503 and SuperOffice retries.
-    #[arg(
-        long,
-        env = "HERALD_QUEUE_CAPACITY",
-        default_value_t = 10_000,
-        value_name = "N"
-    )]
-    pub queue_capacity: usize,
     /// How long an EventId is remembered, so that a repeat is delivered once.
-    #[arg(long, env = "HERALD_DEDUP_WINDOW", default_value = "24h", value_parser = parse_duration_arg, value_name = "DURATION")]
+    #[arg(long, env = "HERALD_DEDUP_WINDOW", default_value = "7d", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub dedup_window: Duration,
+    /// How long events and finished deliveries are kept (at least the dedup window).
+    #[arg(long, env = "HERALD_RETENTION", default_value = "30d", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub retention: Duration,
+    /// How long a delivery being sent is reserved; if herald dies, it is sent again after this.
+    /// Keep it well above the channels' timeouts.
+    #[arg(long, env = "HERALD_LEASE", default_value = "60s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub lease: Duration,
     /// On SIGTERM or SIGINT, how long sends in flight may take to finish.
     #[arg(long, env = "HERALD_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub shutdown_grace: Duration,
@@ -132,17 +132,42 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "no webhook secret and --allow-unsigned: ANY request to /webhook is accepted; never run like this in production"
         );
     }
-    let deliverer = Arc::new(Deliverer::new(
-        config.clone(),
-        RetryPolicy::default(),
-        args.concurrency,
-    )?);
-    let queue = Queue::new(deliverer, args.queue_capacity.max(1));
+    let store = store::open(&args.db.db)
+        .await
+        .with_context(|| format!("cannot open the database {}", args.db.db))?;
+    let writer = Writer::spawn(store.clone(), 512);
+    let settings = Settings {
+        concurrency: args.concurrency,
+        lease: args.lease,
+        poll: Duration::from_millis(200),
+    };
+    let longest_timeout = config
+        .channels
+        .values()
+        .map(|c| c.timeout)
+        .max()
+        .unwrap_or_default();
+    if args.lease < longest_timeout * 2 {
+        warn!(
+            lease_ms = args.lease.as_millis() as u64,
+            timeout_ms = longest_timeout.as_millis() as u64,
+            "--lease is less than twice a channel's timeout: a slow send may be sent twice"
+        );
+    }
+    let dispatcher = Dispatcher::new(config.clone(), store.clone(), writer.clone(), settings)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(dispatcher.clone().run(stop_rx.clone()));
+    tokio::spawn(purge_loop(
+        store.clone(),
+        args.retention.max(args.dedup_window),
+        stop_rx,
+    ));
     let state = Arc::new(AppState {
         config: config.clone(),
         verifier: Verifier::new(secrets),
-        dedup: Dedup::new(args.dedup_window, 1_000_000),
-        queue: queue.clone(),
+        writer,
+        dispatcher: dispatcher.clone(),
+        dedup_window: args.dedup_window,
     });
     let app = ingress::router(state, args.max_body);
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -163,22 +188,44 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("the HTTP server failed")?;
-    let pending = queue.in_flight();
-    if pending > 0 {
+    let _ = stop_tx.send(true);
+    let _ = running.await;
+    let in_flight = dispatcher.in_flight();
+    if in_flight > 0 {
         info!(
-            pending,
+            in_flight,
             grace_ms = args.shutdown_grace.as_millis() as u64,
-            "waiting for messages in flight"
+            "waiting for sends in flight"
         );
-        if !queue.drain(args.shutdown_grace).await {
+        if !dispatcher.drain(args.shutdown_grace).await {
             warn!(
-                lost = queue.in_flight(),
-                "shutdown grace ran out; messages still in flight are dropped"
+                in_flight = dispatcher.in_flight(),
+                "shutdown grace ran out; unfinished sends are retried at the next start"
             );
         }
     }
     info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Deletes old events and their finished deliveries, hourly.
+async fn purge_loop(
+    store: Arc<dyn store::Store>,
+    keep: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let before = store::now_ms() - keep.as_millis() as i64;
+        match store.purge(before).await {
+            Ok(0) => {}
+            Ok(n) => info!(events = n, "purged old events"),
+            Err(e) => warn!(error = %e, "cannot purge old events"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn shutdown_signal() {

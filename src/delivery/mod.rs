@@ -1,197 +1,318 @@
-//! From matched rule to sent message: the queue between matching and sending, rendering, and
-//! the one retry loop.
+//! From stored delivery to sent message: the dispatcher claims due deliveries from the store,
+//! renders, sends, and records every attempt. The retry loop lives here, once; the policy is
+//! the pure function in [`retry`], pacing per destination in [`pace`].
 //!
-//! The queue lives in memory: a bounded number of jobs in flight, each its own task, with a
-//! separate bound on how many sends run at once. A task waiting out a backoff holds no send
-//! slot. When the queue is full the webhook answers 503, so SuperOffice tries again rather
-//! than herald dropping what it acknowledged.
+//! A delivery is leased while it is being worked on. If herald dies mid-send the lease
+//! expires and the delivery is claimed again: across a crash between sending and recording,
+//! delivery is at-least-once. A send task keeps its concurrency slot until its outcome is
+//! committed, so at most `concurrency` messages can be sent twice that way.
 
+pub mod pace;
 pub mod retry;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tracing::{error, info, warn};
 
 use crate::channels::{self, Destination, Outgoing, SendError};
 use crate::event::Event;
 use crate::render::context::TemplateContext;
-use crate::rules::{Action, Config};
-use retry::{Decision, RetryPolicy, decide};
+use crate::rules::Config;
+use crate::store::writer::Writer;
+use crate::store::{Attempt, AttemptOutcome, Claimed, Next, Store, WriteOp, now_ms};
+use pace::Pacer;
+use retry::{Decision, decide};
 
-/// One message to deliver: an action of a rule that matched an event.
 #[derive(Debug, Clone)]
-pub struct Job {
-    pub event: Arc<Event>,
-    pub rule: String,
-    pub action: Action,
-    pub received_at: Timestamp,
+pub struct Settings {
+    /// Sends at once, over all channels.
+    pub concurrency: usize,
+    /// How long a claimed delivery is reserved for this worker.
+    pub lease: Duration,
+    /// How often to look for due deliveries when nothing wakes the dispatcher.
+    pub poll: Duration,
 }
 
-/// Renders and sends jobs, retrying what is worth retrying.
-pub struct Deliverer {
+struct Channel {
+    destination: Arc<dyn Destination>,
+    pacer: Mutex<Pacer>,
+}
+
+pub struct Dispatcher {
     config: Arc<Config>,
-    destinations: HashMap<String, Arc<dyn Destination>>,
-    policy: RetryPolicy,
-    sends: Semaphore,
+    store: Arc<dyn Store>,
+    writer: Writer,
+    channels: BTreeMap<String, Channel>,
+    slots: Arc<Semaphore>,
+    wake: Notify,
+    settings: Settings,
 }
 
-impl Deliverer {
+/// What one attempt came to, before it is recorded.
+struct Outcome {
+    attempt: Option<Attempt>,
+    next: Next,
+}
+
+impl Dispatcher {
     pub fn new(
         config: Arc<Config>,
-        policy: RetryPolicy,
-        concurrency: usize,
-    ) -> Result<Self, channels::BuildError> {
+        store: Arc<dyn Store>,
+        writer: Writer,
+        settings: Settings,
+    ) -> Result<Arc<Self>, channels::BuildError> {
         let client = channels::http_client();
-        let destinations = config
-            .channels
-            .iter()
-            .map(|(name, spec)| Ok((name.clone(), channels::build(spec, &client)?)))
-            .collect::<Result<_, channels::BuildError>>()?;
-        Ok(Deliverer {
-            config,
-            destinations,
-            policy,
-            sends: Semaphore::new(concurrency.max(1)),
-        })
-    }
-
-    /// Renders the job's message. A failure here is permanent: the same event renders the
-    /// same way next time.
-    fn render(&self, job: &Job) -> Result<Outgoing, String> {
-        let ctx = TemplateContext::new(&job.event, &job.rule, job.received_at);
-        let rendered = job
-            .action
-            .template
-            .render(&self.config.renderer, &ctx)
-            .map_err(|e| e.to_string())?;
-        for note in &rendered.truncated {
-            warn!(event_id = job.event.id(), rule = %job.rule, channel = %job.action.channel, "{note}");
-        }
-        Ok(Outgoing {
-            message: rendered.message,
-            event_id: job.event.id().to_string(),
-            rule: job.rule.clone(),
-            to: job.action.to.clone(),
-        })
-    }
-
-    /// Delivers one job to the end: sent, failed for good, or out of retries.
-    pub async fn deliver(&self, job: Job) {
-        let channel = job.action.channel.as_str();
-        let event_id = job.event.id();
-        let rule = job.rule.as_str();
-        let redact = |s: &str| self.config.redactor.redact(s);
-        let outgoing = match self.render(&job) {
-            Ok(o) => o,
-            Err(reason) => {
-                error!(event_id, event = job.event.name(), rule, channel, reason = %redact(&reason), "delivery failed permanently: cannot render the message");
-                return;
-            }
-        };
-        let Some(destination) = self.destinations.get(channel) else {
-            error!(
-                event_id,
-                rule, channel, "delivery failed permanently: unknown channel"
+        let mut built = BTreeMap::new();
+        for (name, spec) in &config.channels {
+            built.insert(
+                name.clone(),
+                Channel {
+                    destination: channels::build(spec, &client)?,
+                    pacer: Mutex::new(Pacer::new(spec.pace)),
+                },
             );
-            return;
-        };
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let started = Instant::now();
-            let result = {
-                let _slot = self
-                    .sends
-                    .acquire()
-                    .await
-                    .expect("the send semaphore is never closed");
-                destination.send(&outgoing).await
-            };
-            let took_ms = started.elapsed().as_millis() as u64;
-            let error = match result {
-                Ok(done) => {
-                    info!(event_id, event = job.event.name(), rule, channel, attempt = attempts, status = done.status, took_ms, detail = %redact(&done.detail), "delivered");
-                    return;
-                }
-                Err(e) => e,
-            };
-            let reason = redact(&error.to_string());
-            if let SendError::Permanent { status, .. } = &error {
-                error!(event_id, event = job.event.name(), rule, channel, attempt = attempts, status, took_ms, reason = %reason, "delivery failed permanently");
-                return;
+        }
+        Ok(Arc::new(Dispatcher {
+            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            config,
+            store,
+            writer,
+            channels: built,
+            wake: Notify::new(),
+            settings,
+        }))
+    }
+
+    /// Something became due (an event was accepted): look now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Claims and sends until `stop` turns true. Sends already started are not waited for:
+    /// see [`Dispatcher::drain`].
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            let busy = self.claim_round().await;
+            if busy {
+                tokio::task::yield_now().await;
+                continue;
             }
-            match decide(&self.policy, attempts, error.retry_after(), fastrand::f64()) {
-                Decision::RetryIn(wait) => {
-                    warn!(event_id, rule, channel, attempt = attempts, status = error.status(), took_ms, retry_in_ms = wait.as_millis() as u64, reason = %reason, "delivery failed, will retry");
-                    tokio::time::sleep(wait).await;
-                }
-                Decision::GiveUp => {
-                    error!(event_id, event = job.event.name(), rule, channel, attempt = attempts, status = error.status(), reason = %reason, "delivery failed permanently: out of retries");
-                    return;
-                }
+            let wait = self.next_wait();
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
             }
         }
     }
-}
 
-/// The in-memory queue: accepts jobs while it has room, each job a task.
-#[derive(Clone)]
-pub struct Queue {
-    deliverer: Arc<Deliverer>,
-    room: Arc<Semaphore>,
-    capacity: usize,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("the delivery queue is full ({0} messages in flight)")]
-pub struct QueueFull(pub usize);
-
-impl Queue {
-    pub fn new(deliverer: Arc<Deliverer>, capacity: usize) -> Self {
-        Queue {
-            deliverer,
-            room: Arc::new(Semaphore::new(capacity)),
-            capacity,
-        }
-    }
-
-    /// Takes all the jobs or none, so an event is never half-queued.
-    pub fn enqueue(&self, jobs: Vec<Job>) -> Result<(), QueueFull> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        let n = u32::try_from(jobs.len()).map_err(|_| QueueFull(self.capacity))?;
-        let permits = self
-            .room
-            .clone()
-            .try_acquire_many_owned(n)
-            .map_err(|_| QueueFull(self.capacity))?;
-        let mut permits = Some(permits);
-        for job in jobs {
-            let permit = permits.as_mut().and_then(|p| p.split(1));
-            let deliverer = self.deliverer.clone();
-            tokio::spawn(async move {
-                deliverer.deliver(job).await;
-                drop(permit);
-            });
-        }
-        Ok(())
-    }
-
-    /// Waits until every job has finished, or `within` has passed. True if all finished.
+    /// Waits until every send in flight has finished and been recorded, or `within` passed.
     pub async fn drain(&self, within: Duration) -> bool {
-        let all = u32::try_from(self.capacity).unwrap_or(u32::MAX);
-        tokio::time::timeout(within, self.room.acquire_many(all))
+        let all = self.settings.concurrency.max(1) as u32;
+        tokio::time::timeout(within, self.slots.acquire_many(all))
             .await
             .is_ok()
     }
 
-    /// Jobs not yet finished.
     pub fn in_flight(&self) -> usize {
-        self.capacity - self.room.available_permits()
+        self.settings.concurrency.max(1) - self.slots.available_permits()
+    }
+
+    /// One pass over the channels. True if some channel may have more due right now.
+    async fn claim_round(self: &Arc<Self>) -> bool {
+        let mut more = false;
+        for (name, channel) in &self.channels {
+            let free = self.slots.available_permits() as u32;
+            if free == 0 {
+                return false;
+            }
+            let allowed = channel
+                .pacer
+                .lock()
+                .expect("pacer lock")
+                .allowance(Instant::now());
+            let want = free.min(allowed).min(256);
+            if want == 0 {
+                continue;
+            }
+            let Ok(mut permits) = self.slots.clone().try_acquire_many_owned(want) else {
+                continue;
+            };
+            let now = now_ms();
+            let lease_until = now + self.settings.lease.as_millis() as i64;
+            let claimed = match self.store.claim(name, want, now, lease_until).await {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(channel = %name, error = %e, "cannot claim deliveries; will try again");
+                    continue;
+                }
+            };
+            channel
+                .pacer
+                .lock()
+                .expect("pacer lock")
+                .take(claimed.len() as u32);
+            more |= claimed.len() as u32 == want;
+            for c in claimed {
+                let permit = permits.split(1).expect("one permit per claimed delivery");
+                let this = self.clone();
+                tokio::spawn(async move { this.deliver(c, permit).await });
+            }
+        }
+        more
+    }
+
+    fn next_wait(&self) -> Duration {
+        let now = Instant::now();
+        self.channels
+            .values()
+            .filter_map(|c| c.pacer.lock().expect("pacer lock").wait(now))
+            .fold(self.settings.poll, Duration::min)
+            .max(Duration::from_millis(1))
+    }
+
+    async fn deliver(&self, claimed: Claimed, _slot: OwnedSemaphorePermit) {
+        let outcome = self.attempt(&claimed).await;
+        let op = WriteOp::Record {
+            delivery_id: claimed.delivery_id,
+            attempt: outcome.attempt,
+            next: outcome.next,
+        };
+        if let Err(e) = self.writer.submit(op).await {
+            // The lease will expire and the delivery be tried again: at-least-once.
+            error!(event_id = %claimed.event_id, rule = %claimed.rule, channel = %claimed.channel, delivery_id = claimed.delivery_id, error = %e, "cannot record a delivery's outcome");
+        }
+    }
+
+    async fn attempt(&self, c: &Claimed) -> Outcome {
+        let (event_id, rule, channel) = (c.event_id.as_str(), c.rule.as_str(), c.channel.as_str());
+        let attempt_no = c.attempts + 1;
+        let started_at = now_ms();
+        let started = Instant::now();
+        let dead = |reason: String| {
+            error!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, reason = %reason, "delivery failed permanently");
+            Outcome {
+                attempt: Some(Attempt {
+                    started_at,
+                    duration_ms: started.elapsed().as_millis() as i64,
+                    outcome: AttemptOutcome::Failed,
+                    status_code: None,
+                    detail: reason.clone(),
+                }),
+                next: Next::Dead(reason),
+            }
+        };
+        let outgoing = match self.prepare(c) {
+            Ok(o) => o,
+            Err(reason) => return dead(self.config.redactor.redact(&reason)),
+        };
+        let ch = &self.channels[channel];
+        let result = ch.destination.send(&outgoing).await;
+        let duration_ms = started.elapsed().as_millis() as i64;
+        let error = match result {
+            Ok(done) => {
+                let detail = self.config.redactor.redact(&done.detail);
+                info!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = done.status, took_ms = duration_ms, detail = %detail, "delivered");
+                return Outcome {
+                    attempt: Some(Attempt {
+                        started_at,
+                        duration_ms,
+                        outcome: AttemptOutcome::Sent,
+                        status_code: done.status,
+                        detail,
+                    }),
+                    next: Next::Sent,
+                };
+            }
+            Err(e) => e,
+        };
+        let reason = self.config.redactor.redact(&error.to_string());
+        let failed = |outcome, next| Outcome {
+            attempt: Some(Attempt {
+                started_at,
+                duration_ms,
+                outcome,
+                status_code: error.status(),
+                detail: reason.clone(),
+            }),
+            next,
+        };
+        if let SendError::Permanent { status, .. } = &error {
+            error!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status, took_ms = duration_ms, reason = %reason, "delivery failed permanently");
+            return failed(AttemptOutcome::Failed, Next::Dead(reason.clone()));
+        }
+        if let Some(wait) = error.retry_after() {
+            // The destination asked for a pause: pause it, and only it.
+            ch.pacer
+                .lock()
+                .expect("pacer lock")
+                .pause(Instant::now() + wait);
+        }
+        let policy = &self.config.channels[channel].retry;
+        let elapsed = Duration::from_millis((now_ms() - c.round_started_at).max(0) as u64);
+        match decide(
+            policy,
+            attempt_no,
+            elapsed,
+            error.retry_after(),
+            fastrand::f64(),
+        ) {
+            Decision::RetryIn(wait) => {
+                warn!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = error.status(), took_ms = duration_ms, retry_in_ms = wait.as_millis() as u64, reason = %reason, "delivery failed, will retry");
+                failed(
+                    AttemptOutcome::Retry,
+                    Next::RetryAt(now_ms() + wait.as_millis() as i64),
+                )
+            }
+            Decision::GiveUp => {
+                let why = format!("gave up after {attempt_no} attempts: {reason}");
+                error!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = error.status(), reason = %why, "delivery failed permanently: out of retries");
+                failed(AttemptOutcome::Failed, Next::Dead(why))
+            }
+        }
+    }
+
+    /// The message for a claimed delivery, from the event and today's configuration.
+    fn prepare(&self, c: &Claimed) -> Result<Outgoing, String> {
+        let event = Event::parse(c.body.as_bytes())
+            .map_err(|e| format!("stored event is unreadable: {e}"))?;
+        let rule = self
+            .config
+            .rules
+            .iter()
+            .find(|r| r.name == c.rule)
+            .ok_or_else(|| format!("rule `{}` is no longer in the rules file", c.rule))?;
+        let action = rule
+            .notify
+            .get(c.action_index as usize)
+            .filter(|a| a.channel == c.channel)
+            .ok_or_else(|| {
+                format!(
+                    "rule `{}` no longer sends to `{}` as its action {}",
+                    c.rule,
+                    c.channel,
+                    c.action_index + 1
+                )
+            })?;
+        let received_at =
+            Timestamp::from_millisecond(c.received_at).unwrap_or_else(|_| Timestamp::now());
+        let ctx = TemplateContext::new(&event, &rule.name, received_at);
+        let rendered = action
+            .template
+            .render(&self.config.renderer, &ctx)
+            .map_err(|e| format!("cannot render the message: {e}"))?;
+        for note in &rendered.truncated {
+            warn!(event_id = %c.event_id, rule = %c.rule, channel = %c.channel, "{note}");
+        }
+        Ok(Outgoing {
+            message: rendered.message,
+            event_id: c.event_id.clone(),
+            rule: c.rule.clone(),
+            to: action.to.clone(),
+        })
     }
 }

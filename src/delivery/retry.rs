@@ -2,24 +2,28 @@
 
 use std::time::Duration;
 
-/// How long to wait between attempts. `delays[i]` follows attempt `i + 1`; once they run
-/// out, the delivery gives up.
+/// When to try again. After attempt `n`, wait `delays[n - 1]`; once the list runs out, wait
+/// `then` each time; give up once retrying would pass `give_up_after` from the first attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     pub delays: Vec<Duration>,
-    /// Each delay is spread by up to this fraction either way, so that many deliveries that
-    /// failed together do not retry together.
+    pub then: Duration,
+    pub give_up_after: Duration,
+    /// Each delay is spread by up to this fraction either way, so that deliveries that failed
+    /// together do not all retry together.
     pub jitter: f64,
     /// The longest `Retry-After` herald honours; a longer one is cut to this.
     pub max_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
-    /// Five attempts over about two minutes: enough for a blip, short enough for a queue in
-    /// memory. Durable delivery stretches this to hours.
+    /// 10 s, 30 s, 2 min, 10 min, 30 min, then hourly, for up to a day: long enough to ride out
+    /// an outage of Slack or the mail server, short enough that a message still means something.
     fn default() -> Self {
         RetryPolicy {
-            delays: [1, 5, 30, 90].map(Duration::from_secs).to_vec(),
+            delays: [10, 30, 120, 600, 1800].map(Duration::from_secs).to_vec(),
+            then: Duration::from_secs(3600),
+            give_up_after: Duration::from_secs(24 * 3600),
             jitter: 0.2,
             max_retry_after: Duration::from_secs(3600),
         }
@@ -32,23 +36,33 @@ pub enum Decision {
     GiveUp,
 }
 
-/// What to do after `attempts` failed attempts (1 after the first). `retry_after` is what
-/// the destination asked for; `random` is uniform in `[0, 1)`.
+/// What to do after `attempts` failed attempts (1 after the first), `elapsed` after the first
+/// one. `retry_after` is what the destination asked for; `random` is uniform in `[0, 1)`.
 pub fn decide(
     policy: &RetryPolicy,
     attempts: u32,
+    elapsed: Duration,
     retry_after: Option<Duration>,
     random: f64,
 ) -> Decision {
-    let Some(base) = policy.delays.get(attempts.saturating_sub(1) as usize) else {
-        return Decision::GiveUp;
+    let wait = match retry_after {
+        // The destination knows best when it will take messages again.
+        Some(asked) => asked.min(policy.max_retry_after),
+        None => {
+            let base = policy
+                .delays
+                .get(attempts.saturating_sub(1) as usize)
+                .copied()
+                .unwrap_or(policy.then);
+            let spread = 1.0 + policy.jitter * (2.0 * random - 1.0);
+            base.mul_f64(spread.max(0.0))
+        }
     };
-    // The destination knows best when it will take messages again.
-    if let Some(asked) = retry_after {
-        return Decision::RetryIn(asked.min(policy.max_retry_after));
+    if elapsed + wait > policy.give_up_after {
+        Decision::GiveUp
+    } else {
+        Decision::RetryIn(wait)
     }
-    let spread = 1.0 + policy.jitter * (2.0 * random - 1.0);
-    Decision::RetryIn(base.mul_f64(spread.max(0.0)))
 }
 
 #[cfg(test)]
@@ -57,28 +71,45 @@ mod tests {
 
     #[test]
     fn decisions_follow_the_table() {
-        let policy = RetryPolicy {
-            delays: vec![Duration::from_secs(10), Duration::from_secs(60)],
-            jitter: 0.5,
-            max_retry_after: Duration::from_secs(120),
-        };
         let s = Duration::from_secs;
+        let policy = RetryPolicy {
+            delays: vec![s(10), s(60)],
+            then: s(600),
+            give_up_after: s(3600),
+            jitter: 0.5,
+            max_retry_after: s(120),
+        };
         let cases = [
-            (1, None, 0.5, Decision::RetryIn(s(10))),
-            (1, None, 0.0, Decision::RetryIn(s(5))),
-            (1, None, 1.0, Decision::RetryIn(s(15))),
-            (2, None, 0.5, Decision::RetryIn(s(60))),
-            (3, None, 0.5, Decision::GiveUp),
-            (1, Some(s(2)), 0.9, Decision::RetryIn(s(2))),
-            (1, Some(s(9999)), 0.5, Decision::RetryIn(s(120))),
-            (3, Some(s(2)), 0.5, Decision::GiveUp),
+            // attempts, elapsed, retry_after, random → decision
+            (1, s(0), None, 0.5, Decision::RetryIn(s(10))),
+            (1, s(0), None, 0.0, Decision::RetryIn(s(5))),
+            (1, s(0), None, 1.0, Decision::RetryIn(s(15))),
+            (2, s(10), None, 0.5, Decision::RetryIn(s(60))),
+            (3, s(70), None, 0.5, Decision::RetryIn(s(600))),
+            (9, s(2900), None, 0.5, Decision::RetryIn(s(600))),
+            (10, s(3100), None, 0.5, Decision::GiveUp),
+            (1, s(0), Some(s(2)), 0.9, Decision::RetryIn(s(2))),
+            (1, s(0), Some(s(9999)), 0.5, Decision::RetryIn(s(120))),
+            (5, s(3590), Some(s(30)), 0.5, Decision::GiveUp),
         ];
-        for (attempts, retry_after, random, expected) in cases {
+        for (attempts, elapsed, retry_after, random, expected) in cases {
             assert_eq!(
-                decide(&policy, attempts, retry_after, random),
+                decide(&policy, attempts, elapsed, retry_after, random),
                 expected,
-                "{attempts} {retry_after:?} {random}"
+                "{attempts} {elapsed:?} {retry_after:?} {random}"
             );
         }
+    }
+
+    #[test]
+    fn the_default_retries_for_about_a_day() {
+        let policy = RetryPolicy::default();
+        let (mut attempts, mut elapsed) = (1, Duration::ZERO);
+        while let Decision::RetryIn(wait) = decide(&policy, attempts, elapsed, None, 0.5) {
+            elapsed += wait;
+            attempts += 1;
+        }
+        assert!(elapsed > Duration::from_secs(23 * 3600), "{elapsed:?}");
+        assert!((25..=30).contains(&attempts), "{attempts}");
     }
 }

@@ -1,11 +1,11 @@
-//! HTTP in: `POST /webhook`. Verify the signature over the raw bytes, parse, deduplicate,
-//! match, queue, answer. Matching is cheap and happens before the answer, so that an event
-//! that cannot be queued gets 503 (and SuperOffice tries again); sending happens after.
+//! HTTP in: `POST /webhook`. Verify the signature over the raw bytes, parse, match, then
+//! record the event and one delivery per matched action in one durable commit, and only
+//! then answer 200. A store that cannot commit gets 503, so SuperOffice tries again: herald
+//! never answers 200 for what it has not stored. Sending happens after the answer.
 //!
 //! Every error becomes a response in one place ([`IngressError`]'s `IntoResponse`). None is
 //! ever `410 Gone`: that status disables the webhook at SuperOffice.
 
-pub mod dedup;
 pub mod signature;
 
 use std::net::SocketAddr;
@@ -20,18 +20,21 @@ use axum::routing::{get, post};
 use jiff::Timestamp;
 use tracing::{info, warn};
 
-use crate::delivery::{Job, Queue, QueueFull};
+use crate::delivery::Dispatcher;
 use crate::event::{Event, EventError};
 use crate::rules::Config;
-use dedup::Dedup;
+use crate::store::writer::Writer;
+use crate::store::{NewDelivery, NewEvent, StoreError, WriteOp, WriteResult};
 use signature::{SignatureError, Verifier};
 
 /// What the webhook route needs.
 pub struct AppState {
     pub config: Arc<Config>,
     pub verifier: Verifier,
-    pub dedup: Dedup,
-    pub queue: Queue,
+    pub writer: Writer,
+    pub dispatcher: Arc<Dispatcher>,
+    /// A repeat of an EventId seen within this window is delivered once.
+    pub dedup_window: std::time::Duration,
 }
 
 pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
@@ -48,8 +51,9 @@ pub enum IngressError {
     Signature(#[from] SignatureError),
     #[error("{0}")]
     Event(#[from] EventError),
-    #[error("{0}")]
-    QueueFull(#[from] QueueFull),
+    /// The client sees only that the store is unavailable; the log has the cause.
+    #[error("cannot store the event right now; try again")]
+    Store(#[from] StoreError),
 }
 
 impl IntoResponse for IngressError {
@@ -57,7 +61,7 @@ impl IntoResponse for IngressError {
         let status = match &self {
             IngressError::Signature(_) => StatusCode::UNAUTHORIZED,
             IngressError::Event(_) => StatusCode::BAD_REQUEST,
-            IngressError::QueueFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngressError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         (status, format!("{self}\n")).into_response()
     }
@@ -88,55 +92,64 @@ async fn webhook(
         );
         return Ok((StatusCode::OK, "test event received\n").into_response());
     }
-    if !app.dedup.claim(&event_id) {
-        info!(
-            event_id,
-            event = event.name(),
-            outcome = "duplicate",
-            "event already received"
-        );
-        return Ok((StatusCode::OK, "duplicate event ignored\n").into_response());
-    }
-    let event = Arc::new(event);
-    let jobs: Vec<Job> = app
-        .config
-        .matching(&event)
-        .into_iter()
+    let matched = app.config.matching(&event);
+    let deliveries: Vec<NewDelivery> = matched
+        .iter()
         .flat_map(|rule| {
-            rule.notify.iter().map(|action| Job {
-                event: event.clone(),
-                rule: rule.name.clone(),
-                action: action.clone(),
-                received_at,
-            })
+            rule.notify
+                .iter()
+                .enumerate()
+                .map(|(i, action)| NewDelivery {
+                    rule: rule.name.clone(),
+                    action_index: i as u32,
+                    channel: action.channel.clone(),
+                })
         })
         .collect();
-    if jobs.is_empty() {
-        info!(
-            event_id,
-            event = event.name(),
-            outcome = "unmatched",
-            "no rule matched"
-        );
-        return Ok((StatusCode::OK, "no rule matched\n").into_response());
+    let count = deliveries.len();
+    let received_ms = received_at.as_millisecond();
+    let record = NewEvent {
+        event_id: event_id.clone(),
+        event_type: event.name().to_string(),
+        received_at: received_ms,
+        body: String::from_utf8_lossy(verified.bytes()).into_owned(),
+        matched_rules: matched.iter().map(|r| r.name.clone()).collect(),
+        deliveries,
+        dedup_since: received_ms - app.dedup_window.as_millis() as i64,
+    };
+    match app.writer.submit(WriteOp::Accept(record)).await {
+        Ok(WriteResult::Duplicate) => {
+            info!(
+                event_id,
+                event = event.name(),
+                outcome = "duplicate",
+                "event already received"
+            );
+            Ok((StatusCode::OK, "duplicate event ignored\n").into_response())
+        }
+        Ok(_) if count == 0 => {
+            info!(
+                event_id,
+                event = event.name(),
+                outcome = "unmatched",
+                "no rule matched"
+            );
+            Ok((StatusCode::OK, "no rule matched\n").into_response())
+        }
+        Ok(_) => {
+            app.dispatcher.wake();
+            info!(
+                event_id,
+                event = event.name(),
+                outcome = "accepted",
+                deliveries = count,
+                "event accepted"
+            );
+            Ok((StatusCode::OK, format!("accepted: {count} deliveries\n")).into_response())
+        }
+        Err(e) => {
+            warn!(event_id, event = event.name(), outcome = "rejected_by_store", error = %e, "cannot store the event; answering 503 so SuperOffice retries");
+            Err(e.into())
+        }
     }
-    let count = jobs.len();
-    if let Err(full) = app.queue.enqueue(jobs) {
-        app.dedup.release(&event_id);
-        warn!(
-            event_id,
-            event = event.name(),
-            outcome = "queue_full",
-            "{full}"
-        );
-        return Err(full.into());
-    }
-    info!(
-        event_id,
-        event = event.name(),
-        outcome = "accepted",
-        deliveries = count,
-        "event accepted"
-    );
-    Ok((StatusCode::OK, format!("accepted: {count} deliveries\n")).into_response())
 }

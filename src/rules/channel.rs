@@ -11,6 +11,7 @@ use url::Url;
 use super::decode::{Decoder, Entries, get};
 use super::yaml::Node;
 use crate::channels::Kind;
+use crate::delivery::retry::RetryPolicy;
 use crate::secret::Secret;
 
 /// A checked channel definition. Building the sender from it cannot fail on its content.
@@ -26,6 +27,9 @@ pub struct ChannelSpec {
     pub headers: Vec<(HeaderName, Secret<HeaderValue>)>,
     /// Email only.
     pub email: Option<EmailSpec>,
+    /// Messages per second at most; `None` is unpaced.
+    pub pace: Option<f64>,
+    pub retry: RetryPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -64,10 +68,12 @@ pub struct SmtpSpec {
     pub credentials: Option<(String, Secret<String>)>,
 }
 
-const HTTP_KEYS: &[&str] = &["type", "timeout", "url"];
-const WEBHOOK_KEYS: &[&str] = &["type", "timeout", "url", "method", "headers"];
+const HTTP_KEYS: &[&str] = &["type", "timeout", "pace", "retry", "url"];
+const WEBHOOK_KEYS: &[&str] = &[
+    "type", "timeout", "pace", "retry", "url", "method", "headers",
+];
 const EMAIL_KEYS: &[&str] = &[
-    "type", "timeout", "smtp", "from", "to", "cc", "reply_to", "subject",
+    "type", "timeout", "pace", "retry", "smtp", "from", "to", "cc", "reply_to", "subject",
 ];
 
 /// Decodes one channel; `None` when it has problems (all of them reported).
@@ -111,7 +117,24 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
         method: reqwest::Method::POST,
         headers: Vec::new(),
         email: None,
+        pace: match kind {
+            // The platforms' own limits: Slack about 1 a second per webhook, Teams about 4.
+            Kind::Slack => Some(1.0),
+            Kind::Teams => Some(4.0),
+            Kind::Email | Kind::Webhook => None,
+        },
+        retry: RetryPolicy::default(),
     };
+    if let Some(n) = get(entries, "pace") {
+        if let Some(pace) = pace(d, n, &what) {
+            spec.pace = pace;
+        }
+    }
+    if let Some(n) = get(entries, "retry") {
+        if let Some(policy) = retry(d, n, &what) {
+            spec.retry = policy;
+        }
+    }
     match kind {
         Kind::Slack | Kind::Teams | Kind::Webhook => {
             if let Some(target) = http_target(d, entries, node, &what) {
@@ -137,6 +160,58 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
         }
     }
     (d.sink.items.len() == before).then_some(spec)
+}
+
+/// `off`, `N/s` or `N/m`.
+fn pace(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Option<f64>> {
+    let text = d.text(node, &format!("{what}: pace"))?;
+    if text.trim() == "off" {
+        return Some(None);
+    }
+    let parsed = text.split_once('/').and_then(|(n, unit)| {
+        let n: f64 = n.trim().parse().ok().filter(|n: &f64| *n > 0.0)?;
+        match unit.trim() {
+            "s" => Some(n),
+            "m" => Some(n / 60.0),
+            "h" => Some(n / 3600.0),
+            _ => None,
+        }
+    });
+    if parsed.is_none() {
+        d.sink.error(
+            node.pos,
+            format!("{what}: pace must be like 1/s, 30/m or off, found {text:?}"),
+        );
+    }
+    parsed.map(Some)
+}
+
+/// `retry: { delays: [10s, 30s, 2m], then: 1h, give_up_after: 24h }`; each key optional.
+fn retry(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<RetryPolicy> {
+    let what = format!("{what}: retry");
+    let entries = d.map(node, &what)?;
+    d.only_keys(entries, &["delays", "then", "give_up_after"], &what);
+    let mut policy = RetryPolicy::default();
+    let before = d.sink.items.len();
+    if let Some(n) = get(entries, "delays") {
+        if let Some(items) = d.list(n, &format!("{what}: delays")) {
+            policy.delays = items
+                .iter()
+                .filter_map(|i| d.duration(i, &format!("{what}: delays")))
+                .collect();
+        }
+    }
+    if let Some(n) = get(entries, "then") {
+        policy.then = d
+            .duration(n, &format!("{what}: then"))
+            .unwrap_or(policy.then);
+    }
+    if let Some(n) = get(entries, "give_up_after") {
+        policy.give_up_after = d
+            .duration(n, &format!("{what}: give_up_after"))
+            .unwrap_or(policy.give_up_after);
+    }
+    (d.sink.items.len() == before).then_some(policy)
 }
 
 fn http_target(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Option<Target> {

@@ -187,7 +187,9 @@ async fn a_429_with_retry_after_is_retried_after_the_wait_and_delivered_once() {
         "retried after {waited:?}, before Retry-After"
     );
     assert!(
-        herald.wait_for_log("channel=\"slack\" attempt=2").await,
+        herald
+            .wait_for_line(&["channel=\"slack\"", "attempt=2"])
+            .await,
         "{}",
         herald.logs()
     );

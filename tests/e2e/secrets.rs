@@ -33,11 +33,17 @@ async fn no_secret_appears_in_logs_errors_or_tool_output() {
     let body = serde_json::to_vec(&event("quote.ordered", 2)).unwrap();
     herald.post(body, Some("d3Jvbmc=".into())).await;
     assert!(
-        herald.wait_for_log("channel=\"slack\" attempt=1").await,
+        herald
+            .wait_for_line(&["channel=\"slack\"", "attempt=1"])
+            .await,
         "{}",
         herald.logs()
     );
-    assert!(herald.wait_for_log("channel=\"teams\" attempt=1").await);
+    assert!(
+        herald
+            .wait_for_line(&["channel=\"teams\"", "attempt=1"])
+            .await
+    );
     assert!(herald.wait_for_log("channel=\"mail\"").await);
 
     let env = [

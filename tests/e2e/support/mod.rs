@@ -200,7 +200,19 @@ impl Herald {
     }
 
     pub async fn wait_for_log(&self, needle: &str) -> bool {
-        wait_until(Duration::from_secs(20), || self.logs().contains(needle)).await
+        self.wait_for_line(&[needle]).await
+    }
+
+    /// Waits for a log line that contains every one of `needles`.
+    pub async fn wait_for_line(&self, needles: &[&str]) -> bool {
+        wait_until(Duration::from_secs(30), || {
+            self.logs
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| needles.iter().all(|n| l.contains(n)))
+        })
+        .await
     }
 
     /// Posts raw bytes with the given signature header (if any).

@@ -1,0 +1,72 @@
+//! `herald deliveries`: deliveries with their attempts, filtered.
+
+use std::process::ExitCode;
+
+use crate::store::{self, DeliveryFilter};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub db: super::DbArg,
+    /// Only deliveries in this state.
+    #[arg(long, value_parser = ["pending", "retrying", "sent", "dead"])]
+    pub status: Option<String>,
+    /// Only deliveries of this event.
+    #[arg(long, value_name = "EVENT_ID")]
+    pub event: Option<String>,
+    /// Only deliveries to this channel.
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
+    /// How many, newest first.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: u32,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let store = store::open(&args.db.db).await?;
+    let filter = DeliveryFilter {
+        status: args.status,
+        event_id: args.event,
+        channel: args.channel,
+        limit: args.limit,
+    };
+    let rows = store.deliveries(&filter).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no deliveries");
+    }
+    for d in rows {
+        println!(
+            "#{} {} to {} (rule {}, event {})",
+            d.id, d.status, d.channel, d.rule, d.event_id
+        );
+        if d.status == "pending" || d.status == "retrying" {
+            println!("    next attempt {}", super::show_time(d.next_attempt_at));
+        }
+        if let (Some(e), "dead") = (&d.last_error, d.status.as_str()) {
+            println!("    reason: {e}");
+        }
+        for (i, a) in d.attempt_log.iter().enumerate() {
+            let status = a
+                .status_code
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into());
+            println!(
+                "    attempt {} {} {:>6}ms {:<6} {:>3} {}",
+                i + 1,
+                super::show_time(a.started_at),
+                a.duration_ms,
+                a.outcome,
+                status,
+                a.detail
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,58 @@
+//! `herald events`: recent events, the rules they matched, their deliveries' states.
+
+use std::process::ExitCode;
+
+use crate::store;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub db: super::DbArg,
+    /// How many events, newest first.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: u32,
+    /// Only events of this type, such as quote.ordered.
+    #[arg(long, value_name = "TYPE")]
+    pub event_type: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let store = store::open(&args.db.db).await?;
+    let events = store.events(args.limit, args.event_type.as_deref()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&events)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if events.is_empty() {
+        println!("no events");
+    }
+    for e in events {
+        let rules = if e.matched_rules.is_empty() {
+            "(no rule matched)".to_string()
+        } else {
+            e.matched_rules.join(", ")
+        };
+        println!(
+            "{}  {:<16} {}  rules: {}",
+            super::show_time(e.received_at),
+            e.event_type,
+            e.event_id,
+            rules
+        );
+        for d in e.deliveries {
+            println!(
+                "    #{:<6} {:<9} {:<20} rule {}, {} attempt{}",
+                d.id,
+                d.status,
+                d.channel,
+                d.rule,
+                d.attempts,
+                if d.attempts == 1 { "" } else { "s" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
