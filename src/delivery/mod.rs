@@ -175,7 +175,7 @@ impl Dispatcher {
             .max(Duration::from_millis(1))
     }
 
-    async fn deliver(&self, claimed: Claimed, _slot: OwnedSemaphorePermit) {
+    async fn deliver(&self, claimed: Claimed, slot: OwnedSemaphorePermit) {
         let outcome = self.attempt(&claimed).await;
         let op = WriteOp::Record {
             delivery_id: claimed.delivery_id,
@@ -186,6 +186,9 @@ impl Dispatcher {
             // The lease will expire and the delivery be tried again: at-least-once.
             error!(event_id = %claimed.event_id, rule = %claimed.rule, channel = %claimed.channel, delivery_id = claimed.delivery_id, error = %e, "cannot record a delivery's outcome");
         }
+        // A slot is free again: more may be due.
+        drop(slot);
+        self.wake();
     }
 
     async fn attempt(&self, c: &Claimed) -> Outcome {

@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod delivery;
+mod durable;
 mod escaping;
 mod ingress;
 mod readme;

@@ -108,6 +108,7 @@ pub struct Herald {
 /// How to start herald.
 pub struct Start<'a> {
     pub workdir: &'a Workdir,
+    pub listen: String,
     pub env: Vec<(&'a str, String)>,
     pub args: Vec<&'a str>,
 }
@@ -116,6 +117,7 @@ impl<'a> Start<'a> {
     pub fn new(workdir: &'a Workdir) -> Self {
         Start {
             workdir,
+            listen: "127.0.0.1:0".into(),
             env: vec![("HERALD_WEBHOOK_SECRET", SECRET.to_string())],
             args: Vec::new(),
         }
@@ -124,6 +126,11 @@ impl<'a> Start<'a> {
     pub fn env(mut self, key: &'a str, value: impl Into<String>) -> Self {
         self.env.retain(|(k, _)| *k != key);
         self.env.push((key, value.into()));
+        self
+    }
+
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr.to_string();
         self
     }
 
@@ -140,7 +147,7 @@ impl<'a> Start<'a> {
             .arg("--rules")
             .arg(self.workdir.rules())
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(&self.listen)
             .args(&self.args)
             .env_remove("HERALD_WEBHOOK_SECRET")
             .env("RUST_LOG", "info")
@@ -235,6 +242,10 @@ impl Herald {
         let body = serde_json::to_vec(event).unwrap();
         let sig = herald::ingress::signature::sign(SECRET, &body);
         self.post(body, Some(sig)).await
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Asks herald to stop (SIGTERM) and waits for it.
