@@ -18,7 +18,7 @@ CREATE TABLE deliveries (
     channel         TEXT NOT NULL,
     status          TEXT NOT NULL,       -- pending | retrying | sent | dead
     attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,    -- due then; while leased, when the lease runs out
     lease_until     INTEGER,             -- claimed by a worker until then
     last_error      TEXT,
     created_at      INTEGER NOT NULL,

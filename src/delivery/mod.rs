@@ -2,6 +2,11 @@
 //! renders, sends, and records every attempt. The retry loop lives here, once; the policy is
 //! the pure function in [`retry`], pacing per destination in [`pace`].
 //!
+//! Fresh deliveries to unpaced channels take a fast path: the webhook handler leases them in
+//! the same commit that stores them and hands them straight to the senders, so the common
+//! case costs no extra transaction. Everything else (paced channels, retries, replays, what a
+//! restart finds) is claimed from the store in batches.
+//!
 //! A delivery is leased while it is being worked on. If herald dies mid-send the lease
 //! expires and the delivery is claimed again: across a crash between sending and recording,
 //! delivery is at-least-once. A send task keeps its concurrency slot until its outcome is
@@ -11,11 +16,12 @@ pub mod pace;
 pub mod retry;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{error, info, warn};
 
 use crate::channels::{self, Destination, Outgoing, SendError};
@@ -23,7 +29,9 @@ use crate::event::Event;
 use crate::render::context::TemplateContext;
 use crate::rules::Config;
 use crate::store::writer::Writer;
-use crate::store::{Attempt, AttemptOutcome, Claimed, Next, Store, WriteOp, now_ms};
+use crate::store::{
+    Attempt, AttemptOutcome, Claimed, Millis, Next, Store, WriteOp, WriteResult, now_ms,
+};
 use pace::Pacer;
 use retry::{Decision, decide};
 
@@ -49,8 +57,18 @@ pub struct Dispatcher {
     channels: BTreeMap<String, Channel>,
     slots: Arc<Semaphore>,
     wake: Notify,
+    /// The last claim round stopped for want of slots: a finished send should start another.
+    starved: AtomicBool,
     settings: Settings,
+    /// Room on the fast path; a handler that cannot reserve it leaves the delivery to a claim.
+    fast_room: Arc<Semaphore>,
+    fast_tx: mpsc::UnboundedSender<(Claimed, OwnedSemaphorePermit)>,
+    fast_rx: Mutex<Option<mpsc::UnboundedReceiver<(Claimed, OwnedSemaphorePermit)>>>,
 }
+
+/// How many deliveries may wait on the fast path. Small enough that they are sent long before
+/// their lease runs out.
+const FAST_ROOM: usize = 1024;
 
 /// What one attempt came to, before it is recorded.
 struct Outcome {
@@ -76,13 +94,18 @@ impl Dispatcher {
                 },
             );
         }
+        let (fast_tx, fast_rx) = mpsc::unbounded_channel();
         Ok(Arc::new(Dispatcher {
+            fast_room: Arc::new(Semaphore::new(FAST_ROOM)),
+            fast_tx,
+            fast_rx: Mutex::new(Some(fast_rx)),
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             config,
             store,
             writer,
             channels: built,
             wake: Notify::new(),
+            starved: AtomicBool::new(false),
             settings,
         }))
     }
@@ -92,9 +115,39 @@ impl Dispatcher {
         self.wake.notify_one();
     }
 
+    /// True if deliveries to this channel may take the fast path (it is not paced).
+    pub fn is_fast(&self, channel: &str) -> bool {
+        self.channels
+            .get(channel)
+            .is_some_and(|c| !c.pacer.lock().expect("pacer lock").is_paced())
+    }
+
+    /// Reserves room for `n` deliveries on the fast path, if there is room.
+    pub fn reserve(&self, n: usize) -> Option<OwnedSemaphorePermit> {
+        self.fast_room
+            .clone()
+            .try_acquire_many_owned(u32::try_from(n).ok()?)
+            .ok()
+    }
+
+    /// When a delivery leased now would be free again.
+    pub fn lease_until(&self, now: Millis) -> Millis {
+        now + self.settings.lease.as_millis() as i64
+    }
+
+    /// Hands stored, leased deliveries straight to the senders.
+    pub fn hand_over(&self, deliveries: Vec<Claimed>, mut room: OwnedSemaphorePermit) {
+        for d in deliveries {
+            let Some(one) = room.split(1) else { break };
+            let _ = self.fast_tx.send((d, one));
+        }
+    }
+
     /// Claims and sends until `stop` turns true. Sends already started are not waited for:
     /// see [`Dispatcher::drain`].
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let fast = self.fast_rx.lock().expect("fast lock").take();
+        let fast = fast.map(|rx| tokio::spawn(self.clone().fast_path(rx, stop.clone())));
         while !*stop.borrow() {
             let busy = self.claim_round().await;
             if busy {
@@ -108,6 +161,57 @@ impl Dispatcher {
                 _ = stop.changed() => {}
             }
         }
+        if let Some(fast) = fast {
+            let _ = fast.await;
+        }
+    }
+
+    /// Sends what the handlers hand over, as slots free up. A delivery for a destination that
+    /// asked for a pause goes back to the store, to be claimed when the pause is over.
+    async fn fast_path(
+        self: Arc<Self>,
+        mut rx: mpsc::UnboundedReceiver<(Claimed, OwnedSemaphorePermit)>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            let (claimed, room) = tokio::select! {
+                item = rx.recv() => match item { Some(i) => i, None => return },
+                _ = stop.changed() => break,
+            };
+            let paused = self.channels[&claimed.channel]
+                .pacer
+                .lock()
+                .expect("pacer lock")
+                .allowance(Instant::now())
+                == 0;
+            if paused {
+                self.give_back(&[claimed.delivery_id]).await;
+                continue;
+            }
+            let slot = self
+                .slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("slots are never closed");
+            drop(room);
+            let this = self.clone();
+            tokio::spawn(async move { this.deliver(claimed, slot).await });
+        }
+        // Stopping: what still waits is given back, due at the next start.
+        rx.close();
+        let mut left = Vec::new();
+        while let Ok((c, _)) = rx.try_recv() {
+            left.push(c.delivery_id);
+        }
+        self.give_back(&left).await;
+    }
+
+    async fn give_back(&self, ids: &[i64]) {
+        if let Err(e) = self.store.release(ids).await {
+            warn!(deliveries = ids.len(), error = %e, "cannot release leases; they are claimed again when they run out");
+        }
+        self.wake();
     }
 
     /// Waits until every send in flight has finished and been recorded, or `within` passed.
@@ -125,9 +229,11 @@ impl Dispatcher {
     /// One pass over the channels. True if some channel may have more due right now.
     async fn claim_round(self: &Arc<Self>) -> bool {
         let mut more = false;
+        self.starved.store(false, Ordering::Relaxed);
         for (name, channel) in &self.channels {
             let free = self.slots.available_permits() as u32;
             if free == 0 {
+                self.starved.store(true, Ordering::Relaxed);
                 return false;
             }
             let allowed = channel
@@ -144,8 +250,15 @@ impl Dispatcher {
             };
             let now = now_ms();
             let lease_until = now + self.settings.lease.as_millis() as i64;
-            let claimed = match self.store.claim(name, want, now, lease_until).await {
-                Ok(c) => c,
+            let op = WriteOp::Claim {
+                channel: name.clone(),
+                limit: want,
+                now,
+                lease_until,
+            };
+            let claimed = match self.writer.submit(op).await {
+                Ok(WriteResult::Claimed(c)) => c,
+                Ok(other) => unreachable!("a claim answers with claimed deliveries, not {other:?}"),
                 Err(e) => {
                     warn!(channel = %name, error = %e, "cannot claim deliveries; will try again");
                     continue;
@@ -186,9 +299,11 @@ impl Dispatcher {
             // The lease will expire and the delivery be tried again: at-least-once.
             error!(event_id = %claimed.event_id, rule = %claimed.rule, channel = %claimed.channel, delivery_id = claimed.delivery_id, error = %e, "cannot record a delivery's outcome");
         }
-        // A slot is free again: more may be due.
         drop(slot);
-        self.wake();
+        if self.starved.load(Ordering::Relaxed) {
+            // A slot is free again and deliveries were left waiting for one.
+            self.wake();
+        }
     }
 
     async fn attempt(&self, c: &Claimed) -> Outcome {

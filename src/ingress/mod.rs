@@ -24,7 +24,7 @@ use crate::delivery::Dispatcher;
 use crate::event::{Event, EventError};
 use crate::rules::Config;
 use crate::store::writer::Writer;
-use crate::store::{NewDelivery, NewEvent, StoreError, WriteOp, WriteResult};
+use crate::store::{Claimed, NewDelivery, NewEvent, StoreError, WriteOp, WriteResult};
 use signature::{SignatureError, Verifier};
 
 /// What the webhook route needs.
@@ -93,7 +93,8 @@ async fn webhook(
         return Ok((StatusCode::OK, "test event received\n").into_response());
     }
     let matched = app.config.matching(&event);
-    let deliveries: Vec<NewDelivery> = matched
+    let received_ms = received_at.as_millisecond();
+    let mut deliveries: Vec<NewDelivery> = matched
         .iter()
         .flat_map(|rule| {
             rule.notify
@@ -103,19 +104,38 @@ async fn webhook(
                     rule: rule.name.clone(),
                     action_index: i as u32,
                     channel: action.channel.clone(),
+                    lease_until: None,
                 })
         })
         .collect();
     let count = deliveries.len();
-    let received_ms = received_at.as_millisecond();
+    // Deliveries to unpaced channels go straight to the senders when there is room.
+    let fast = deliveries
+        .iter()
+        .filter(|d| app.dispatcher.is_fast(&d.channel))
+        .count();
+    let room = if fast > 0 {
+        app.dispatcher.reserve(fast)
+    } else {
+        None
+    };
+    if room.is_some() {
+        for d in deliveries
+            .iter_mut()
+            .filter(|d| app.dispatcher.is_fast(&d.channel))
+        {
+            d.lease_until = Some(app.dispatcher.lease_until(received_ms));
+        }
+    }
+    let body = String::from_utf8_lossy(verified.bytes()).into_owned();
     let record = NewEvent {
         event_id: event_id.clone(),
         event_type: event.name().to_string(),
         received_at: received_ms,
-        body: String::from_utf8_lossy(verified.bytes()).into_owned(),
+        body: body.clone(),
         matched_rules: matched.iter().map(|r| r.name.clone()).collect(),
-        deliveries,
-        dedup_since: received_ms - app.dedup_window.as_millis() as i64,
+        deliveries: deliveries.clone(),
+        dedup_window_ms: app.dedup_window.as_millis() as i64,
     };
     match app.writer.submit(WriteOp::Accept(record)).await {
         Ok(WriteResult::Duplicate) => {
@@ -136,7 +156,26 @@ async fn webhook(
             );
             Ok((StatusCode::OK, "no rule matched\n").into_response())
         }
-        Ok(_) => {
+        Ok(WriteResult::Accepted(ids)) => {
+            if let Some(room) = room {
+                let leased = ids
+                    .into_iter()
+                    .zip(deliveries)
+                    .filter(|(_, d)| d.lease_until.is_some())
+                    .map(|(delivery_id, d)| Claimed {
+                        delivery_id,
+                        event_id: event_id.clone(),
+                        rule: d.rule,
+                        action_index: d.action_index,
+                        channel: d.channel,
+                        attempts: 0,
+                        round_started_at: received_ms,
+                        received_at: received_ms,
+                        body: body.clone(),
+                    })
+                    .collect();
+                app.dispatcher.hand_over(leased, room);
+            }
             app.dispatcher.wake();
             info!(
                 event_id,
@@ -146,6 +185,9 @@ async fn webhook(
                 "event accepted"
             );
             Ok((StatusCode::OK, format!("accepted: {count} deliveries\n")).into_response())
+        }
+        Ok(other) => {
+            unreachable!("accepting an event answers Accepted or Duplicate, not {other:?}")
         }
         Err(e) => {
             warn!(event_id, event = event.name(), outcome = "rejected_by_store", error = %e, "cannot store the event; answering 503 so SuperOffice retries");

@@ -7,7 +7,8 @@
 //! Backends use sqlx with runtime queries and their own migrations folder
 //! (`migrations/<backend>/`). Nothing in the trait is SQLite-specific: claiming is "give me
 //! up to N due deliveries of this channel and lease them", which PostgreSQL does with
-//! `FOR UPDATE SKIP LOCKED`.
+//! `FOR UPDATE SKIP LOCKED`. Claims go through the writer like every other write, so SQLite
+//! never has two writers waiting on each other.
 
 pub mod sqlite;
 pub mod writer;
@@ -52,8 +53,8 @@ pub struct NewEvent {
     pub body: String,
     pub matched_rules: Vec<String>,
     pub deliveries: Vec<NewDelivery>,
-    /// An event with the same id received after this is a duplicate.
-    pub dedup_since: Millis,
+    /// An event with the same id received within this many milliseconds is a duplicate.
+    pub dedup_window_ms: Millis,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +62,8 @@ pub struct NewDelivery {
     pub rule: String,
     pub action_index: u32,
     pub channel: String,
+    /// Leased from the start when this process will send it straight away.
+    pub lease_until: Option<Millis>,
 }
 
 /// What happened in one attempt.
@@ -98,6 +101,7 @@ pub enum Next {
     Dead(String),
 }
 
+/// The writes a store applies, many to a transaction (see [`writer::Writer`]).
 #[derive(Debug, Clone)]
 pub enum WriteOp {
     Accept(NewEvent),
@@ -106,13 +110,22 @@ pub enum WriteOp {
         attempt: Option<Attempt>,
         next: Next,
     },
+    /// Lease up to `limit` due deliveries of `channel` until `lease_until`.
+    Claim {
+        channel: String,
+        limit: u32,
+        now: Millis,
+        lease_until: Millis,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum WriteResult {
-    Accepted,
+    /// The new deliveries' ids, in the order given.
+    Accepted(Vec<i64>),
     Duplicate,
     Recorded,
+    Claimed(Vec<Claimed>),
 }
 
 /// A delivery leased to this worker, with its event.
@@ -187,15 +200,6 @@ pub trait Store: Send + Sync {
         &'a self,
         ops: &'a [WriteOp],
     ) -> BoxFuture<'a, Result<Vec<WriteResult>, StoreError>>;
-
-    /// Leases up to `limit` due deliveries of `channel` until `lease_until`.
-    fn claim<'a>(
-        &'a self,
-        channel: &'a str,
-        limit: u32,
-        now: Millis,
-        lease_until: Millis,
-    ) -> BoxFuture<'a, Result<Vec<Claimed>, StoreError>>;
 
     /// Gives leases back (on shutdown), so the deliveries are due again at once.
     fn release<'a>(&'a self, ids: &'a [i64]) -> BoxFuture<'a, Result<(), StoreError>>;

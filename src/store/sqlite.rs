@@ -5,14 +5,17 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{
-    AttemptRow, BoxFuture, Claimed, Counts, DeliveryFilter, DeliveryRow, EventRow, Millis, Next,
-    Store, StoreError, WriteOp, WriteResult, now_ms,
+    Attempt, AttemptRow, BoxFuture, Claimed, Counts, DeliveryFilter, DeliveryRow, EventRow, Millis,
+    NewDelivery, Next, Store, StoreError, WriteOp, WriteResult, now_ms,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Rows per multi-row statement, well under SQLite's limit on bound parameters.
+const CHUNK: usize = 500;
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -38,165 +41,208 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// Applies a batch in one transaction with a handful of multi-row statements, whatever its
+    /// size: the cost of a write is mostly the round trip per statement, not the rows.
     async fn write(&self, ops: &[WriteOp]) -> Result<Vec<WriteResult>, StoreError> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        let mut results = Vec::with_capacity(ops.len());
-        for op in ops {
-            match op {
-                WriteOp::Accept(e) => {
-                    // A new id inserts; an id older than the dedup window is replaced; an id
-                    // seen within the window changes nothing: a duplicate.
-                    let done = sqlx::query(
-                        "INSERT INTO events (event_id, event_type, received_at, body, matched_rules)
-                         VALUES (?1, ?2, ?3, ?4, ?5)
-                         ON CONFLICT (event_id) DO UPDATE SET
-                           event_type = excluded.event_type, received_at = excluded.received_at,
-                           body = excluded.body, matched_rules = excluded.matched_rules
-                         WHERE events.received_at < ?6",
-                    )
-                    .bind(&e.event_id)
-                    .bind(&e.event_type)
-                    .bind(e.received_at)
-                    .bind(&e.body)
-                    .bind(serde_json::to_string(&e.matched_rules).expect("names serialize"))
-                    .bind(e.dedup_since)
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() == 0 {
-                        results.push(WriteResult::Duplicate);
-                        continue;
-                    }
-                    for d in &e.deliveries {
-                        sqlx::query(
-                            "INSERT INTO deliveries (event_id, rule, action_index, channel, status, attempts,
-                               next_attempt_at, created_at, round_started_at, updated_at)
-                             VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5, ?5, ?5)",
-                        )
-                        .bind(&e.event_id)
-                        .bind(&d.rule)
-                        .bind(d.action_index)
-                        .bind(&d.channel)
-                        .bind(e.received_at)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    results.push(WriteResult::Accepted);
+        let mut results: Vec<Option<WriteResult>> = vec![None; ops.len()];
+
+        // Events. Within a batch, a second copy of an id is a duplicate of the first.
+        let mut seen = std::collections::HashSet::new();
+        let mut accepts = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            if let WriteOp::Accept(e) = op {
+                if seen.insert(e.event_id.as_str()) {
+                    accepts.push((i, e));
+                } else {
+                    results[i] = Some(WriteResult::Duplicate);
                 }
+            }
+        }
+        let mut stored = std::collections::HashSet::new();
+        for chunk in accepts.chunks(CHUNK) {
+            // A new id inserts; an id older than the dedup window is replaced; an id seen
+            // within the window changes nothing: a duplicate, not in RETURNING.
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO events (event_id, event_type, received_at, body, matched_rules) ",
+            );
+            q.push_values(chunk, |mut row, (_, e)| {
+                row.push_bind(&e.event_id)
+                    .push_bind(&e.event_type)
+                    .push_bind(e.received_at)
+                    .push_bind(&e.body)
+                    .push_bind(serde_json::to_string(&e.matched_rules).expect("names serialize"));
+            });
+            q.push(
+                " ON CONFLICT (event_id) DO UPDATE SET event_type = excluded.event_type,
+                  received_at = excluded.received_at, body = excluded.body,
+                  matched_rules = excluded.matched_rules
+                  WHERE events.received_at < excluded.received_at - ",
+            )
+            .push_bind(chunk[0].1.dedup_window_ms)
+            .push(" RETURNING event_id");
+            for r in q.build().fetch_all(&mut *tx).await? {
+                stored.insert(r.get::<String, _>("event_id"));
+            }
+        }
+        let fresh: Vec<_> = accepts
+            .into_iter()
+            .filter(|(_, e)| stored.contains(&e.event_id))
+            .collect();
+        let rows: Vec<(&str, &NewDelivery, Millis)> = fresh
+            .iter()
+            .flat_map(|(_, e)| {
+                e.deliveries
+                    .iter()
+                    .map(|d| (e.event_id.as_str(), d, e.received_at))
+            })
+            .collect();
+        let mut ids: std::collections::HashMap<(String, String, i64), i64> =
+            std::collections::HashMap::new();
+        for chunk in rows.chunks(CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO deliveries (event_id, rule, action_index, channel, status, attempts,
+                   next_attempt_at, lease_until, created_at, round_started_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut row, (event_id, d, at)| {
+                row.push_bind(*event_id)
+                    .push_bind(&d.rule)
+                    .push_bind(d.action_index)
+                    .push_bind(&d.channel)
+                    .push("'pending'")
+                    .push("0")
+                    // While leased, a delivery is due when the lease runs out.
+                    .push_bind(d.lease_until.unwrap_or(*at))
+                    .push_bind(d.lease_until)
+                    .push_bind(*at)
+                    .push_bind(*at)
+                    .push_bind(*at);
+            });
+            q.push(" RETURNING id, event_id, rule, action_index");
+            for r in q.build().fetch_all(&mut *tx).await? {
+                ids.insert(
+                    (r.get("event_id"), r.get("rule"), r.get("action_index")),
+                    r.get("id"),
+                );
+            }
+        }
+        for (i, e) in fresh {
+            let delivery_ids = e
+                .deliveries
+                .iter()
+                .map(|d| {
+                    ids[&(
+                        e.event_id.clone(),
+                        d.rule.clone(),
+                        i64::from(d.action_index),
+                    )]
+                })
+                .collect();
+            results[i] = Some(WriteResult::Accepted(delivery_ids));
+        }
+        for (i, op) in ops.iter().enumerate() {
+            if let (WriteOp::Accept(_), None) = (op, &results[i]) {
+                results[i] = Some(WriteResult::Duplicate);
+            }
+        }
+
+        // Outcomes: every attempt in one insert, every success in one update.
+        let records: Vec<(usize, i64, &Option<Attempt>, &Next)> = ops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, op)| match op {
                 WriteOp::Record {
                     delivery_id,
                     attempt,
                     next,
-                } => {
-                    if let Some(a) = attempt {
-                        sqlx::query(
-                            "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        )
-                        .bind(delivery_id)
-                        .bind(a.started_at)
-                        .bind(a.duration_ms)
-                        .bind(a.outcome.as_str())
-                        .bind(a.status_code.map(i64::from))
-                        .bind(&a.detail)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    let tried = i64::from(attempt.is_some());
-                    let (status, next_at, error): (&str, Option<Millis>, Option<&str>) = match next
-                    {
-                        Next::Sent => ("sent", None, None),
-                        Next::RetryAt(at) => (
-                            "retrying",
-                            Some(*at),
-                            attempt.as_ref().map(|a| a.detail.as_str()),
-                        ),
-                        Next::Dead(reason) => ("dead", None, Some(reason.as_str())),
-                    };
-                    sqlx::query(
-                        "UPDATE deliveries SET status = ?1, attempts = attempts + ?2,
-                           next_attempt_at = COALESCE(?3, next_attempt_at), lease_until = NULL,
-                           last_error = COALESCE(?4, last_error), updated_at = ?5
-                         WHERE id = ?6",
-                    )
-                    .bind(status)
-                    .bind(tried)
-                    .bind(next_at)
-                    .bind(error)
-                    .bind(now)
-                    .bind(delivery_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    results.push(WriteResult::Recorded);
-                }
+                } => Some((i, *delivery_id, attempt, next)),
+                _ => None,
+            })
+            .collect();
+        let attempts: Vec<(i64, &Attempt)> = records
+            .iter()
+            .filter_map(|(_, id, a, _)| a.as_ref().map(|a| (*id, a)))
+            .collect();
+        for chunk in attempts.chunks(CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail) ",
+            );
+            q.push_values(chunk, |mut row, (id, a)| {
+                row.push_bind(*id)
+                    .push_bind(a.started_at)
+                    .push_bind(a.duration_ms)
+                    .push_bind(a.outcome.as_str())
+                    .push_bind(a.status_code.map(i64::from))
+                    .push_bind(&a.detail);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        let sent: Vec<(i64, bool)> = records
+            .iter()
+            .filter(|(_, _, _, next)| matches!(next, Next::Sent))
+            .map(|(_, id, a, _)| (*id, a.is_some()))
+            .collect();
+        for chunk in sent.chunks(CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, lease_until = NULL, updated_at = ",
+            );
+            q.push_bind(now).push(" WHERE id IN (");
+            let mut sep = q.separated(", ");
+            for (id, _) in chunk {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
+        for (_, id, attempt, next) in &records {
+            let tried = i64::from(attempt.is_some());
+            let (status, next_at, error): (&str, Option<Millis>, Option<&str>) = match next {
+                Next::Sent => continue,
+                Next::RetryAt(at) => (
+                    "retrying",
+                    Some(*at),
+                    attempt.as_ref().map(|a| a.detail.as_str()),
+                ),
+                Next::Dead(reason) => ("dead", None, Some(reason.as_str())),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET status = ?1, attempts = attempts + ?2,
+                   next_attempt_at = COALESCE(?3, next_attempt_at), lease_until = NULL,
+                   last_error = COALESCE(?4, last_error), updated_at = ?5
+                 WHERE id = ?6",
+            )
+            .bind(status)
+            .bind(tried)
+            .bind(next_at)
+            .bind(error)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (i, ..) in &records {
+            results[*i] = Some(WriteResult::Recorded);
+        }
+
+        for (i, op) in ops.iter().enumerate() {
+            if let WriteOp::Claim {
+                channel,
+                limit,
+                now,
+                lease_until,
+            } = op
+            {
+                results[i] = Some(WriteResult::Claimed(
+                    claim(&mut tx, channel, *limit, *now, *lease_until).await?,
+                ));
             }
         }
         tx.commit().await?;
-        Ok(results)
-    }
-
-    async fn claim_due(
-        &self,
-        channel: &str,
-        limit: u32,
-        now: Millis,
-        lease_until: Millis,
-    ) -> Result<Vec<Claimed>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            "UPDATE deliveries SET lease_until = ?1
-             WHERE id IN (
-               SELECT id FROM deliveries
-               WHERE channel = ?2 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?3
-                 AND (lease_until IS NULL OR lease_until <= ?3)
-               ORDER BY next_attempt_at, id LIMIT ?4)
-             RETURNING id, event_id, rule, action_index, channel, attempts, round_started_at",
-        )
-        .bind(lease_until)
-        .bind(channel)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT event_id, body, received_at FROM events WHERE event_id IN (");
-        let mut sep = q.separated(", ");
-        for r in &rows {
-            sep.push_bind(r.get::<String, _>("event_id"));
-        }
-        q.push(")");
-        let bodies: std::collections::HashMap<String, (String, Millis)> = q
-            .build()
-            .fetch_all(&mut *tx)
-            .await?
+        Ok(results
             .into_iter()
-            .map(|r| (r.get("event_id"), (r.get("body"), r.get("received_at"))))
-            .collect();
-        tx.commit().await?;
-        let mut claimed: Vec<Claimed> = rows
-            .into_iter()
-            .filter_map(|r| {
-                let event_id: String = r.get("event_id");
-                let (body, received_at) = bodies.get(&event_id)?.clone();
-                Some(Claimed {
-                    delivery_id: r.get("id"),
-                    event_id,
-                    rule: r.get("rule"),
-                    action_index: r.get::<i64, _>("action_index") as u32,
-                    channel: r.get("channel"),
-                    attempts: r.get::<i64, _>("attempts") as u32,
-                    round_started_at: r.get("round_started_at"),
-                    received_at,
-                    body,
-                })
-            })
-            .collect();
-        claimed.sort_by_key(|c| c.delivery_id);
-        Ok(claimed)
+            .map(|r| r.expect("every operation has a result"))
+            .collect())
     }
 
     async fn attempts_for(&self, rows: &mut [DeliveryRow]) -> Result<(), StoreError> {
@@ -338,6 +384,67 @@ impl SqliteStore {
     }
 }
 
+/// Leases due deliveries of one channel, inside the caller's transaction.
+async fn claim(
+    tx: &mut SqliteConnection,
+    channel: &str,
+    limit: u32,
+    now: Millis,
+    lease_until: Millis,
+) -> Result<Vec<Claimed>, StoreError> {
+    let rows = sqlx::query(
+        "UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1
+         WHERE id IN (
+           SELECT id FROM deliveries
+           WHERE channel = ?2 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?3
+           ORDER BY next_attempt_at, id LIMIT ?4)
+         RETURNING id, event_id, rule, action_index, channel, attempts, round_started_at",
+    )
+    .bind(lease_until)
+    .bind(channel)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new("SELECT event_id, body, received_at FROM events WHERE event_id IN (");
+    let mut sep = q.separated(", ");
+    for r in &rows {
+        sep.push_bind(r.get::<String, _>("event_id"));
+    }
+    q.push(")");
+    let bodies: std::collections::HashMap<String, (String, Millis)> = q
+        .build()
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.get("event_id"), (r.get("body"), r.get("received_at"))))
+        .collect();
+    let mut claimed: Vec<Claimed> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let event_id: String = r.get("event_id");
+            let (body, received_at) = bodies.get(&event_id)?.clone();
+            Some(Claimed {
+                delivery_id: r.get("id"),
+                event_id,
+                rule: r.get("rule"),
+                action_index: r.get::<i64, _>("action_index") as u32,
+                channel: r.get("channel"),
+                attempts: r.get::<i64, _>("attempts") as u32,
+                round_started_at: r.get("round_started_at"),
+                received_at,
+                body,
+            })
+        })
+        .collect();
+    claimed.sort_by_key(|c| c.delivery_id);
+    Ok(claimed)
+}
+
 fn delivery_row(r: &sqlx::sqlite::SqliteRow) -> DeliveryRow {
     DeliveryRow {
         id: r.get("id"),
@@ -362,23 +469,14 @@ impl Store for SqliteStore {
         Box::pin(self.write(ops))
     }
 
-    fn claim<'a>(
-        &'a self,
-        channel: &'a str,
-        limit: u32,
-        now: Millis,
-        lease_until: Millis,
-    ) -> BoxFuture<'a, Result<Vec<Claimed>, StoreError>> {
-        Box::pin(self.claim_due(channel, limit, now, lease_until))
-    }
-
     fn release<'a>(&'a self, ids: &'a [i64]) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             if ids.is_empty() {
                 return Ok(());
             }
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("UPDATE deliveries SET lease_until = NULL WHERE id IN (");
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, created_at) WHERE id IN (",
+            );
             let mut sep = q.separated(", ");
             for id in ids {
                 sep.push_bind(*id);
