@@ -4,6 +4,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// mimalloc: herald allocates many small, short-lived buffers per request; glibc's allocator
+/// spent a fifth of the service's CPU on them under load (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use herald::cli::{Cli, Command, check, deliveries, events, replay, send, serve, simulate};
 
 fn main() -> ExitCode {
