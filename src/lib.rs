@@ -19,6 +19,7 @@ pub mod cli;
 pub mod delivery;
 pub mod event;
 pub mod ingress;
+pub mod ops;
 pub mod render;
 pub mod rules;
 pub mod secret;

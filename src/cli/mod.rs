@@ -17,11 +17,16 @@ use clap::{Parser, Subcommand};
     name = "herald",
     version,
     about = "Signed SuperOffice webhooks in; email, Slack, Teams and webhook notifications out, by rules in YAML.",
-    propagate_version = true
+    propagate_version = true,
+    term_width = 100
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log format: `pretty` for people, `json` (one object per line) for log collectors.
+    /// Levels come from RUST_LOG.
+    #[arg(long, global = true, env = "HERALD_LOG_FORMAT", hide_env_values = true, default_value = "pretty", value_parser = ["pretty", "json"])]
+    pub log_format: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +54,7 @@ pub struct RulesArg {
     #[arg(
         long,
         env = "HERALD_RULES",
+        hide_env_values = true,
         default_value = "rules.yaml",
         value_name = "FILE"
     )]
@@ -62,6 +68,7 @@ pub struct DbArg {
     #[arg(
         long,
         env = "HERALD_DB",
+        hide_env_values = true,
         default_value = "sqlite://herald.db",
         value_name = "URL"
     )]

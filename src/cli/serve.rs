@@ -11,8 +11,10 @@ use tracing::{error, info, warn};
 
 use crate::delivery::{Dispatcher, Settings};
 use crate::ingress::signature::Verifier;
-use crate::ingress::{self, AppState};
-use crate::rules;
+use crate::ingress::{self, Admin, AppState};
+use crate::ops::Net;
+use crate::ops::metrics::Metrics;
+use crate::ops::reload::{Reloader, Source};
 use crate::rules::decode::parse_duration;
 use crate::store::{self, writer::Writer};
 
@@ -26,40 +28,70 @@ pub struct Args {
     #[arg(
         long,
         env = "HERALD_LISTEN",
+        hide_env_values = true,
         default_value = "127.0.0.1:8080",
         value_name = "ADDR"
     )]
     pub listen: SocketAddr,
     /// A file with webhook secrets, one per line (any one verifies). Secrets may also come from
     /// HERALD_WEBHOOK_SECRET, comma-separated.
-    #[arg(long, env = "HERALD_WEBHOOK_SECRET_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "HERALD_WEBHOOK_SECRET_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub webhook_secret_file: Option<PathBuf>,
     /// Accept unsigned webhooks when no secret is set. For trials on a laptop only.
-    #[arg(long, env = "HERALD_ALLOW_UNSIGNED")]
+    #[arg(long, env = "HERALD_ALLOW_UNSIGNED", hide_env_values = true)]
     pub allow_unsigned: bool,
     /// Largest webhook body accepted (bytes, or with KiB / MiB); larger ones get 413.
-    #[arg(long, env = "HERALD_MAX_BODY", default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
+    #[arg(long, env = "HERALD_MAX_BODY", hide_env_values = true, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
     pub max_body: usize,
     /// How many messages are sent at once, over all channels.
     #[arg(
         long,
         env = "HERALD_CONCURRENCY",
+        hide_env_values = true,
         default_value_t = 16,
         value_name = "N"
     )]
     pub concurrency: usize,
     /// How long an EventId is remembered, so that a repeat is delivered once.
-    #[arg(long, env = "HERALD_DEDUP_WINDOW", default_value = "7d", value_parser = parse_duration_arg, value_name = "DURATION")]
+    #[arg(long, env = "HERALD_DEDUP_WINDOW", hide_env_values = true, default_value = "7d", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub dedup_window: Duration,
     /// How long events and finished deliveries are kept (at least the dedup window).
-    #[arg(long, env = "HERALD_RETENTION", default_value = "30d", value_parser = parse_duration_arg, value_name = "DURATION")]
+    #[arg(long, env = "HERALD_RETENTION", hide_env_values = true, default_value = "30d", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub retention: Duration,
     /// How long a delivery being sent is reserved; if herald dies, it is sent again after this.
     /// Keep it well above the channels' timeouts.
-    #[arg(long, env = "HERALD_LEASE", default_value = "60s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    #[arg(long, env = "HERALD_LEASE", hide_env_values = true, default_value = "60s", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub lease: Duration,
+    /// A file of KEY=VALUE lines that `${VAR}` in the rules file reads before the environment;
+    /// re-read at every reload, so a changed value takes effect without a restart.
+    #[arg(
+        long,
+        env = "HERALD_ENV_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub env_file: Option<PathBuf>,
+    /// Addresses allowed to call POST /-/reload without the admin token (HERALD_ADMIN_TOKEN),
+    /// comma-separated networks.
+    #[arg(
+        long,
+        env = "HERALD_ADMIN_ALLOW",
+        hide_env_values = true,
+        value_delimiter = ',',
+        default_value = "127.0.0.0/8,::1/128",
+        value_name = "NETS"
+    )]
+    pub admin_allow: Vec<Net>,
+    /// Do not watch the rules file and templates for changes (SIGHUP and /-/reload still work).
+    #[arg(long, env = "HERALD_NO_WATCH", hide_env_values = true)]
+    pub no_watch: bool,
     /// On SIGTERM or SIGINT, how long sends in flight may take to finish.
-    #[arg(long, env = "HERALD_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    #[arg(long, env = "HERALD_SHUTDOWN_GRACE", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub shutdown_grace: Duration,
 }
 
@@ -106,7 +138,11 @@ fn secrets(args: &Args) -> anyhow::Result<Vec<String>> {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = match rules::load(&args.rules.rules) {
+    let source = Source {
+        rules: args.rules.rules.clone(),
+        env_file: args.env_file.clone(),
+    };
+    let config = match source.load() {
         Ok(c) => Arc::new(c),
         Err(problems) => {
             for p in &problems.items {
@@ -154,20 +190,47 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "--lease is less than twice a channel's timeout: a slow send may be sent twice"
         );
     }
-    let dispatcher = Dispatcher::new(config.clone(), store.clone(), writer.clone(), settings)?;
+    let metrics = Arc::new(Metrics::new());
+    let dispatcher = Dispatcher::new(
+        config.clone(),
+        store.clone(),
+        writer.clone(),
+        settings,
+        metrics.clone(),
+    )?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(dispatcher.clone().run(stop_rx.clone()));
+    let reloader = Reloader::new(source, dispatcher.clone(), metrics.clone());
+    if !args.no_watch {
+        tokio::spawn(
+            reloader
+                .clone()
+                .watch(Duration::from_secs(1), stop_rx.clone()),
+        );
+    }
+    #[cfg(unix)]
+    tokio::spawn(reloader.clone().on_sighup());
     tokio::spawn(purge_loop(
         store.clone(),
         args.retention.max(args.dedup_window),
         stop_rx,
     ));
+    let admin_token = std::env::var("HERALD_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(crate::secret::Secret::new);
     let state = Arc::new(AppState {
-        config: config.clone(),
         verifier: Verifier::new(secrets),
         writer,
         dispatcher: dispatcher.clone(),
         dedup_window: args.dedup_window,
+        store: store.clone(),
+        metrics,
+        reloader,
+        admin: Admin {
+            token: admin_token,
+            allow: args.admin_allow.clone(),
+        },
     });
     let app = ingress::router(state, args.max_body);
     let listener = tokio::net::TcpListener::bind(args.listen)

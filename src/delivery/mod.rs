@@ -26,6 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::channels::{self, Destination, Outgoing, SendError};
 use crate::event::Event;
+use crate::ops::metrics::Metrics;
 use crate::render::context::TemplateContext;
 use crate::rules::Config;
 use crate::store::writer::Writer;
@@ -47,14 +48,47 @@ pub struct Settings {
 
 struct Channel {
     destination: Arc<dyn Destination>,
-    pacer: Mutex<Pacer>,
+    /// Shared across reloads while the channel's pace stays the same.
+    pacer: Arc<Mutex<Pacer>>,
+    pace: Option<f64>,
+}
+
+/// The configuration in force and the destinations built from it; replaced whole on reload.
+struct Live {
+    config: Arc<Config>,
+    channels: BTreeMap<String, Channel>,
+}
+
+impl Live {
+    fn build(config: Arc<Config>, old: Option<&Live>) -> Result<Live, channels::BuildError> {
+        let client = channels::http_client();
+        let mut built = BTreeMap::new();
+        for (name, spec) in &config.channels {
+            let kept = old
+                .and_then(|o| o.channels.get(name))
+                .filter(|c| c.pace == spec.pace)
+                .map(|c| c.pacer.clone());
+            built.insert(
+                name.clone(),
+                Channel {
+                    destination: channels::build(spec, &client)?,
+                    pacer: kept.unwrap_or_else(|| Arc::new(Mutex::new(Pacer::new(spec.pace)))),
+                    pace: spec.pace,
+                },
+            );
+        }
+        Ok(Live {
+            config,
+            channels: built,
+        })
+    }
 }
 
 pub struct Dispatcher {
-    config: Arc<Config>,
+    live: std::sync::RwLock<Arc<Live>>,
+    metrics: Arc<Metrics>,
     store: Arc<dyn Store>,
     writer: Writer,
-    channels: BTreeMap<String, Channel>,
     slots: Arc<Semaphore>,
     wake: Notify,
     /// The last claim round stopped for want of slots: a finished send should start another.
@@ -82,32 +116,42 @@ impl Dispatcher {
         store: Arc<dyn Store>,
         writer: Writer,
         settings: Settings,
+        metrics: Arc<Metrics>,
     ) -> Result<Arc<Self>, channels::BuildError> {
-        let client = channels::http_client();
-        let mut built = BTreeMap::new();
-        for (name, spec) in &config.channels {
-            built.insert(
-                name.clone(),
-                Channel {
-                    destination: channels::build(spec, &client)?,
-                    pacer: Mutex::new(Pacer::new(spec.pace)),
-                },
-            );
-        }
+        let live = Live::build(config, None)?;
         let (fast_tx, fast_rx) = mpsc::unbounded_channel();
         Ok(Arc::new(Dispatcher {
             fast_room: Arc::new(Semaphore::new(FAST_ROOM)),
             fast_tx,
             fast_rx: Mutex::new(Some(fast_rx)),
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
-            config,
+            live: std::sync::RwLock::new(Arc::new(live)),
+            metrics,
             store,
             writer,
-            channels: built,
             wake: Notify::new(),
             starved: AtomicBool::new(false),
             settings,
         }))
+    }
+
+    fn live(&self) -> Arc<Live> {
+        self.live.read().expect("live lock").clone()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.live().config.clone()
+    }
+
+    /// Puts a new configuration in force, atomically: events arriving from now on are matched
+    /// against it, and deliveries are rendered and sent with it.
+    pub fn swap(&self, config: Arc<Config>) -> Result<(), channels::BuildError> {
+        let old = self.live();
+        let live = Live::build(config, Some(&old))?;
+        *self.live.write().expect("live lock") = Arc::new(live);
+        self.wake();
+        Ok(())
     }
 
     /// Something became due (an event was accepted): look now rather than at the next poll.
@@ -117,9 +161,10 @@ impl Dispatcher {
 
     /// True if deliveries to this channel may take the fast path (it is not paced).
     pub fn is_fast(&self, channel: &str) -> bool {
-        self.channels
+        self.live()
+            .channels
             .get(channel)
-            .is_some_and(|c| !c.pacer.lock().expect("pacer lock").is_paced())
+            .is_some_and(|c| c.pace.is_none())
     }
 
     /// Reserves room for `n` deliveries on the fast path, if there is room.
@@ -178,12 +223,14 @@ impl Dispatcher {
                 item = rx.recv() => match item { Some(i) => i, None => return },
                 _ = stop.changed() => break,
             };
-            let paused = self.channels[&claimed.channel]
-                .pacer
-                .lock()
-                .expect("pacer lock")
-                .allowance(Instant::now())
-                == 0;
+            // A channel removed by a reload counts as paused: the claim path settles it.
+            let paused = self.live().channels.get(&claimed.channel).is_none_or(|c| {
+                c.pacer
+                    .lock()
+                    .expect("pacer lock")
+                    .allowance(Instant::now())
+                    == 0
+            });
             if paused {
                 self.give_back(&[claimed.delivery_id]).await;
                 continue;
@@ -230,7 +277,8 @@ impl Dispatcher {
     async fn claim_round(self: &Arc<Self>) -> bool {
         let mut more = false;
         self.starved.store(false, Ordering::Relaxed);
-        for (name, channel) in &self.channels {
+        let live = self.live();
+        for (name, channel) in &live.channels {
             let free = self.slots.available_permits() as u32;
             if free == 0 {
                 self.starved.store(true, Ordering::Relaxed);
@@ -281,7 +329,8 @@ impl Dispatcher {
 
     fn next_wait(&self) -> Duration {
         let now = Instant::now();
-        self.channels
+        self.live()
+            .channels
             .values()
             .filter_map(|c| c.pacer.lock().expect("pacer lock").wait(now))
             .fold(self.settings.poll, Duration::min)
@@ -290,6 +339,13 @@ impl Dispatcher {
 
     async fn deliver(&self, claimed: Claimed, slot: OwnedSemaphorePermit) {
         let outcome = self.attempt(&claimed).await;
+        if let Some(a) = &outcome.attempt {
+            self.metrics.attempt(
+                &claimed.channel,
+                a.outcome.as_str(),
+                a.duration_ms as f64 / 1000.0,
+            );
+        }
         let op = WriteOp::Record {
             delivery_id: claimed.delivery_id,
             attempt: outcome.attempt,
@@ -324,16 +380,24 @@ impl Dispatcher {
                 next: Next::Dead(reason),
             }
         };
-        let outgoing = match self.prepare(c) {
+        // One snapshot for the whole attempt, even if a reload lands meanwhile.
+        let live = self.live();
+        let config = &live.config;
+        let outgoing = match prepare(config, c) {
             Ok(o) => o,
-            Err(reason) => return dead(self.config.redactor.redact(&reason)),
+            Err(reason) => return dead(config.redactor.redact(&reason)),
         };
-        let ch = &self.channels[channel];
+        let (Some(ch), Some(spec)) = (live.channels.get(channel), config.channels.get(channel))
+        else {
+            return dead(format!(
+                "channel `{channel}` is no longer in the rules file"
+            ));
+        };
         let result = ch.destination.send(&outgoing).await;
         let duration_ms = started.elapsed().as_millis() as i64;
         let error = match result {
             Ok(done) => {
-                let detail = self.config.redactor.redact(&done.detail);
+                let detail = config.redactor.redact(&done.detail);
                 info!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = done.status, took_ms = duration_ms, detail = %detail, "delivered");
                 return Outcome {
                     attempt: Some(Attempt {
@@ -348,7 +412,7 @@ impl Dispatcher {
             }
             Err(e) => e,
         };
-        let reason = self.config.redactor.redact(&error.to_string());
+        let reason = config.redactor.redact(&error.to_string());
         let failed = |outcome, next| Outcome {
             attempt: Some(Attempt {
                 started_at,
@@ -370,7 +434,7 @@ impl Dispatcher {
                 .expect("pacer lock")
                 .pause(Instant::now() + wait);
         }
-        let policy = &self.config.channels[channel].retry;
+        let policy = &spec.retry;
         let elapsed = Duration::from_millis((now_ms() - c.round_started_at).max(0) as u64);
         match decide(
             policy,
@@ -393,44 +457,43 @@ impl Dispatcher {
             }
         }
     }
+}
 
-    /// The message for a claimed delivery, from the event and today's configuration.
-    fn prepare(&self, c: &Claimed) -> Result<Outgoing, String> {
-        let event = Event::parse(c.body.as_bytes())
-            .map_err(|e| format!("stored event is unreadable: {e}"))?;
-        let rule = self
-            .config
-            .rules
-            .iter()
-            .find(|r| r.name == c.rule)
-            .ok_or_else(|| format!("rule `{}` is no longer in the rules file", c.rule))?;
-        let action = rule
-            .notify
-            .get(c.action_index as usize)
-            .filter(|a| a.channel == c.channel)
-            .ok_or_else(|| {
-                format!(
-                    "rule `{}` no longer sends to `{}` as its action {}",
-                    c.rule,
-                    c.channel,
-                    c.action_index + 1
-                )
-            })?;
-        let received_at =
-            Timestamp::from_millisecond(c.received_at).unwrap_or_else(|_| Timestamp::now());
-        let ctx = TemplateContext::new(&event, &rule.name, received_at);
-        let rendered = action
-            .template
-            .render(&self.config.renderer, &ctx)
-            .map_err(|e| format!("cannot render the message: {e}"))?;
-        for note in &rendered.truncated {
-            warn!(event_id = %c.event_id, rule = %c.rule, channel = %c.channel, "{note}");
-        }
-        Ok(Outgoing {
-            message: rendered.message,
-            event_id: c.event_id.clone(),
-            rule: c.rule.clone(),
-            to: action.to.clone(),
-        })
+/// The message for a claimed delivery, from the event and the configuration in force.
+fn prepare(config: &Config, c: &Claimed) -> Result<Outgoing, String> {
+    let event =
+        Event::parse(c.body.as_bytes()).map_err(|e| format!("stored event is unreadable: {e}"))?;
+    let rule = config
+        .rules
+        .iter()
+        .find(|r| r.name == c.rule)
+        .ok_or_else(|| format!("rule `{}` is no longer in the rules file", c.rule))?;
+    let action = rule
+        .notify
+        .get(c.action_index as usize)
+        .filter(|a| a.channel == c.channel)
+        .ok_or_else(|| {
+            format!(
+                "rule `{}` no longer sends to `{}` as its action {}",
+                c.rule,
+                c.channel,
+                c.action_index + 1
+            )
+        })?;
+    let received_at =
+        Timestamp::from_millisecond(c.received_at).unwrap_or_else(|_| Timestamp::now());
+    let ctx = TemplateContext::new(&event, &rule.name, received_at);
+    let rendered = action
+        .template
+        .render(&config.renderer, &ctx)
+        .map_err(|e| format!("cannot render the message: {e}"))?;
+    for note in &rendered.truncated {
+        warn!(event_id = %c.event_id, rule = %c.rule, channel = %c.channel, "{note}");
     }
+    Ok(Outgoing {
+        message: rendered.message,
+        event_id: c.event_id.clone(),
+        rule: c.rule.clone(),
+        to: action.to.clone(),
+    })
 }

@@ -10,6 +10,7 @@ pub mod signature;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -22,25 +23,55 @@ use tracing::{info, warn};
 
 use crate::delivery::Dispatcher;
 use crate::event::{Event, EventError};
-use crate::rules::Config;
+use crate::ops::metrics::Metrics;
+use crate::ops::reload::Reloader;
+use crate::ops::{Net, same_secret};
 use crate::store::writer::Writer;
-use crate::store::{Claimed, NewDelivery, NewEvent, StoreError, WriteOp, WriteResult};
+use crate::store::{Claimed, NewDelivery, NewEvent, Store, StoreError, WriteOp, WriteResult};
 use signature::{SignatureError, Verifier};
 
-/// What the webhook route needs.
+/// What the routes need.
 pub struct AppState {
-    pub config: Arc<Config>,
     pub verifier: Verifier,
     pub writer: Writer,
     pub dispatcher: Arc<Dispatcher>,
     /// A repeat of an EventId seen within this window is delivered once.
     pub dedup_window: std::time::Duration,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub reloader: Arc<Reloader>,
+    pub admin: Admin,
+}
+
+/// Who may call the admin routes (`/-/reload`): peers in `allow` (loopback by default), or
+/// anyone with the bearer token.
+pub struct Admin {
+    pub token: Option<crate::secret::Secret<String>>,
+    pub allow: Vec<Net>,
+}
+
+impl Admin {
+    fn permits(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
+        let bearer = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if let (Some(token), Some(given)) = (&self.token, bearer) {
+            if same_secret(token.expose().as_bytes(), given.trim().as_bytes()) {
+                return true;
+            }
+        }
+        self.allow.iter().any(|net| net.contains(peer.ip()))
+    }
 }
 
 pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
     Router::new()
         .route("/webhook", post(webhook))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/-/reload", post(reload))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }
@@ -77,13 +108,17 @@ async fn webhook(
     // `HeaderMap` lookups are case-insensitive, as SuperOffice's spelling varies.
     let signature = headers.get("x-superoffice-signature").map(|v| v.as_bytes());
     let verified = app.verifier.verify(signature, body).inspect_err(|e| {
-        warn!(peer = %peer, reason = %e, "rejected webhook: bad signature");
+        app.metrics.event("unknown", "unsigned");
+        warn!(peer = %peer, reason = %e, outcome = "unsigned", "rejected webhook: bad signature");
     })?;
     let event = Event::parse(verified.bytes()).inspect_err(|e| {
-        warn!(peer = %peer, reason = %e, "rejected webhook: invalid body");
+        app.metrics.event("unknown", "invalid");
+        warn!(peer = %peer, reason = %e, outcome = "invalid", "rejected webhook: invalid body");
     })?;
     let event_id = event.id().to_string();
+    let outcome = |o: &'static str| app.metrics.event(event.name(), o);
     if event.is_test() {
+        outcome("test");
         info!(
             event_id,
             event = event.name(),
@@ -92,7 +127,8 @@ async fn webhook(
         );
         return Ok((StatusCode::OK, "test event received\n").into_response());
     }
-    let matched = app.config.matching(&event);
+    let config = app.dispatcher.config();
+    let matched = config.matching(&event);
     let received_ms = received_at.as_millisecond();
     let mut deliveries: Vec<NewDelivery> = matched
         .iter()
@@ -139,6 +175,7 @@ async fn webhook(
     };
     match app.writer.submit(WriteOp::Accept(record)).await {
         Ok(WriteResult::Duplicate) => {
+            outcome("duplicate");
             info!(
                 event_id,
                 event = event.name(),
@@ -148,6 +185,7 @@ async fn webhook(
             Ok((StatusCode::OK, "duplicate event ignored\n").into_response())
         }
         Ok(_) if count == 0 => {
+            outcome("unmatched");
             info!(
                 event_id,
                 event = event.name(),
@@ -177,6 +215,15 @@ async fn webhook(
                 app.dispatcher.hand_over(leased, room);
             }
             app.dispatcher.wake();
+            outcome("accepted");
+            for rule in &matched {
+                app.metrics
+                    .rule_matches
+                    .get_or_create(&crate::ops::metrics::RuleLabels {
+                        rule: rule.name.clone(),
+                    })
+                    .inc();
+            }
             info!(
                 event_id,
                 event = event.name(),
@@ -190,8 +237,72 @@ async fn webhook(
             unreachable!("accepting an event answers Accepted or Duplicate, not {other:?}")
         }
         Err(e) => {
+            outcome("rejected_by_store");
             warn!(event_id, event = event.name(), outcome = "rejected_by_store", error = %e, "cannot store the event; answering 503 so SuperOffice retries");
             Err(e.into())
         }
     }
+}
+
+/// Ready when the configuration is loaded (it is, once serving) and the store can commit.
+async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+    let check = tokio::time::timeout(
+        Duration::from_secs(3),
+        app.writer.submit(WriteOp::Heartbeat),
+    )
+    .await;
+    match check {
+        Ok(Ok(_)) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => {
+            warn!(error = %e, "not ready: the store cannot commit");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the store cannot commit\n",
+            )
+                .into_response()
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the store did not answer within 3s\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    let counts = tokio::time::timeout(Duration::from_secs(2), app.store.counts())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(counts.as_ref()),
+    )
+        .into_response()
+}
+
+/// Reloads the configuration; only from an allowed address, or with the admin token.
+async fn reload(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !app.admin.permits(peer, &headers) {
+        warn!(peer = %peer, "refused /-/reload: not from an allowed address and no valid admin token");
+        return (
+            StatusCode::FORBIDDEN,
+            "reload is allowed from loopback, or with the admin token (HERALD_ADMIN_TOKEN)\n",
+        )
+            .into_response();
+    }
+    let report = app.reloader.reload("api").await;
+    let status = if report.status == "reloaded" {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (status, axum::Json(report)).into_response()
 }

@@ -73,7 +73,12 @@ pub fn load_with_env(
         reported_files: HashSet::new(),
     };
     let (channels, rules) = loader.document(&root);
-    let Loader { sink, renderer, .. } = loader;
+    let Loader {
+        sink,
+        renderer,
+        templates_dir,
+        ..
+    } = loader;
     if !sink.is_empty() {
         // A message may quote a value that came from the environment: never print it.
         let redactor = Redactor::new(secrets);
@@ -88,6 +93,7 @@ pub fn load_with_env(
     }
     Ok(Config {
         file: file.to_path_buf(),
+        templates_dir,
         channels,
         rules,
         renderer: Arc::new(renderer),

@@ -34,6 +34,8 @@ use yaml::Pos;
 #[derive(Debug)]
 pub struct Config {
     pub file: PathBuf,
+    /// Where the templates were read from (watched for changes).
+    pub templates_dir: PathBuf,
     pub channels: BTreeMap<String, Arc<ChannelSpec>>,
     pub rules: Vec<Rule>,
     pub renderer: Arc<Renderer>,

@@ -110,6 +110,8 @@ pub enum WriteOp {
         attempt: Option<Attempt>,
         next: Next,
     },
+    /// Proves the store can commit (readiness).
+    Heartbeat,
     /// Lease up to `limit` due deliveries of `channel` until `lease_until`.
     Claim {
         channel: String,

@@ -226,16 +226,28 @@ impl SqliteStore {
         }
 
         for (i, op) in ops.iter().enumerate() {
-            if let WriteOp::Claim {
-                channel,
-                limit,
-                now,
-                lease_until,
-            } = op
-            {
-                results[i] = Some(WriteResult::Claimed(
-                    claim(&mut tx, channel, *limit, *now, *lease_until).await?,
-                ));
+            match op {
+                WriteOp::Claim {
+                    channel,
+                    limit,
+                    now,
+                    lease_until,
+                } => {
+                    results[i] = Some(WriteResult::Claimed(
+                        claim(&mut tx, channel, *limit, *now, *lease_until).await?,
+                    ));
+                }
+                WriteOp::Heartbeat => {
+                    sqlx::query(
+                        "INSERT INTO heartbeat (id, at) VALUES (1, ?1)
+                         ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                    )
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    results[i] = Some(WriteResult::Recorded);
+                }
+                _ => {}
             }
         }
         tx.commit().await?;

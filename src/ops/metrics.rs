@@ -1,0 +1,206 @@
+//! Prometheus metrics (OpenMetrics text at `GET /metrics`), named by Prometheus conventions.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::store::Counts;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    pub event_type: String,
+    /// accepted, duplicate, test, unmatched, unsigned, invalid, rejected_by_store
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabels {
+    pub rule: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub channel: String,
+    /// sent, retry, failed
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabels {
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+}
+
+fn attempt_histogram() -> Histogram {
+    Histogram::new([
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ])
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub events: Family<EventLabels, Counter>,
+    pub rule_matches: Family<RuleLabels, Counter>,
+    pub deliveries: Family<DeliveryLabels, Counter>,
+    pub attempt_seconds: Family<ChannelLabels, Histogram, fn() -> Histogram>,
+    pub delivery_states: Family<StateLabels, Gauge>,
+    pub reloads: Family<ReloadLabels, Counter>,
+    pub reload_ok: Gauge,
+    pub reload_success_time: Gauge<f64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("herald");
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "events_received",
+            "Webhook requests by event type and outcome",
+            events.clone(),
+        );
+        let rule_matches = Family::<RuleLabels, Counter>::default();
+        registry.register(
+            "rule_matches",
+            "Events each rule matched",
+            rule_matches.clone(),
+        );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "delivery_attempts",
+            "Delivery attempts by channel and outcome",
+            deliveries.clone(),
+        );
+        let attempt_seconds =
+            Family::<ChannelLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                attempt_histogram,
+            );
+        registry.register(
+            "delivery_attempt_duration_seconds",
+            "How long delivery attempts took",
+            attempt_seconds.clone(),
+        );
+        let delivery_states = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "deliveries",
+            "Deliveries in the store by state",
+            delivery_states.clone(),
+        );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reloads by result",
+            reloads.clone(),
+        );
+        let reload_ok = Gauge::default();
+        registry.register(
+            "config_last_reload_successful",
+            "1 if the last reload succeeded",
+            reload_ok.clone(),
+        );
+        let reload_success_time = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded successfully",
+            reload_success_time.clone(),
+        );
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
+        registry.register("build_info", "herald's version", build);
+        Metrics {
+            registry,
+            events,
+            rule_matches,
+            deliveries,
+            attempt_seconds,
+            delivery_states,
+            reloads,
+            reload_ok,
+            reload_success_time,
+        }
+    }
+
+    pub fn event(&self, event_type: &str, outcome: &'static str) {
+        self.events
+            .get_or_create(&EventLabels {
+                event_type: event_type.to_string(),
+                outcome,
+            })
+            .inc();
+    }
+
+    pub fn attempt(&self, channel: &str, outcome: &'static str, seconds: f64) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                channel: channel.to_string(),
+                outcome,
+            })
+            .inc();
+        self.attempt_seconds
+            .get_or_create(&ChannelLabels {
+                channel: channel.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    pub fn reloaded(&self, ok: bool) {
+        self.reloads
+            .get_or_create(&ReloadLabels {
+                result: if ok { "success" } else { "failure" },
+            })
+            .inc();
+        self.reload_ok.set(i64::from(ok));
+        if ok {
+            let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+            self.reload_success_time.set(now);
+        }
+    }
+
+    /// The text exposition, with the store's counts as of now.
+    pub fn render(&self, counts: Option<&Counts>) -> String {
+        if let Some(c) = counts {
+            for (state, n) in [
+                ("pending", c.pending),
+                ("retrying", c.retrying),
+                ("sent", c.sent),
+                ("dead", c.dead),
+            ] {
+                self.delivery_states
+                    .get_or_create(&StateLabels { state })
+                    .set(n as i64);
+            }
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
