@@ -9,7 +9,7 @@ use clap::Parser;
 /// spent a fifth of the service's CPU on them under load (see BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use herald::cli::{Cli, Command, check, deliveries, events, replay, send, serve, simulate};
+use herald::cli::{Cli, Command, check, deliveries, events, health, replay, send, serve, simulate};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Command::Events(args) => runtime().and_then(|rt| rt.block_on(events::run(args))),
         Command::Deliveries(args) => runtime().and_then(|rt| rt.block_on(deliveries::run(args))),
         Command::Replay(args) => runtime().and_then(|rt| rt.block_on(replay::run(args))),
+        Command::Health(args) => runtime().and_then(|rt| rt.block_on(health::run(args))),
     };
     match result {
         Ok(code) => code,

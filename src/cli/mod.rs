@@ -3,6 +3,7 @@
 pub mod check;
 pub mod deliveries;
 pub mod events;
+pub mod health;
 pub mod replay;
 pub mod send;
 pub mod serve;
@@ -45,6 +46,8 @@ pub enum Command {
     Deliveries(deliveries::Args),
     /// Queue deliveries again, after the cause of their failure was fixed.
     Replay(replay::Args),
+    /// Ask a running herald whether it is ready (exit 0) or not (exit 1).
+    Health(health::Args),
 }
 
 /// The `--rules` option every command that reads the rules file shares.

@@ -154,6 +154,46 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Makes dead letters of the deliveries still to make for channels the configuration no
+    /// longer has (removed by a reload, or while herald was down): nothing would ever send them.
+    pub async fn retire_orphans(&self) {
+        let channels = match self.store.channels_with_work().await {
+            Ok(c) => c,
+            Err(e) => return warn!(error = %e, "cannot look for deliveries to removed channels"),
+        };
+        let config = self.config();
+        for channel in channels
+            .into_iter()
+            .filter(|c| !config.channels.contains_key(c))
+        {
+            loop {
+                // Due or not: claim as if it were the end of time.
+                let op = WriteOp::Claim {
+                    channel: channel.clone(),
+                    limit: 256,
+                    now: Millis::MAX,
+                    lease_until: now_ms(),
+                };
+                let claimed = match self.writer.submit(op).await {
+                    Ok(WriteResult::Claimed(c)) if !c.is_empty() => c,
+                    _ => break,
+                };
+                for c in claimed {
+                    let reason = format!("channel `{channel}` is no longer in the rules file");
+                    error!(event_id = %c.event_id, rule = %c.rule, channel = %channel, delivery_id = c.delivery_id, reason = %reason, "delivery failed permanently");
+                    let op = WriteOp::Record {
+                        delivery_id: c.delivery_id,
+                        attempt: None,
+                        next: Next::Dead(reason),
+                    };
+                    if let Err(e) = self.writer.submit(op).await {
+                        warn!(error = %e, "cannot record a dead letter");
+                    }
+                }
+            }
+        }
+    }
+
     /// Something became due (an event was accepted): look now rather than at the next poll.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -191,6 +231,7 @@ impl Dispatcher {
     /// Claims and sends until `stop` turns true. Sends already started are not waited for:
     /// see [`Dispatcher::drain`].
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        self.retire_orphans().await;
         let fast = self.fast_rx.lock().expect("fast lock").take();
         let fast = fast.map(|rx| tokio::spawn(self.clone().fast_path(rx, stop.clone())));
         while !*stop.borrow() {

@@ -128,6 +128,7 @@ impl Reloader {
                 match self.dispatcher.swap(Arc::new(config)) {
                     Ok(()) => {
                         info!(trigger, changes = %changes.join("; "), "configuration reloaded");
+                        self.dispatcher.retire_orphans().await;
                         Report {
                             status: "reloaded",
                             trigger,

@@ -237,6 +237,9 @@ pub trait Store: Send + Sync {
     fn purge<'a>(&'a self, before: Millis) -> BoxFuture<'a, Result<u64, StoreError>>;
 
     fn counts(&self) -> BoxFuture<'_, Result<Counts, StoreError>>;
+
+    /// Channels that have deliveries still to make.
+    fn channels_with_work(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;
 }
 
 /// Opens (creating and migrating) the store a URL names.

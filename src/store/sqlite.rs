@@ -563,4 +563,14 @@ impl Store for SqliteStore {
             Ok(counts)
         })
     }
+
+    fn channels_with_work(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            Ok(sqlx::query_scalar(
+                "SELECT DISTINCT channel FROM deliveries WHERE status IN ('pending', 'retrying')",
+            )
+            .fetch_all(&self.pool)
+            .await?)
+        })
+    }
 }

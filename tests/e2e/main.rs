@@ -8,5 +8,6 @@ mod delivery;
 mod durable;
 mod escaping;
 mod ingress;
+mod operations;
 mod readme;
 mod secrets;

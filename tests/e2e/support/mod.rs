@@ -192,6 +192,10 @@ impl<'a> Start<'a> {
 impl Herald {
     fn listening_addr(&self) -> Option<SocketAddr> {
         self.logs.lock().unwrap().iter().find_map(|l| {
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(l) {
+                return (json["message"] == "listening")
+                    .then(|| json["addr"].as_str()?.parse().ok())?;
+            }
             let rest = l.split(" listening addr=").nth(1)?;
             rest.split_whitespace().next()?.parse().ok()
         })
