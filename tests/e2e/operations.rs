@@ -18,23 +18,12 @@ rules:
       - { channel: hook, text: "first {{PrimaryKey}}" }
 "#;
 
-const TWO_RULES: &str = r#"
-channels:
-  hook:
-    type: webhook
-    url: ${HOOK_URL}
-    timeout: 2s
-    retry: { delays: [200ms], then: 200ms, give_up_after: 1s }
-rules:
-  - name: first
-    events: sale.sold
-    notify:
-      - { channel: hook, text: "first {{PrimaryKey}}" }
-  - name: second
-    events: sale.sold
-    notify:
-      - { channel: hook, text: "second {{PrimaryKey}}" }
-"#;
+/// [`ONE_RULE`] and a second rule.
+fn two_rules() -> String {
+    format!(
+        "{ONE_RULE}  - name: second\n    events: sale.sold\n    notify:\n      - {{ channel: hook, text: \"second {{{{PrimaryKey}}}}\" }}\n"
+    )
+}
 
 async fn start(work: &Workdir, hook: &StandIn, extra: &[&'static str]) -> Herald {
     let mut s = Start::new(work).env("HOOK_URL", hook.url("/hook"));
@@ -72,7 +61,7 @@ async fn an_edited_rules_file_is_picked_up_and_a_broken_one_keeps_the_old_rules(
     let herald = start(&work, &hook, &[]).await;
 
     // A new rule fires without a restart.
-    std::fs::write(work.rules(), TWO_RULES).unwrap();
+    std::fs::write(work.rules(), two_rules()).unwrap();
     assert!(
         herald
             .wait_for_line(&["configuration reloaded", "rules added: second"])
@@ -89,7 +78,7 @@ async fn an_edited_rules_file_is_picked_up_and_a_broken_one_keeps_the_old_rules(
     // A broken edit: the old rules keep firing, readiness holds, the metric shows it.
     std::fs::write(
         work.rules(),
-        TWO_RULES.replace(
+        two_rules().replace(
             "events: sale.sold\n    notify:\n      - { channel: hook, text: \"second",
             "events: sale.sol\n    notify:\n      - { channel: hook, text: \"second",
         ),
@@ -152,7 +141,7 @@ async fn sighup_and_the_reload_route_reload_and_strangers_are_refused() {
         .run()
         .await;
 
-    std::fs::write(work.rules(), TWO_RULES).unwrap();
+    std::fs::write(work.rules(), two_rules()).unwrap();
     Command::new("kill")
         .arg("-HUP")
         .arg(herald.pid().to_string())
