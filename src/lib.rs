@@ -17,6 +17,7 @@
 pub mod channels;
 pub mod cli;
 pub mod delivery;
+pub mod enrich;
 pub mod event;
 pub mod ingress;
 pub mod ops;

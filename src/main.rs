@@ -36,7 +36,9 @@ fn main() -> ExitCode {
 
     let result = match cli.command {
         Command::Check(args) => check::run(args, &mut std::io::stdout()),
-        Command::Simulate(args) => simulate::run(args, &mut std::io::stdout()),
+        Command::Simulate(args) => {
+            runtime().and_then(|rt| rt.block_on(simulate::run(args, &mut std::io::stdout())))
+        }
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(args))),
         Command::Send(args) => runtime().and_then(|rt| rt.block_on(send::run(args))),
         Command::Events(args) => runtime().and_then(|rt| rt.block_on(events::run(args))),

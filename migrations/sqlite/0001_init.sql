@@ -16,7 +16,7 @@ CREATE TABLE deliveries (
     rule            TEXT NOT NULL,
     action_index    INTEGER NOT NULL,
     channel         TEXT NOT NULL,
-    status          TEXT NOT NULL,       -- pending | retrying | sent | dead
+    status          TEXT NOT NULL,       -- pending | retrying | sent | dead | skipped
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,    -- due then; while leased, when the lease runs out
     lease_until     INTEGER,             -- claimed by a worker until then

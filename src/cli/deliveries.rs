@@ -9,7 +9,7 @@ pub struct Args {
     #[command(flatten)]
     pub db: super::DbArg,
     /// Only deliveries in this state.
-    #[arg(long, value_parser = ["pending", "retrying", "sent", "dead"])]
+    #[arg(long, value_parser = ["pending", "retrying", "sent", "dead", "skipped"])]
     pub status: Option<String>,
     /// Only deliveries of this event.
     #[arg(long, value_name = "EVENT_ID")]
@@ -49,7 +49,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         if d.status == "pending" || d.status == "retrying" {
             println!("    next attempt {}", super::show_time(d.next_attempt_at));
         }
-        if let (Some(e), "dead") = (&d.last_error, d.status.as_str()) {
+        if let (Some(e), "dead" | "skipped") = (&d.last_error, d.status.as_str()) {
             println!("    reason: {e}");
         }
         for (i, a) in d.attempt_log.iter().enumerate() {

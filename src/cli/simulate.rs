@@ -8,9 +8,14 @@ use anyhow::Context;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use std::time::Duration;
+
+use crate::enrich::api::Api;
+use crate::enrich::{self, Enricher, Fill};
 use crate::event::Event;
 use crate::render::context::TemplateContext;
 use crate::render::message::Message;
+use crate::rules::superoffice::OnError;
 use crate::rules::{self, Config, Verdict};
 
 #[derive(Debug, clap::Args)]
@@ -23,9 +28,13 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Read SuperOffice API answers from this folder instead of the network
+    /// (DIR/Agents/Quote/GetQuoteEntity/ID.json, DIR/Sale/ID.json...): try rules offline.
+    #[arg(long, value_name = "DIR")]
+    pub api_responses: Option<PathBuf>,
 }
 
-pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let config = match rules::load(&args.rules.rules) {
         Ok(c) => c,
         Err(problems) => {
@@ -42,7 +51,13 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.event.display()))?;
     let event = Event::parse(&bytes)
         .with_context(|| format!("{} is not a webhook event", args.event.display()))?;
-    let report = simulate(&config, &event);
+    let enricher = config.superoffice.clone().map(|so| {
+        Enricher::new(match &args.api_responses {
+            Some(dir) => Api::from_files(so, dir.clone()),
+            None => Api::new(so, crate::channels::http_client()),
+        })
+    });
+    let report = simulate(&config, &event, enricher.as_ref()).await;
     let text = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
@@ -53,18 +68,44 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
 }
 
 /// The whole simulation as JSON: the event, then each rule's verdict and messages.
-pub fn simulate(config: &Config, event: &Event) -> Value {
+pub async fn simulate(config: &Config, event: &Event, enricher: Option<&Enricher>) -> Value {
     let received_at = Timestamp::now();
-    let rules: Vec<Value> = config
-        .evaluate(event)
-        .into_iter()
-        .map(|verdict| match verdict {
+    let mut rules = Vec::new();
+    for verdict in config.evaluate(event) {
+        // One context per rule, enriched with everything its conditions and actions read.
+        let mut enriched = None;
+        if let (Verdict::Match(rule), false) = (&verdict, event.is_test()) {
+            let mut ctx = TemplateContext::new(event, &rule.name, received_at);
+            let needs = rule
+                .notify
+                .iter()
+                .fold(rule.needs.clone(), |n, a| n.union(&a.needs));
+            let fill = enrich::fill(
+                enricher,
+                Some(OnError::SendWithout),
+                event,
+                &needs,
+                &mut ctx,
+                Duration::ZERO,
+            )
+            .await;
+            if let Fill::Dead(reason) = fill {
+                rules.push(json!({"rule": rule.name, "outcome": "error", "reason": reason}));
+                continue;
+            }
+            if let Err(reason) = rule.check_deferred(&ctx.value()) {
+                rules.push(json!({"rule": rule.name, "outcome": "no_match", "reason": format!("{reason} (after enrichment)")}));
+                continue;
+            }
+            enriched = Some(ctx);
+        }
+        rules.push(match verdict {
             _ if event.is_test() => json!({
                 "rule": verdict_rule(&verdict), "outcome": "no_match",
                 "reason": "the registration test event is answered 200 and never delivered",
             }),
             Verdict::Match(rule) => {
-                let ctx = TemplateContext::new(event, &rule.name, received_at);
+                let ctx = enriched.take().expect("enriched above");
                 let messages: Vec<Value> = rule
                     .notify
                     .iter()
@@ -112,8 +153,8 @@ pub fn simulate(config: &Config, event: &Event) -> Value {
                 "rule": rule.name, "outcome": "not_evaluated",
                 "reason": format!("rule `{by}` matched first and has stop: true"),
             }),
-        })
-        .collect();
+        });
+    }
     json!({"event": {"id": event.id(), "name": event.name()}, "rules": rules})
 }
 
@@ -151,6 +192,12 @@ fn human(report: &Value) -> String {
                     }
                     s += &indent(&message_text(&m["message"]), 5);
                 }
+            }
+            Some("error") => {
+                s += &format!(
+                    "\nERROR     {name}: {}\n",
+                    rule["reason"].as_str().unwrap_or("")
+                )
             }
             Some("no_match") => {
                 s += &format!(

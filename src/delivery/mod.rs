@@ -25,8 +25,10 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{error, info, warn};
 
 use crate::channels::{self, Destination, Outgoing, SendError};
+use crate::enrich::api::Api;
+use crate::enrich::{self, Enricher, Fill};
 use crate::event::Event;
-use crate::ops::metrics::Metrics;
+use crate::ops::metrics::{EnrichLabels, Metrics};
 use crate::render::context::TemplateContext;
 use crate::rules::Config;
 use crate::store::writer::Writer;
@@ -57,6 +59,7 @@ struct Channel {
 struct Live {
     config: Arc<Config>,
     channels: BTreeMap<String, Channel>,
+    enricher: Option<Enricher>,
 }
 
 impl Live {
@@ -77,9 +80,14 @@ impl Live {
                 },
             );
         }
+        let enricher = config
+            .superoffice
+            .clone()
+            .map(|so| Enricher::new(Api::new(so, client.clone())));
         Ok(Live {
             config,
             channels: built,
+            enricher,
         })
     }
 }
@@ -424,9 +432,53 @@ impl Dispatcher {
         // One snapshot for the whole attempt, even if a reload lands meanwhile.
         let live = self.live();
         let config = &live.config;
-        let outgoing = match prepare(config, c) {
-            Ok(o) => o,
-            Err(reason) => return dead(config.redactor.redact(&reason)),
+        let elapsed = Duration::from_millis((now_ms() - c.round_started_at).max(0) as u64);
+        let outgoing = match prepare(&live, c, elapsed).await {
+            Prepared::Ready(o) => o,
+            Prepared::Dead(reason) => return dead(config.redactor.redact(&reason)),
+            Prepared::EnrichmentRefused(reason) => {
+                self.metrics
+                    .enrichment_errors
+                    .get_or_create(&EnrichLabels { kind: "permanent" })
+                    .inc();
+                return dead(config.redactor.redact(&reason));
+            }
+            Prepared::Skip(reason) => {
+                info!(event_id, rule, channel, delivery_id = c.delivery_id, reason = %reason, "skipped: the rule's conditions on enriched fields did not hold");
+                return Outcome {
+                    attempt: None,
+                    next: Next::Skipped(reason),
+                };
+            }
+            Prepared::Retry(reason) => {
+                let reason = config.redactor.redact(&reason);
+                self.metrics
+                    .enrichment_errors
+                    .get_or_create(&EnrichLabels { kind: "retryable" })
+                    .inc();
+                let policy = config
+                    .channels
+                    .get(channel)
+                    .map(|s| s.retry.clone())
+                    .unwrap_or_default();
+                let next = match decide(&policy, attempt_no, elapsed, None, fastrand::f64()) {
+                    Decision::RetryIn(wait) => Next::RetryAt(now_ms() + wait.as_millis() as i64),
+                    Decision::GiveUp => {
+                        Next::Dead(format!("gave up after {attempt_no} attempts: {reason}"))
+                    }
+                };
+                warn!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, reason = %reason, "cannot enrich the event yet, will retry");
+                return Outcome {
+                    attempt: Some(Attempt {
+                        started_at,
+                        duration_ms: started.elapsed().as_millis() as i64,
+                        outcome: AttemptOutcome::Retry,
+                        status_code: None,
+                        detail: reason,
+                    }),
+                    next,
+                };
+            }
         };
         let (Some(ch), Some(spec)) = (live.channels.get(channel), config.channels.get(channel))
         else {
@@ -500,38 +552,71 @@ impl Dispatcher {
     }
 }
 
-/// The message for a claimed delivery, from the event and the configuration in force.
-fn prepare(config: &Config, c: &Claimed) -> Result<Outgoing, String> {
-    let event =
-        Event::parse(c.body.as_bytes()).map_err(|e| format!("stored event is unreadable: {e}"))?;
-    let rule = config
-        .rules
-        .iter()
-        .find(|r| r.name == c.rule)
-        .ok_or_else(|| format!("rule `{}` is no longer in the rules file", c.rule))?;
-    let action = rule
+/// What preparing a delivery came to.
+enum Prepared {
+    Ready(Outgoing),
+    Skip(String),
+    Retry(String),
+    Dead(String),
+    /// The SuperOffice API refused (401, 403): an operator must fix the credentials.
+    EnrichmentRefused(String),
+}
+
+/// The message for a claimed delivery: the event, enriched if the rule needs it, rendered with
+/// the configuration in force.
+async fn prepare(live: &Live, c: &Claimed, elapsed: Duration) -> Prepared {
+    let config = &live.config;
+    let event = match Event::parse(c.body.as_bytes()) {
+        Ok(e) => e,
+        Err(e) => return Prepared::Dead(format!("stored event is unreadable: {e}")),
+    };
+    let Some(rule) = config.rules.iter().find(|r| r.name == c.rule) else {
+        return Prepared::Dead(format!("rule `{}` is no longer in the rules file", c.rule));
+    };
+    let Some(action) = rule
         .notify
         .get(c.action_index as usize)
         .filter(|a| a.channel == c.channel)
-        .ok_or_else(|| {
-            format!(
-                "rule `{}` no longer sends to `{}` as its action {}",
-                c.rule,
-                c.channel,
-                c.action_index + 1
-            )
-        })?;
+    else {
+        return Prepared::Dead(format!(
+            "rule `{}` no longer sends to `{}` as its action {}",
+            c.rule,
+            c.channel,
+            c.action_index + 1
+        ));
+    };
     let received_at =
         Timestamp::from_millisecond(c.received_at).unwrap_or_else(|_| Timestamp::now());
-    let ctx = TemplateContext::new(&event, &rule.name, received_at);
-    let rendered = action
-        .template
-        .render(&config.renderer, &ctx)
-        .map_err(|e| format!("cannot render the message: {e}"))?;
+    let mut ctx = TemplateContext::new(&event, &rule.name, received_at);
+    let needs = rule.needs.union(&action.needs);
+    let on_error = config.superoffice.as_ref().map(|so| so.on_error);
+    match enrich::fill(
+        live.enricher.as_ref(),
+        on_error,
+        &event,
+        &needs,
+        &mut ctx,
+        elapsed,
+    )
+    .await
+    {
+        Fill::Done => {}
+        Fill::Retry(reason) => return Prepared::Retry(reason),
+        Fill::Dead(reason) => return Prepared::EnrichmentRefused(reason),
+    }
+    if rule.is_deferred() {
+        if let Err(reason) = rule.check_deferred(&ctx.value()) {
+            return Prepared::Skip(reason);
+        }
+    }
+    let rendered = match action.template.render(&config.renderer, &ctx) {
+        Ok(r) => r,
+        Err(e) => return Prepared::Dead(format!("cannot render the message: {e}")),
+    };
     for note in &rendered.truncated {
         warn!(event_id = %c.event_id, rule = %c.rule, channel = %c.channel, "{note}");
     }
-    Ok(Outgoing {
+    Prepared::Ready(Outgoing {
         message: rendered.message,
         event_id: c.event_id.clone(),
         rule: c.rule.clone(),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -66,18 +66,61 @@ impl Admin {
 }
 
 pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
+    let state = Arc::new(Limited { app: state, max_body });
     Router::new()
         .route("/webhook", post(webhook))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/-/reload", post(reload))
-        .layer(DefaultBodyLimit::max(max_body))
+        // The webhook reads its body itself, with its own limit (see `read_body`).
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// The state, with the body limit the webhook enforces.
+pub struct Limited {
+    app: Arc<AppState>,
+    max_body: usize,
+}
+
+impl std::ops::Deref for Limited {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+/// Reads a body of at most `max` bytes. A larger one is read on, and thrown away, up to four
+/// times the limit, so the client is still reading when the 413 comes: a server that closes
+/// on unread data makes the client's kernel drop the answer with the connection.
+async fn read_body(body: Body, max: usize) -> Result<Bytes, IngressError> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    let drain = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.next().await {
+            let Ok(chunk) = chunk else { break };
+            seen += chunk.len();
+            if seen <= max {
+                buf.extend_from_slice(&chunk);
+            } else if seen > max.saturating_mul(4) {
+                break;
+            }
+        }
+    });
+    let _ = drain.await;
+    if seen > max {
+        return Err(IngressError::TooLarge(max));
+    }
+    Ok(Bytes::from(buf))
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngressError {
+    #[error("body larger than {0} bytes")]
+    TooLarge(usize),
     #[error("{0}")]
     Signature(#[from] SignatureError),
     #[error("{0}")]
@@ -90,6 +133,7 @@ pub enum IngressError {
 impl IntoResponse for IngressError {
     fn into_response(self) -> Response {
         let status = match &self {
+            IngressError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             IngressError::Signature(_) => StatusCode::UNAUTHORIZED,
             IngressError::Event(_) => StatusCode::BAD_REQUEST,
             IngressError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -99,11 +143,15 @@ impl IntoResponse for IngressError {
 }
 
 async fn webhook(
-    State(app): State<Arc<AppState>>,
+    State(app): State<Arc<Limited>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, IngressError> {
+    let body = read_body(body, app.max_body).await.inspect_err(|e| {
+        app.metrics.event("unknown", "invalid");
+        warn!(peer = %peer, reason = %e, outcome = "invalid", "rejected webhook: too large");
+    })?;
     let received_at = Timestamp::now();
     // `HeaderMap` lookups are case-insensitive, as SuperOffice's spelling varies.
     let signature = headers.get("x-superoffice-signature").map(|v| v.as_bytes());
@@ -245,7 +293,7 @@ async fn webhook(
 }
 
 /// Ready when the configuration is loaded (it is, once serving) and the store can commit.
-async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+async fn readyz(State(app): State<Arc<Limited>>) -> Response {
     let check = tokio::time::timeout(
         Duration::from_secs(3),
         app.writer.submit(WriteOp::Heartbeat),
@@ -269,7 +317,7 @@ async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+async fn metrics(State(app): State<Arc<Limited>>) -> Response {
     let counts = tokio::time::timeout(Duration::from_secs(2), app.store.counts())
         .await
         .ok()
@@ -286,7 +334,7 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
 
 /// Reloads the configuration; only from an allowed address, or with the admin token.
 async fn reload(
-    State(app): State<Arc<AppState>>,
+    State(app): State<Arc<Limited>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {

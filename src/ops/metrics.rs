@@ -46,6 +46,12 @@ pub struct ReloadLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EnrichLabels {
+    /// retryable, permanent
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
     pub version: String,
 }
@@ -64,6 +70,7 @@ pub struct Metrics {
     pub attempt_seconds: Family<ChannelLabels, Histogram, fn() -> Histogram>,
     pub delivery_states: Family<StateLabels, Gauge>,
     pub reloads: Family<ReloadLabels, Counter>,
+    pub enrichment_errors: Family<EnrichLabels, Counter>,
     pub reload_ok: Gauge,
     pub reload_success_time: Gauge<f64, AtomicU64>,
 }
@@ -116,6 +123,12 @@ impl Metrics {
             "Configuration reloads by result",
             reloads.clone(),
         );
+        let enrichment_errors = Family::<EnrichLabels, Counter>::default();
+        registry.register(
+            "enrichment_errors",
+            "Failed SuperOffice API lookups by kind",
+            enrichment_errors.clone(),
+        );
         let reload_ok = Gauge::default();
         registry.register(
             "config_last_reload_successful",
@@ -143,6 +156,7 @@ impl Metrics {
             attempt_seconds,
             delivery_states,
             reloads,
+            enrichment_errors,
             reload_ok,
             reload_success_time,
         }

@@ -55,6 +55,11 @@ impl TemplateContext {
         self.value.insert(key.to_string(), value);
     }
 
+    /// The whole context as one JSON object, for checking conditions against it.
+    pub fn value(&self) -> Value {
+        Value::Object(self.value.clone())
+    }
+
     pub fn rule_name(&self) -> &str {
         self.value["rule"]["name"].as_str().unwrap_or_default()
     }

@@ -100,10 +100,14 @@ fn check_root(raw: &str, known: &dyn Fn(&str) -> bool, pos: Pos, out: &mut Vec<P
         .unwrap_or(raw)
         .trim_matches(['[', ']']);
     if !known(root) {
-        out.push(Problem {
-            pos,
-            message: format!("template uses `{raw}`, but no event has a field `{root}`"),
-        });
+        let message = if crate::enrich::ROOTS.contains(&root) {
+            format!(
+                "template uses `{raw}`, an enriched field: add a `superoffice:` section so herald can fetch it"
+            )
+        } else {
+            format!("template uses `{raw}`, but no event has a field `{root}`")
+        };
+        out.push(Problem { pos, message });
     }
 }
 

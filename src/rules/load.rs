@@ -11,16 +11,18 @@ use super::condition::{Bound, Condition, FieldPath, Op};
 use super::decode::{Decoder, Entries, get};
 use super::diag::{Diagnostics, Sink, did_you_mean};
 use super::interp;
+use super::superoffice::{self, Auth, SuperOfficeSpec};
 use super::yaml::{self, Kind as NodeKind, Node};
 use super::{Action, Config, Rule};
 use crate::channels::Kind;
+use crate::enrich::Needs;
 use crate::event::{catalog, time};
 use crate::render::Renderer;
 use crate::render::context::is_known_root;
 use crate::render::message::{FileProblem, MessageTemplate};
 use crate::secret::Redactor;
 
-const TOP_KEYS: &[&str] = &["channels", "rules", "templates"];
+const TOP_KEYS: &[&str] = &["superoffice", "channels", "rules", "templates"];
 const RULE_KEYS: &[&str] = &["name", "description", "events", "when", "notify", "stop"];
 const ACTION_KEYS: &[&str] = &["channel", "template", "text", "subject", "to"];
 
@@ -70,6 +72,7 @@ pub fn load_with_env(
         renderer: Renderer::new(),
         templates_dir,
         compiled: HashMap::new(),
+        superoffice: None,
         reported_files: HashSet::new(),
     };
     let (channels, rules) = loader.document(&root);
@@ -77,8 +80,18 @@ pub fn load_with_env(
         sink,
         renderer,
         templates_dir,
+        superoffice,
         ..
     } = loader;
+    if let Some(so) = &superoffice {
+        match &so.auth {
+            Auth::Bearer(t) => secrets.push(t.expose().clone()),
+            Auth::Ticket { ticket, app_token } => {
+                secrets.push(ticket.expose().clone());
+                secrets.push(app_token.expose().clone());
+            }
+        }
+    }
     if !sink.is_empty() {
         // A message may quote a value that came from the environment: never print it.
         let redactor = Redactor::new(secrets);
@@ -98,6 +111,7 @@ pub fn load_with_env(
         rules,
         renderer: Arc::new(renderer),
         redactor: Redactor::new(secrets),
+        superoffice,
     })
 }
 
@@ -156,16 +170,30 @@ fn fill_variables(
     }
 }
 
+/// Names a template or condition may use: the event's, herald's, and with a `superoffice:`
+/// section the enriched ones.
+fn known_root(has_superoffice: bool, name: &str) -> bool {
+    is_known_root(name) || (has_superoffice && crate::enrich::ROOTS.contains(&name))
+}
+
+/// A template compiled for a destination kind, and the enriched names it reads.
+type Compiled = (Arc<MessageTemplate>, Needs);
+
 struct Loader {
     sink: Sink,
     renderer: Renderer,
     templates_dir: PathBuf,
     /// One compiled template per folder and destination kind, shared by the actions using it.
-    compiled: HashMap<(String, Kind), Option<Arc<MessageTemplate>>>,
+    compiled: HashMap<(String, Kind), Option<Compiled>>,
+    superoffice: Option<SuperOfficeSpec>,
     reported_files: HashSet<(PathBuf, u64, u64, String)>,
 }
 
 impl Loader {
+    fn known(&self, name: &str) -> bool {
+        known_root(self.superoffice.is_some(), name)
+    }
+
     fn d(&mut self) -> Decoder<'_> {
         Decoder {
             sink: &mut self.sink,
@@ -179,6 +207,9 @@ impl Loader {
             return (channels, rules);
         };
         self.d().only_keys(entries, TOP_KEYS, "the rules file");
+        if let Some(n) = get(entries, "superoffice") {
+            self.superoffice = superoffice::decode(&mut self.d(), n);
+        }
 
         // Names of every channel written, even broken ones, so rules that use a broken
         // channel are not also reported as naming a missing one.
@@ -276,16 +307,34 @@ impl Loader {
                 when: Vec::new(),
                 notify: Vec::new(),
                 stop: false,
+                needs: Needs::default(),
             });
         }
-        Some(Rule {
+        let when = when?;
+        let mut needs = Needs::default();
+        for cond in &when {
+            for f in cond.fields() {
+                needs.add(f.root());
+            }
+        }
+        let rule = Rule {
             name: name?,
             pos: node.pos,
             events: events?,
-            when: when?,
+            when,
             notify: notify?,
             stop: stop?,
-        })
+            needs,
+        };
+        if rule.stop && rule.is_deferred() {
+            let at = get(entries, "stop").map_or(node.pos, |n| n.pos);
+            self.sink.error(
+                at,
+                format!("{label}: `stop: true` cannot be used on a rule whose conditions read enriched fields (they are decided after the answer to SuperOffice)"),
+            );
+            return None;
+        }
+        Some(rule)
     }
 
     fn events(&mut self, entries: &Entries, node: &Node, label: &str) -> Option<Vec<String>> {
@@ -364,7 +413,14 @@ impl Loader {
             self.sink.error(field_node.pos, format!("{label}: `{raw}` is not a field path (like PrimaryKey or FieldValues.contact_id)"));
             return None;
         };
-        if !is_known_root(path.root()) {
+        if crate::enrich::ROOTS.contains(&path.root()) && self.superoffice.is_none() {
+            self.sink.error(
+                field_node.pos,
+                format!("{label}: `{raw}` is an enriched field: add a `superoffice:` section so herald can fetch it"),
+            );
+            return None;
+        }
+        if !self.known(path.root()) {
             self.sink.error(
                 field_node.pos,
                 format!(
@@ -565,12 +621,13 @@ impl Loader {
         match (get(entries, "template"), get(entries, "text")) {
             (Some(t), None) => {
                 let name = self.d().text(t, &format!("{label}: template"))?;
-                let template = self.folder_template(&name, kind, t, label)?;
+                let (template, needs) = self.folder_template(&name, kind, t, label)?;
                 Some(Action {
                     channel,
                     template,
                     template_name: Some(name),
                     to,
+                    needs,
                 })
             }
             (None, Some(t)) => {
@@ -580,18 +637,25 @@ impl Loader {
                     .and_then(|c| c.email.as_ref())
                     .and_then(|e| e.subject.clone());
                 let subject_text = subject.as_ref().map(|(_, s)| s.clone()).or(channel_subject);
+                let used = std::cell::RefCell::new(Needs::default());
+                let has_so = self.superoffice.is_some();
+                let known = |r: &str| {
+                    used.borrow_mut().add(r);
+                    known_root(has_so, r)
+                };
                 match MessageTemplate::inline(
                     &mut self.renderer,
                     kind,
                     &text,
                     subject_text.as_deref(),
-                    &is_known_root,
+                    &known,
                 ) {
                     Ok(template) => Some(Action {
                         channel,
                         template: Arc::new(template),
                         template_name: None,
                         to,
+                        needs: used.into_inner(),
                     }),
                     Err(problems) => {
                         for p in problems {
@@ -622,7 +686,7 @@ impl Loader {
         kind: Kind,
         node: &Node,
         label: &str,
-    ) -> Option<Arc<MessageTemplate>> {
+    ) -> Option<(Arc<MessageTemplate>, Needs)> {
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
             self.sink.error(
                 node.pos,
@@ -660,10 +724,15 @@ impl Loader {
             }
             return done.clone();
         }
-        let result =
-            MessageTemplate::from_folder(&mut self.renderer, &folder, kind, &is_known_root);
+        let used = std::cell::RefCell::new(Needs::default());
+        let has_so = self.superoffice.is_some();
+        let known = |r: &str| {
+            used.borrow_mut().add(r);
+            known_root(has_so, r)
+        };
+        let result = MessageTemplate::from_folder(&mut self.renderer, &folder, kind, &known);
         let compiled = match result {
-            Ok(t) => Some(Arc::new(t)),
+            Ok(t) => Some((Arc::new(t), used.into_inner())),
             Err(problems) => {
                 for FileProblem { file, pos, message } in problems {
                     let id = (file.clone(), pos.line, pos.column, message.clone());

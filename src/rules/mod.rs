@@ -9,6 +9,7 @@ pub mod decode;
 pub mod diag;
 pub mod interp;
 pub mod load;
+pub mod superoffice;
 pub mod yaml;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use lettre::message::Mailbox;
 use serde_json::Value;
 
+use crate::enrich::Needs;
 use crate::event::Event;
 use crate::event::catalog::glob_match;
 use crate::render::Renderer;
@@ -41,6 +43,8 @@ pub struct Config {
     pub renderer: Arc<Renderer>,
     /// Knows every secret the file holds: values from the environment, URL paths, passwords.
     pub redactor: Redactor,
+    /// Where to enrich events from, if anywhere.
+    pub superoffice: Option<superoffice::SuperOfficeSpec>,
 }
 
 #[derive(Debug)]
@@ -51,6 +55,8 @@ pub struct Rule {
     pub when: Vec<Condition>,
     pub notify: Vec<Action>,
     pub stop: bool,
+    /// The enriched names the conditions read.
+    pub needs: Needs,
 }
 
 /// One `notify:` entry: a channel and the message template for it.
@@ -62,6 +68,8 @@ pub struct Action {
     pub template_name: Option<String>,
     /// Email only: replaces the channel's `to`.
     pub to: Option<Vec<Mailbox>>,
+    /// The enriched names the template reads.
+    pub needs: Needs,
 }
 
 /// What one rule made of one event.
@@ -79,7 +87,29 @@ pub enum Verdict<'a> {
     },
 }
 
+/// True if a condition reads enriched fields: it can only be decided after enrichment.
+pub fn is_deferred(cond: &Condition) -> bool {
+    cond.fields()
+        .iter()
+        .any(|f| crate::enrich::ROOTS.contains(&f.root()))
+}
+
 impl Rule {
+    /// True if some condition can only be decided after enrichment.
+    pub fn is_deferred(&self) -> bool {
+        self.when.iter().any(is_deferred)
+    }
+
+    /// Checks the conditions that need enriched fields, against the enriched context.
+    pub fn check_deferred(&self, ctx: &Value) -> Result<(), String> {
+        for cond in self.when.iter().filter(|c| is_deferred(c)) {
+            cond.check(ctx).map_err(|f| format!("when: {f}"))?;
+        }
+        Ok(())
+    }
+
+    /// Checks the event name and the conditions that can be decided on the event alone; the
+    /// others wait for enrichment.
     fn explain(&self, event_name: &str, fields: &Value) -> Result<(), String> {
         if !self.events.iter().any(|p| glob_match(p, event_name)) {
             return Err(format!(
@@ -87,7 +117,7 @@ impl Rule {
                 self.events.join(", ")
             ));
         }
-        for cond in &self.when {
+        for cond in self.when.iter().filter(|c| !is_deferred(c)) {
             cond.check(fields).map_err(|f| format!("when: {f}"))?;
         }
         Ok(())

@@ -99,6 +99,8 @@ pub enum Next {
     Sent,
     RetryAt(Millis),
     Dead(String),
+    /// The rule's enriched conditions did not hold: nothing to send.
+    Skipped(String),
 }
 
 /// The writes a store applies, many to a transaction (see [`writer::Writer`]).

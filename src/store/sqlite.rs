@@ -205,6 +205,7 @@ impl SqliteStore {
                     attempt.as_ref().map(|a| a.detail.as_str()),
                 ),
                 Next::Dead(reason) => ("dead", None, Some(reason.as_str())),
+                Next::Skipped(reason) => ("skipped", None, Some(reason.as_str())),
             };
             sqlx::query(
                 "UPDATE deliveries SET status = ?1, attempts = attempts + ?2,

@@ -1,0 +1,273 @@
+//! A small client for the SuperOffice REST API: finds the tenant's API root, signs in, and
+//! caches answers for `cache_ttl`. Concurrent requests for the same thing share one call.
+//!
+//! For `herald simulate --api-responses DIR` the same client reads saved answers from files
+//! instead: `DIR/Agents/Quote/GetQuoteEntity/527331.json`, `DIR/Sale/88231.json`. A missing
+//! file is "not found".
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use crate::rules::superoffice::{ApiRoot, Auth, SuperOfficeSpec};
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// Timeouts, connection errors, 429, 5xx: worth another try later.
+    #[error("{0}")]
+    Retryable(String),
+    /// 401, 403 and other refusals: trying again will not help.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// One request: an entity by id (`GET Sale/88231`) or an agent method (`POST
+/// Agents/Quote/GetQuoteEntity {"QuoteId": 1}`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Call {
+    Get {
+        entity: &'static str,
+        id: i64,
+    },
+    Agent {
+        method: &'static str,
+        arg: &'static str,
+        id: i64,
+    },
+}
+
+impl Call {
+    fn path(&self) -> String {
+        match self {
+            Call::Get { entity, id } => format!("v1/{entity}/{id}"),
+            Call::Agent { method, .. } => format!("v1/Agents/Quote/{method}"),
+        }
+    }
+
+    fn file(&self) -> PathBuf {
+        match self {
+            Call::Get { entity, id } => PathBuf::from(entity).join(format!("{id}.json")),
+            Call::Agent { method, id, .. } => PathBuf::from("Agents/Quote")
+                .join(method)
+                .join(format!("{id}.json")),
+        }
+    }
+}
+
+type Answer = Result<Option<Value>, ApiError>;
+
+/// A cached answer, shared by everyone asking the same while it is being fetched.
+type Entry = (Instant, Arc<OnceCell<Answer>>);
+
+enum Backend {
+    Http(reqwest::Client),
+    Files(PathBuf),
+}
+
+pub struct Api {
+    spec: SuperOfficeSpec,
+    backend: Backend,
+    /// Answers by tenant root and call; a failed call is not kept.
+    cache: Mutex<HashMap<(String, Call), Entry>>,
+    /// API roots by ContextIdentifier, until their `ValidUntil`.
+    roots: Mutex<HashMap<String, (String, Instant)>>,
+    /// Calls actually sent, for tests and logs.
+    pub sent: std::sync::atomic::AtomicU64,
+}
+
+impl Api {
+    pub fn new(spec: SuperOfficeSpec, client: reqwest::Client) -> Api {
+        Api::with_backend(spec, Backend::Http(client))
+    }
+
+    pub fn from_files(spec: SuperOfficeSpec, dir: PathBuf) -> Api {
+        Api::with_backend(spec, Backend::Files(dir))
+    }
+
+    fn with_backend(spec: SuperOfficeSpec, backend: Backend) -> Api {
+        Api {
+            spec,
+            backend,
+            cache: Mutex::new(HashMap::new()),
+            roots: Mutex::new(HashMap::new()),
+            sent: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The answer to a call for a tenant: `None` when the thing does not exist.
+    pub async fn call(&self, tenant: &str, call: Call) -> Answer {
+        let root = self.root(tenant).await?;
+        let answer = self.cached(&root, &call).await;
+        if answer == Err(ApiError::Retryable(MISDIRECTED.into())) {
+            // 421: this tenant lives elsewhere now. Look it up again, once.
+            self.roots.lock().expect("roots lock").remove(tenant);
+            let root = self.root(tenant).await?;
+            return self.cached(&root, &call).await;
+        }
+        answer
+    }
+
+    async fn cached(&self, root: &str, call: &Call) -> Answer {
+        let key = (root.to_string(), call.clone());
+        let cell = {
+            let mut cache = self.cache.lock().expect("cache lock");
+            let fresh = cache
+                .get(&key)
+                .filter(|(at, _)| at.elapsed() < self.spec.cache_ttl);
+            match fresh {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    let cell = Arc::new(OnceCell::new());
+                    cache.insert(key.clone(), (Instant::now(), cell.clone()));
+                    cell
+                }
+            }
+        };
+        let answer = cell.get_or_init(|| self.send(root, call)).await.clone();
+        if answer.is_err() {
+            let mut cache = self.cache.lock().expect("cache lock");
+            if cache.get(&key).is_some_and(|(_, c)| Arc::ptr_eq(c, &cell)) {
+                cache.remove(&key);
+            }
+        }
+        answer
+    }
+
+    async fn send(&self, root: &str, call: &Call) -> Answer {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let client = match &self.backend {
+            Backend::Files(dir) => {
+                let file = dir.join(call.file());
+                return match std::fs::read_to_string(&file) {
+                    Ok(text) => serde_json::from_str(&text)
+                        .map(|v: Value| (!v.is_null()).then_some(v))
+                        .map_err(|e| {
+                            ApiError::Permanent(format!("{} is not JSON: {e}", file.display()))
+                        }),
+                    Err(_) => Ok(None),
+                };
+            }
+            Backend::Http(client) => client,
+        };
+        let url = format!("{root}/{}", call.path());
+        let request = match call {
+            Call::Get { .. } => client.get(&url),
+            Call::Agent { arg, id, .. } => client
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .body(serde_json::json!({ *arg: id }).to_string()),
+        };
+        let request = match &self.spec.auth {
+            Auth::Bearer(token) => request.bearer_auth(token.expose()),
+            Auth::Ticket { ticket, app_token } => request
+                .header("Authorization", format!("SOTicket {}", ticket.expose()))
+                .header("SO-AppToken", app_token.expose()),
+        };
+        let what = call.path();
+        let response = request
+            .header("Accept", "application/json")
+            .timeout(self.spec.timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                ApiError::Retryable(format!("SuperOffice API {what}: {}", e.without_url()))
+            })?;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        let excerpt = crate::channels::http::excerpt(&body);
+        match status {
+            200 => match serde_json::from_str::<Value>(&body) {
+                Ok(Value::Null) => Ok(None),
+                Ok(v) => Ok(Some(v)),
+                Err(e) => Err(ApiError::Retryable(format!(
+                    "SuperOffice API {what}: answer is not JSON: {e}"
+                ))),
+            },
+            204 | 404 => Ok(None),
+            421 => Err(ApiError::Retryable(MISDIRECTED.into())),
+            401 | 403 => Err(ApiError::Permanent(format!(
+                "SuperOffice API {what} answered {status}: check the credentials in `superoffice: auth` ({excerpt})"
+            ))),
+            408 | 429 | 500..=599 => Err(ApiError::Retryable(format!(
+                "SuperOffice API {what} answered {status}: {excerpt}"
+            ))),
+            _ => Err(ApiError::Permanent(format!(
+                "SuperOffice API {what} answered {status}: {excerpt}"
+            ))),
+        }
+    }
+
+    /// The API root for a tenant: fixed, or looked up and kept until its `ValidUntil`.
+    async fn root(&self, tenant: &str) -> Result<String, ApiError> {
+        let lookup = match &self.spec.root {
+            ApiRoot::Fixed(url) => return Ok(url.as_str().trim_end_matches('/').to_string()),
+            ApiRoot::Lookup(url) => url,
+        };
+        if let Backend::Files(_) = self.backend {
+            return Ok(String::new());
+        }
+        if let Some((root, until)) = self.roots.lock().expect("roots lock").get(tenant) {
+            if Instant::now() < *until {
+                return Ok(root.clone());
+            }
+        }
+        let Backend::Http(client) = &self.backend else {
+            unreachable!("files returned above")
+        };
+        let url = format!(
+            "{}/api/state/{tenant}",
+            lookup.as_str().trim_end_matches('/')
+        );
+        let response = client
+            .get(&url)
+            .header("Accept", "application/json")
+            .timeout(self.spec.timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                ApiError::Retryable(format!("SuperOffice tenant lookup: {}", e.without_url()))
+            })?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let reason = format!("SuperOffice tenant lookup for {tenant} answered {status}");
+            return Err(if status >= 500 || status == 429 {
+                ApiError::Retryable(reason)
+            } else {
+                ApiError::Permanent(reason)
+            });
+        }
+        let text = response.text().await.unwrap_or_default();
+        let state: Value = serde_json::from_str(&text).map_err(|e| {
+            ApiError::Retryable(format!(
+                "SuperOffice tenant lookup: answer is not JSON: {e}"
+            ))
+        })?;
+        let root = state["Api"]
+            .as_str()
+            .ok_or_else(|| {
+                ApiError::Permanent(format!(
+                    "SuperOffice tenant lookup for {tenant} gave no `Api`"
+                ))
+            })?
+            .trim_end_matches('/')
+            .to_string();
+        let valid = state["ValidUntil"]
+            .as_str()
+            .and_then(crate::event::time::parse)
+            .map(|until| until.duration_since(jiff::Timestamp::now()))
+            .and_then(|d| Duration::try_from(d).ok())
+            .unwrap_or(Duration::from_secs(3600));
+        self.roots
+            .lock()
+            .expect("roots lock")
+            .insert(tenant.to_string(), (root.clone(), Instant::now() + valid));
+        Ok(root)
+    }
+}
+
+const MISDIRECTED: &str = "SuperOffice API answered 421: the tenant's API root has moved";

@@ -1,0 +1,290 @@
+//! Enrichment: SuperOffice events carry only ids, so before rendering herald asks the REST API
+//! for what a message needs (the quote, its version and alternative, the sale, the customer,
+//! the owner) and adds it to the template context and to rule conditions under `quote`,
+//! `version`, `alternative`, `sale`, `contact`, `person`, `owner`, `lines`.
+//!
+//! Only what a rule uses is fetched: the names its conditions and templates read decide the
+//! calls. `enriched` says whether the data is there (false when enrichment failed or is off).
+
+pub mod api;
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use crate::event::Event;
+use api::{Api, ApiError, Call};
+
+/// The top-level names enrichment adds.
+pub const ROOTS: &[&str] = &[
+    "quote",
+    "version",
+    "alternative",
+    "sale",
+    "contact",
+    "person",
+    "owner",
+    "lines",
+    "enriched",
+];
+
+/// Which enriched names something uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs(BTreeSet<&'static str>);
+
+impl Needs {
+    pub fn add(&mut self, root: &str) {
+        if let Some(known) = ROOTS.iter().find(|r| **r == root) {
+            self.0.insert(known);
+        }
+    }
+
+    pub fn union(&self, other: &Needs) -> Needs {
+        Needs(self.0.union(&other.0).copied().collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|r| *r == "enriched")
+    }
+
+    fn any(&self, names: &[&str]) -> bool {
+        names.iter().any(|n| self.0.contains(n))
+    }
+}
+
+pub struct Enricher {
+    api: Api,
+}
+
+impl Enricher {
+    pub fn new(api: Api) -> Enricher {
+        Enricher { api }
+    }
+
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// The enriched names an event gets for these needs.
+    pub async fn enrich(
+        &self,
+        event: &Event,
+        needs: &Needs,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let mut out = Map::new();
+        let Some(id) = event.fields().get("PrimaryKey").and_then(as_id) else {
+            return Ok(out);
+        };
+        let tenant = event
+            .fields()
+            .get("ContextIdentifier")
+            .and_then(Value::as_str)
+            .unwrap_or("Default");
+        let entity = event.name().split('.').next().unwrap_or("");
+        match entity {
+            "quote" => self.quote(tenant, id, needs, &mut out).await?,
+            "sale" if needs.any(&["sale", "contact", "person", "owner"]) => {
+                if let Some(sale) = self.get(tenant, "Sale", id).await? {
+                    add_sale(sale, &mut out);
+                }
+            }
+            "contact" if needs.any(&["contact"]) => {
+                if let Some(c) = self.get(tenant, "Contact", id).await? {
+                    out.insert("contact".into(), c);
+                }
+            }
+            "person" if needs.any(&["person"]) => {
+                if let Some(p) = self.get(tenant, "Person", id).await? {
+                    out.insert("person".into(), p);
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    async fn get(
+        &self,
+        tenant: &str,
+        entity: &'static str,
+        id: i64,
+    ) -> Result<Option<Value>, ApiError> {
+        self.api.call(tenant, Call::Get { entity, id }).await
+    }
+
+    async fn agent(
+        &self,
+        tenant: &str,
+        method: &'static str,
+        arg: &'static str,
+        id: i64,
+    ) -> Result<Option<Value>, ApiError> {
+        self.api.call(tenant, Call::Agent { method, arg, id }).await
+    }
+
+    async fn quote(
+        &self,
+        tenant: &str,
+        id: i64,
+        needs: &Needs,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        if !needs.any(&[
+            "quote",
+            "version",
+            "alternative",
+            "lines",
+            "sale",
+            "contact",
+            "person",
+            "owner",
+        ]) {
+            return Ok(());
+        }
+        // The docs do not say whether PrimaryKey is the quote or the quote version: try the
+        // quote, then read it as a version and go to its quote.
+        let mut version = None;
+        let quote = match self.agent(tenant, "GetQuoteEntity", "QuoteId", id).await? {
+            Some(q) => Some(q),
+            None => match self
+                .agent(tenant, "GetQuoteVersion", "QuoteVersionId", id)
+                .await?
+            {
+                Some(v) => {
+                    let quote_id = v.get("QuoteId").and_then(as_id);
+                    version = Some(v);
+                    match quote_id {
+                        Some(q) => self.agent(tenant, "GetQuoteEntity", "QuoteId", q).await?,
+                        None => None,
+                    }
+                }
+                None => None,
+            },
+        };
+        let Some(quote) = quote else { return Ok(()) };
+        if needs.any(&["version", "alternative", "lines"]) && version.is_none() {
+            if let Some(vid) = quote.get("ActiveQuoteVersionId").and_then(as_id) {
+                version = self
+                    .agent(tenant, "GetQuoteVersion", "QuoteVersionId", vid)
+                    .await?;
+            }
+        }
+        if let Some(v) = &version {
+            if needs.any(&["alternative", "lines"]) {
+                let vid = v.get("QuoteVersionId").and_then(as_id);
+                let alternatives = match vid {
+                    Some(vid) => {
+                        self.agent(tenant, "GetQuoteAlternatives", "QuoteVersionId", vid)
+                            .await?
+                    }
+                    None => None,
+                };
+                let wanted = quote
+                    .get("AcceptedQuoteAlternativeId")
+                    .and_then(as_id)
+                    .or_else(|| v.get("LikelyQuoteAlternativeId").and_then(as_id));
+                let list = alternatives
+                    .and_then(|a| a.as_array().cloned())
+                    .unwrap_or_default();
+                let alternative = list
+                    .iter()
+                    .find(|a| a.get("QuoteAlternativeId").and_then(as_id) == wanted)
+                    .or(list.first())
+                    .cloned();
+                if let Some(alt) = alternative {
+                    if needs.any(&["lines"]) {
+                        if let Some(aid) = alt.get("QuoteAlternativeId").and_then(as_id) {
+                            let lines = self
+                                .agent(tenant, "GetQuoteLines", "QuoteAlternativeId", aid)
+                                .await?;
+                            out.insert("lines".into(), lines.unwrap_or(Value::Array(Vec::new())));
+                        }
+                    }
+                    out.insert("alternative".into(), alt);
+                }
+            }
+        }
+        if needs.any(&["sale", "contact", "person", "owner"]) {
+            if let Some(sale_id) = quote.get("SaleId").and_then(as_id) {
+                if let Some(sale) = self.get(tenant, "Sale", sale_id).await? {
+                    add_sale(sale, out);
+                }
+            }
+        }
+        if let Some(v) = version {
+            out.insert("version".into(), v);
+        }
+        out.insert("quote".into(), quote);
+        Ok(())
+    }
+}
+
+/// The sale, and the customer, contact person and owner it carries.
+fn add_sale(sale: Value, out: &mut Map<String, Value>) {
+    for (name, key) in [
+        ("contact", "Contact"),
+        ("person", "Person"),
+        ("owner", "Associate"),
+    ] {
+        if let Some(v) = sale.get(key).filter(|v| v.is_object()) {
+            out.insert(name.into(), v.clone());
+        }
+    }
+    out.insert("sale".into(), sale);
+}
+
+/// Ids are positive integers, sent as numbers or text.
+fn as_id(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|id| *id > 0)
+}
+
+/// What filling a context with enriched data came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fill {
+    /// The context is ready: enriched, or marked `enriched: false` when that was the choice.
+    Done,
+    /// The API could not answer now; try again later.
+    Retry(String),
+    /// The API refused (401, 403...): no retry will help.
+    Dead(String),
+}
+
+/// Adds what `needs` asks for to the context. `elapsed` is how long this delivery has been
+/// trying, for the `retry_for` bound.
+pub async fn fill(
+    enricher: Option<&Enricher>,
+    on_error: Option<crate::rules::superoffice::OnError>,
+    event: &Event,
+    needs: &Needs,
+    ctx: &mut crate::render::context::TemplateContext,
+    elapsed: std::time::Duration,
+) -> Fill {
+    use crate::rules::superoffice::OnError;
+    ctx.insert("enriched", Value::Bool(false));
+    let Some(enricher) = enricher.filter(|_| !needs.is_empty()) else {
+        return Fill::Done;
+    };
+    match enricher.enrich(event, needs).await {
+        Ok(data) => {
+            for (k, v) in data {
+                ctx.insert(&k, v);
+            }
+            ctx.insert("enriched", Value::Bool(true));
+            Fill::Done
+        }
+        Err(ApiError::Permanent(reason)) => Fill::Dead(reason),
+        Err(ApiError::Retryable(reason)) => match on_error {
+            Some(OnError::Retry(bound)) if elapsed < bound => Fill::Retry(reason),
+            _ => {
+                tracing::warn!(event_id = event.id(), reason = %reason, "sending without enriched data");
+                ctx.insert("enrichment_error", Value::String(reason));
+                Fill::Done
+            }
+        },
+    }
+}

@@ -1,0 +1,162 @@
+//! The `superoffice:` section: where the SuperOffice REST API is and how to sign in, for
+//! enriching events that carry only ids.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::decode::{Decoder, get};
+use super::yaml::Node;
+use crate::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub struct SuperOfficeSpec {
+    pub root: ApiRoot,
+    pub auth: Auth,
+    pub timeout: Duration,
+    pub cache_ttl: Duration,
+    pub on_error: OnError,
+}
+
+#[derive(Debug, Clone)]
+pub enum ApiRoot {
+    /// `https://sod2.superoffice.com/Cust12345/api`
+    Fixed(Url),
+    /// `https://online.superoffice.com`: each ContextIdentifier's root comes from
+    /// `/api/state/{ContextIdentifier}`.
+    Lookup(Url),
+}
+
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Bearer(Secret<String>),
+    /// A system user's ticket, sent with the application's token.
+    Ticket {
+        ticket: Secret<String>,
+        app_token: Secret<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Send at once without the enriched data.
+    SendWithout,
+    /// Retry for this long, then send without.
+    Retry(Duration),
+}
+
+const KEYS: &[&str] = &[
+    "api",
+    "tenant_lookup",
+    "auth",
+    "timeout",
+    "cache_ttl",
+    "on_enrichment_error",
+    "retry_for",
+];
+
+pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<SuperOfficeSpec> {
+    let what = "superoffice";
+    let entries = d.map(node, what)?;
+    d.only_keys(entries, KEYS, what);
+    let before = d.sink.items.len();
+    let url = |d: &mut Decoder<'_>, key: &str| -> Option<Url> {
+        let n = get(entries, key)?;
+        let text = d.text(n, &format!("{what}: {key}"))?;
+        match Url::parse(text.trim_end_matches('/')) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+            _ => {
+                d.sink
+                    .error(n.pos, format!("{what}: {key} must be an http(s) URL"));
+                None
+            }
+        }
+    };
+    let root = match (
+        get(entries, "api").is_some(),
+        get(entries, "tenant_lookup").is_some(),
+    ) {
+        (true, false) => url(d, "api").map(ApiRoot::Fixed),
+        (false, true) => url(d, "tenant_lookup").map(ApiRoot::Lookup),
+        (true, true) => {
+            d.sink.error(
+                node.pos,
+                "superoffice: give `api` or `tenant_lookup`, not both",
+            );
+            None
+        }
+        (false, false) => {
+            d.sink.error(
+                node.pos,
+                "superoffice needs `api:` (the tenant's API root) or `tenant_lookup:`",
+            );
+            None
+        }
+    };
+    let auth = match get(entries, "auth") {
+        Some(n) => auth(d, n),
+        None => {
+            d.sink.error(
+                node.pos,
+                "superoffice needs `auth:` with `bearer:`, or `ticket:` and `app_token:`",
+            );
+            None
+        }
+    };
+    let duration = |d: &mut Decoder<'_>, key: &str, default: u64| match get(entries, key) {
+        Some(n) => d.duration(n, &format!("{what}: {key}")),
+        None => Some(Duration::from_secs(default)),
+    };
+    let timeout = duration(d, "timeout", 5);
+    let cache_ttl = duration(d, "cache_ttl", 300);
+    let retry_for = duration(d, "retry_for", 900);
+    let on_error = match get(entries, "on_enrichment_error") {
+        None => retry_for.map(OnError::Retry),
+        Some(n) => {
+            match d
+                .text(n, &format!("{what}: on_enrichment_error"))
+                .as_deref()
+            {
+                Some("retry") => retry_for.map(OnError::Retry),
+                Some("send_without") => Some(OnError::SendWithout),
+                Some(other) => {
+                    d.sink.error(n.pos, format!("{what}: on_enrichment_error must be retry or send_without, found {other:?}"));
+                    None
+                }
+                None => None,
+            }
+        }
+    };
+    if d.sink.items.len() != before {
+        return None;
+    }
+    Some(SuperOfficeSpec {
+        root: root?,
+        auth: auth?,
+        timeout: timeout?,
+        cache_ttl: cache_ttl?,
+        on_error: on_error?,
+    })
+}
+
+fn auth(d: &mut Decoder<'_>, node: &Node) -> Option<Auth> {
+    let what = "superoffice: auth";
+    let entries = d.map(node, what)?;
+    d.only_keys(entries, &["bearer", "ticket", "app_token"], what);
+    let text = |d: &mut Decoder<'_>, key: &str| {
+        get(entries, key)
+            .and_then(|n| d.text(n, &format!("{what}: {key}")))
+            .map(Secret::new)
+    };
+    match (text(d, "bearer"), text(d, "ticket"), text(d, "app_token")) {
+        (Some(b), None, None) => Some(Auth::Bearer(b)),
+        (None, Some(ticket), Some(app_token)) => Some(Auth::Ticket { ticket, app_token }),
+        _ => {
+            d.sink.error(
+                node.pos,
+                "superoffice: auth takes `bearer:`, or `ticket:` together with `app_token:`",
+            );
+            None
+        }
+    }
+}
