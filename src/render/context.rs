@@ -24,8 +24,9 @@ pub const EVENT_FIELDS: &[&str] = &[
     "Properties",
 ];
 
-/// Names herald adds beside the event's fields.
-pub const HERALD_FIELDS: &[&str] = &["rule", "received_at"];
+/// Names herald adds beside the event's fields. `enriched` is always there: true when
+/// SuperOffice data was fetched for the message.
+pub const HERALD_FIELDS: &[&str] = &["rule", "received_at", "enriched"];
 
 /// True if a template or condition may use this top-level name.
 pub fn is_known_root(name: &str) -> bool {
@@ -44,6 +45,7 @@ impl TemplateContext {
         let mut value = event.fields().clone();
         value.insert("rule".into(), json!({ "name": rule }));
         value.insert("received_at".into(), Value::String(received_at.to_string()));
+        value.insert("enriched".into(), Value::Bool(false));
         TemplateContext {
             value,
             event: Value::Object(event.fields().clone()),

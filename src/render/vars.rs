@@ -43,7 +43,19 @@ fn walk(template: &Template, known: &dyn Fn(&str) -> bool, out: &mut Vec<Problem
             TemplateElement::HelperBlock(ht) => {
                 check_args(ht, known, pos, out);
                 let same_scope = matches!(plain_name(&ht.name), Some("if" | "unless"));
-                if same_scope {
+                let guarded = plain_name(&ht.name) == Some("if")
+                    && matches!(ht.params.as_slice(), [Parameter::Path(Path::Relative((_, raw)))] if raw == "enriched");
+                if guarded {
+                    // `{{#if enriched}}…{{/if}}` reads enriched names safely, with or without
+                    // a `superoffice:` section; its `{{else}}` does not.
+                    let widened = |r: &str| known(r) || crate::enrich::ROOTS.contains(&r);
+                    if let Some(inner) = &ht.template {
+                        walk(inner, &widened, out);
+                    }
+                    if let Some(inverse) = &ht.inverse {
+                        walk(inverse, known, out);
+                    }
+                } else if same_scope {
                     for inner in [&ht.template, &ht.inverse].into_iter().flatten() {
                         walk(inner, known, out);
                     }

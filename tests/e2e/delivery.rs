@@ -159,7 +159,7 @@ async fn a_signed_quote_ordered_reaches_slack_teams_webhook_and_email() {
         parsed
             .body_text(0)
             .unwrap()
-            .contains("An order was placed for quote 527331")
+            .contains("Quote:     527331")
     );
     assert!(parsed.body_html(0).unwrap().contains("<h2"));
     assert!(parsed.body_html(0).unwrap().contains("527331"));
