@@ -61,6 +61,9 @@ impl Call {
 
 type Answer = Result<Option<Value>, ApiError>;
 
+/// A tenant's API root and until when it holds.
+type Lookup = Result<(String, Instant), ApiError>;
+
 /// A cached answer, shared by everyone asking the same while it is being fetched.
 type Entry = (Instant, Arc<OnceCell<Answer>>);
 
@@ -74,8 +77,8 @@ pub struct Api {
     backend: Backend,
     /// Answers by tenant root and call; a failed call is not kept.
     cache: Mutex<HashMap<(String, Call), Entry>>,
-    /// API roots by ContextIdentifier, until their `ValidUntil`.
-    roots: Mutex<HashMap<String, (String, Instant)>>,
+    /// API roots by ContextIdentifier, until their `ValidUntil`; concurrent lookups share one.
+    roots: Mutex<HashMap<String, Arc<OnceCell<Lookup>>>>,
     /// Calls actually sent, for tests and logs.
     pub sent: std::sync::atomic::AtomicU64,
 }
@@ -101,12 +104,19 @@ impl Api {
 
     /// The answer to a call for a tenant: `None` when the thing does not exist.
     pub async fn call(&self, tenant: &str, call: Call) -> Answer {
-        let root = self.root(tenant).await?;
+        let (root, from) = self.root(tenant).await?;
         let answer = self.cached(&root, &call).await;
         if answer == Err(ApiError::Retryable(MISDIRECTED.into())) {
             // 421: this tenant lives elsewhere now. Look it up again, once.
-            self.roots.lock().expect("roots lock").remove(tenant);
-            let root = self.root(tenant).await?;
+            // Only the lookup that gave the stale root is dropped: callers that failed together
+            // share the next lookup.
+            if let Some(from) = from {
+                let mut roots = self.roots.lock().expect("roots lock");
+                if roots.get(tenant).is_some_and(|c| Arc::ptr_eq(c, &from)) {
+                    roots.remove(tenant);
+                }
+            }
+            let (root, _) = self.root(tenant).await?;
             return self.cached(&root, &call).await;
         }
         answer
@@ -203,19 +213,45 @@ impl Api {
     }
 
     /// The API root for a tenant: fixed, or looked up and kept until its `ValidUntil`.
-    async fn root(&self, tenant: &str) -> Result<String, ApiError> {
+    async fn root(
+        &self,
+        tenant: &str,
+    ) -> Result<(String, Option<Arc<OnceCell<Lookup>>>), ApiError> {
         let lookup = match &self.spec.root {
-            ApiRoot::Fixed(url) => return Ok(url.as_str().trim_end_matches('/').to_string()),
+            ApiRoot::Fixed(url) => {
+                return Ok((url.as_str().trim_end_matches('/').to_string(), None));
+            }
             ApiRoot::Lookup(url) => url,
         };
         if let Backend::Files(_) = self.backend {
-            return Ok(String::new());
+            return Ok((String::new(), None));
         }
-        if let Some((root, until)) = self.roots.lock().expect("roots lock").get(tenant) {
-            if Instant::now() < *until {
-                return Ok(root.clone());
+        let cell = {
+            let mut roots = self.roots.lock().expect("roots lock");
+            let expired = roots.get(tenant).and_then(|c| c.get()).is_some_and(|r| {
+                r.as_ref()
+                    .map_or(true, |(_, until)| Instant::now() >= *until)
+            });
+            if expired {
+                roots.remove(tenant);
+            }
+            roots.entry(tenant.to_string()).or_default().clone()
+        };
+        let found = cell
+            .get_or_init(|| self.lookup(lookup, tenant))
+            .await
+            .clone();
+        if found.is_err() {
+            let mut roots = self.roots.lock().expect("roots lock");
+            if roots.get(tenant).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                roots.remove(tenant);
             }
         }
+        found.map(|(root, _)| (root, Some(cell)))
+    }
+
+    /// Asks SuperOffice where a tenant's API is: `GET {lookup}/api/state/{tenant}`.
+    async fn lookup(&self, lookup: &url::Url, tenant: &str) -> Lookup {
         let Backend::Http(client) = &self.backend else {
             unreachable!("files returned above")
         };
@@ -262,11 +298,7 @@ impl Api {
             .map(|until| until.duration_since(jiff::Timestamp::now()))
             .and_then(|d| Duration::try_from(d).ok())
             .unwrap_or(Duration::from_secs(3600));
-        self.roots
-            .lock()
-            .expect("roots lock")
-            .insert(tenant.to_string(), (root.clone(), Instant::now() + valid));
-        Ok(root)
+        Ok((root, Instant::now() + valid))
     }
 }
 

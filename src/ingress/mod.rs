@@ -66,7 +66,10 @@ impl Admin {
 }
 
 pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
-    let state = Arc::new(Limited { app: state, max_body });
+    let state = Arc::new(Limited {
+        app: state,
+        max_body,
+    });
     Router::new()
         .route("/webhook", post(webhook))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -193,22 +196,29 @@ async fn webhook(
         })
         .collect();
     let count = deliveries.len();
-    // Deliveries to unpaced channels go straight to the senders when there is room.
-    let fast = deliveries
-        .iter()
-        .filter(|d| app.dispatcher.is_fast(&d.channel))
-        .count();
+    // Deliveries to unpaced channels go straight to the senders when there is room, unless
+    // they need SuperOffice data: those are claimed after the answer, so no API call ever
+    // starts before SuperOffice has its 200.
+    let needs_api = |d: &NewDelivery| {
+        matched.iter().find(|r| r.name == d.rule).is_some_and(|r| {
+            let action = &r.notify[d.action_index as usize];
+            config.superoffice.is_some() && !r.needs.union(&action.needs).is_empty()
+        })
+    };
+    let is_fast = |d: &NewDelivery| app.dispatcher.is_fast(&d.channel) && !needs_api(d);
+    let fast = deliveries.iter().filter(|d| is_fast(d)).count();
     let room = if fast > 0 {
         app.dispatcher.reserve(fast)
     } else {
         None
     };
     if room.is_some() {
-        for d in deliveries
-            .iter_mut()
-            .filter(|d| app.dispatcher.is_fast(&d.channel))
-        {
-            d.lease_until = Some(app.dispatcher.lease_until(received_ms));
+        let lease_until = app.dispatcher.lease_until(received_ms);
+        for d in deliveries.iter_mut() {
+            if !is_fast(d) {
+                continue;
+            }
+            d.lease_until = Some(lease_until);
         }
     }
     let body = String::from_utf8_lossy(verified.bytes()).into_owned();

@@ -155,12 +155,7 @@ async fn a_signed_quote_ordered_reaches_slack_teams_webhook_and_email() {
         (content_type.ctype(), content_type.subtype()),
         ("multipart", Some("alternative"))
     );
-    assert!(
-        parsed
-            .body_text(0)
-            .unwrap()
-            .contains("Quote:     527331")
-    );
+    assert!(parsed.body_text(0).unwrap().contains("Quote:     527331"));
     assert!(parsed.body_html(0).unwrap().contains("<h2"));
     assert!(parsed.body_html(0).unwrap().contains("527331"));
 

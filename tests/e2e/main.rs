@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod delivery;
 mod durable;
+mod enrichment;
 mod escaping;
 mod ingress;
 mod operations;

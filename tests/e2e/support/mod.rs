@@ -3,6 +3,7 @@
 
 pub mod smtp;
 pub mod standin;
+pub mod superoffice;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

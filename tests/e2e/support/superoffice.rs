@@ -1,0 +1,219 @@
+//! A stand-in for the SuperOffice REST API on loopback, answering with the documented
+//! shapes: the Quote agent (`POST /api/v1/Agents/Quote/{method}`), `GET /api/v1/Sale/{id}`,
+//! and the tenant state lookup (`GET /api/state/{ContextIdentifier}`).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    pub at: Instant,
+    pub path: String,
+    pub body: String,
+    pub authorization: Option<String>,
+}
+
+#[derive(Default)]
+struct Inner {
+    data: HashMap<String, Value>,
+    calls: Mutex<Vec<ApiCall>>,
+    /// Statuses to answer the next API calls with, before answering normally.
+    failures: Mutex<VecDeque<u16>>,
+    always: Mutex<Option<u16>>,
+    delay: Mutex<Duration>,
+    addr: Mutex<Option<SocketAddr>>,
+}
+
+pub struct SoApi {
+    pub addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+/// Two quotes on two sales: 1042 is a large order (120,000 NOK), 1043 a small one.
+fn sample_data() -> HashMap<String, Value> {
+    let mut d = HashMap::new();
+    let mut put = |k: &str, v: Value| {
+        d.insert(k.to_string(), v);
+    };
+    for (quote, version, alt, sale, heading, total) in [
+        (1042, 3001, 4001, 88231, "Server upgrade", 120000.0),
+        (1043, 3002, 4002, 88232, "Spare cables", 5000.0),
+    ] {
+        put(
+            &format!("GetQuoteEntity/{quote}"),
+            json!({"QuoteId": quote, "SaleId": sale, "ActiveQuoteVersionId": version, "AcceptedQuoteAlternativeId": 0}),
+        );
+        put(
+            &format!("GetQuoteVersion/{version}"),
+            json!({"QuoteVersionId": version, "QuoteId": quote, "Number": 3, "State": "Sent", "SentDate": "2026-11-18T10:00:00", "ExpirationDate": "2026-12-18T00:00:00", "ApprovedBy": "", "LikelyQuoteAlternativeId": alt}),
+        );
+        put(
+            &format!("GetQuoteAlternatives/{version}"),
+            json!([{"QuoteAlternativeId": alt, "Name": "Standard", "SubTotal": total * 0.8, "DiscountAmount": 0.0, "VAT": total * 0.2, "TotalPrice": total}]),
+        );
+        put(
+            &format!("GetQuoteLines/{alt}"),
+            json!([{"QuoteLineId": 1, "Name": heading, "Quantity": 1.0, "TotalPrice": total}]),
+        );
+        put(
+            &format!("Sale/{sale}"),
+            json!({
+                "SaleId": sale, "Heading": heading, "Amount": total, "Status": "Open",
+                "Currency": {"Id": 1, "Value": "NOK", "Tooltip": "Norwegian kroner"},
+                "Contact": {"ContactId": 4211, "Name": "ACME AS"},
+                "Person": {"PersonId": 9120, "FullName": "Kari Nordmann"},
+                "Associate": {"AssociateId": 37201, "FullName": "Jane Doe"}
+            }),
+        );
+    }
+    d
+}
+
+impl SoApi {
+    pub async fn start() -> SoApi {
+        let inner = Arc::new(Inner {
+            data: sample_data(),
+            ..Inner::default()
+        });
+        let app = Router::new()
+            .route("/api/v1/Agents/Quote/{method}", post(agent))
+            .route("/api/v1/Sale/{id}", get(sale))
+            .route("/api/state/{tenant}", get(state))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        *inner.addr.lock().unwrap() = Some(addr);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        SoApi { addr, inner }
+    }
+
+    pub fn root(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn fail_next(&self, statuses: &[u16]) {
+        self.inner.failures.lock().unwrap().extend(statuses);
+    }
+
+    pub fn always(&self, status: Option<u16>) {
+        *self.inner.always.lock().unwrap() = status;
+    }
+
+    pub fn slow(&self, delay: Duration) {
+        *self.inner.delay.lock().unwrap() = delay;
+    }
+
+    pub fn calls(&self) -> Vec<ApiCall> {
+        self.inner.calls.lock().unwrap().clone()
+    }
+
+    /// How many calls went to paths ending with `suffix`.
+    pub fn count(&self, suffix: &str) -> usize {
+        self.calls()
+            .iter()
+            .filter(|c| c.path.ends_with(suffix))
+            .count()
+    }
+}
+
+async fn answer(
+    inner: &Inner,
+    path: String,
+    body: String,
+    headers: &HeaderMap,
+    key: Option<String>,
+) -> Response {
+    inner.calls.lock().unwrap().push(ApiCall {
+        at: Instant::now(),
+        path,
+        body,
+        authorization: headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_string()),
+    });
+    let delay = *inner.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let status = inner
+        .failures
+        .lock()
+        .unwrap()
+        .pop_front()
+        .or(*inner.always.lock().unwrap());
+    if let Some(status) = status {
+        return (
+            StatusCode::from_u16(status).unwrap(),
+            "{\"Error\":\"stand-in failure\"}",
+        )
+            .into_response();
+    }
+    let value = key
+        .and_then(|k| inner.data.get(&k).cloned())
+        .unwrap_or(Value::Null);
+    ([("content-type", "application/json")], value.to_string()).into_response()
+}
+
+async fn agent(
+    State(inner): State<Arc<Inner>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let arg: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let id = arg
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(Value::as_i64);
+    let key = id.map(|id| format!("{method}/{id}"));
+    answer(
+        &inner,
+        format!("/api/v1/Agents/Quote/{method}"),
+        body,
+        &headers,
+        key,
+    )
+    .await
+}
+
+async fn sale(
+    State(inner): State<Arc<Inner>>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Response {
+    answer(
+        &inner,
+        format!("/api/v1/Sale/{id}"),
+        String::new(),
+        &headers,
+        Some(format!("Sale/{id}")),
+    )
+    .await
+}
+
+async fn state(State(inner): State<Arc<Inner>>, Path(tenant): Path<String>) -> Response {
+    inner.calls.lock().unwrap().push(ApiCall {
+        at: Instant::now(),
+        path: format!("/api/state/{tenant}"),
+        body: String::new(),
+        authorization: None,
+    });
+    let addr = inner.addr.lock().unwrap().unwrap();
+    let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
+    axum::Json(json!({"ContextIdentifier": tenant, "Api": format!("http://{addr}/api"), "ValidUntil": until.to_string(), "IsRunning": true})).into_response()
+}
