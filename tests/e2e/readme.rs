@@ -134,3 +134,53 @@ async fn the_quick_start_works_as_written() {
     );
     assert!(names.iter().any(|n| n.ends_with(".eml")), "{names:?}");
 }
+
+/// The YAML block that follows `anchor` in the README.
+fn yaml_after(readme: &str, anchor: &str) -> String {
+    let start = readme
+        .find(anchor)
+        .unwrap_or_else(|| panic!("README lacks {anchor:?}"));
+    let rest = &readme[start..];
+    let open = rest
+        .find("```yaml\n")
+        .expect("a yaml block after the anchor")
+        + 8;
+    let close = rest[open..].find("```").unwrap();
+    rest[open..open + close].to_string()
+}
+
+#[test]
+fn the_readme_rules_snippets_pass_check() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let env = [
+        ("SLACK_WEBHOOK_URL", "file://outbox"),
+        ("SUPEROFFICE_TOKEN", "token-for-the-test"),
+    ];
+
+    // The shape of rules.yaml, as written.
+    let work =
+        crate::support::Workdir::new(&yaml_after(&readme, "A complete, commented example is"));
+    let (code, out, _) =
+        crate::support::herald_cmd(work.path(), &["check", "--rules", "rules.yaml"], &env);
+    assert_eq!(code, 0, "{out}");
+
+    // The enrichment section, a channel with pace and retry, conditions, and the big-orders rule.
+    let when: String = yaml_after(&readme, "`not`, nested freely:")
+        .lines()
+        .map(|l| format!("    {l}\n"))
+        .collect();
+    let composed = format!(
+        "{}{}  management-email: {{ type: email, smtp: \"file://outbox\", from: quotes@example.com, to: [management@example.com] }}\nrules:\n{}  - name: conditions\n    events: quote.sent\n{when}    notify:\n      - {{ channel: sales-slack, text: hi }}\n",
+        yaml_after(&readme, "## Enrichment"),
+        yaml_after(&readme, "Per channel, in `rules.yaml`:"),
+        yaml_after(&readme, "`enriched` | `true` when the data is there"),
+    );
+    let work = crate::support::Workdir::new(&composed);
+    let (code, out, _) =
+        crate::support::herald_cmd(work.path(), &["check", "--rules", "rules.yaml"], &env);
+    assert_eq!(code, 0, "{composed}\n{out}");
+    assert!(
+        out.contains("big-orders: events quote.ordered -> management-email (email, inline text)"),
+        "{out}"
+    );
+}
