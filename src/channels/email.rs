@@ -7,8 +7,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::file::FileSink;
-use super::slack::wrong_message;
-use super::{BoxFuture, BuildError, Delivered, Destination, Kind, Outgoing, SendError};
+use super::{
+    BoxFuture, BuildError, Delivered, Destination, Kind, Outgoing, SendError, wrong_message,
+};
 use crate::render::message::{EmailBody, Message};
 use crate::rules::channel::{ChannelSpec, EmailSpec, Security, Target};
 

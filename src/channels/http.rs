@@ -14,14 +14,17 @@ use crate::secret::Secret;
 
 /// An HTTP endpoint, or a folder standing in for one.
 pub enum Sink {
-    Http {
-        client: reqwest::Client,
-        url: Secret<url::Url>,
-        method: reqwest::Method,
-        headers: Vec<(HeaderName, Secret<HeaderValue>)>,
-        timeout: Duration,
-    },
+    Http(Endpoint),
     File(FileSink),
+}
+
+/// Where and how to post.
+pub struct Endpoint {
+    client: reqwest::Client,
+    url: Secret<url::Url>,
+    method: reqwest::Method,
+    headers: Vec<(HeaderName, Secret<HeaderValue>)>,
+    timeout: Duration,
 }
 
 /// A response as the destinations see it.
@@ -35,13 +38,13 @@ impl Sink {
     pub fn new(spec: &ChannelSpec, client: &reqwest::Client) -> Sink {
         match &spec.target {
             Target::File(dir) => Sink::File(FileSink::new(dir.clone(), &spec.name)),
-            Target::Http(url) => Sink::Http {
+            Target::Http(url) => Sink::Http(Endpoint {
                 client: client.clone(),
                 url: url.clone(),
                 method: spec.method.clone(),
                 headers: spec.headers.clone(),
                 timeout: spec.timeout,
-            },
+            }),
             Target::Smtp(_) => unreachable!("the loader gives HTTP kinds an HTTP or file target"),
         }
     }
@@ -56,48 +59,46 @@ impl Sink {
         let bytes = serde_json::to_vec(body).expect("a JSON value serializes");
         match self {
             Sink::File(file) => file.write(&bytes, "json", out).await,
-            Sink::Http { .. } => classify(&self.post(bytes).await?, what),
+            Sink::Http(endpoint) => classify(&endpoint.post(bytes).await?, what),
         }
     }
+}
 
+impl Endpoint {
     /// Sends the bytes; `Ok` carries any answer, `Err` only failures to get one.
     async fn post(&self, body: Vec<u8>) -> Result<Answer, SendError> {
-        match self {
-            Sink::File(_) => unreachable!("files are written by deliver_json"),
-            Sink::Http {
-                client,
-                url,
-                method,
-                headers,
-                timeout,
-            } => {
-                let mut map = HeaderMap::new();
-                map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                for (name, value) in headers {
-                    map.insert(name.clone(), value.expose().clone());
-                }
-                let response = client
-                    .request(method.clone(), url.expose().clone())
-                    .headers(map)
-                    .timeout(*timeout)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(transport_error)?;
-                let status = response.status().as_u16();
-                let retry_after = response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
-                let body = response.text().await.unwrap_or_default();
-                Ok(Answer {
-                    status,
-                    body: excerpt(&body),
-                    retry_after,
-                })
-            }
+        let Endpoint {
+            client,
+            url,
+            method,
+            headers,
+            timeout,
+        } = self;
+        let mut map = HeaderMap::new();
+        map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in headers {
+            map.insert(name.clone(), value.expose().clone());
         }
+        let response = client
+            .request(method.clone(), url.expose().clone())
+            .headers(map)
+            .timeout(*timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = response.text().await.unwrap_or_default();
+        Ok(Answer {
+            status,
+            body: excerpt(&body),
+            retry_after,
+        })
     }
 }
 

@@ -102,6 +102,14 @@ impl SendError {
     }
 }
 
+/// The loader pairs each channel with templates of its kind; a mismatch is a bug.
+pub(crate) fn wrong_message(kind: Kind) -> SendError {
+    SendError::Permanent {
+        reason: format!("internal error: a message not made for {}", kind.as_str()),
+        status: None,
+    }
+}
+
 /// A destination. Implementations classify their own failures.
 pub trait Destination: Send + Sync {
     fn kind(&self) -> Kind;

@@ -3,7 +3,7 @@
 //! `Retry-After` when sending faster than about one message a second.
 
 use super::http::Sink;
-use super::{BoxFuture, Delivered, Destination, Kind, Outgoing, SendError};
+use super::{BoxFuture, Delivered, Destination, Kind, Outgoing, SendError, wrong_message};
 use crate::render::message::Message;
 
 pub struct Slack {
@@ -28,13 +28,5 @@ impl Destination for Slack {
             };
             self.sink.deliver_json(body, out, "slack").await
         })
-    }
-}
-
-/// The loader pairs each channel with templates of its kind; a mismatch is a bug.
-pub(crate) fn wrong_message(kind: Kind) -> SendError {
-    SendError::Permanent {
-        reason: format!("internal error: a message not made for {}", kind.as_str()),
-        status: None,
     }
 }

@@ -3,8 +3,7 @@
 //! later, so the card is checked before it is sent (see `render::message`).
 
 use super::http::Sink;
-use super::slack::wrong_message;
-use super::{BoxFuture, Delivered, Destination, Kind, Outgoing, SendError};
+use super::{BoxFuture, Delivered, Destination, Kind, Outgoing, SendError, wrong_message};
 use crate::render::message::Message;
 
 pub struct Teams {

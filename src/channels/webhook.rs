@@ -1,8 +1,7 @@
 //! Any HTTP endpoint: the JSON body from the template, the channel's method and headers.
 
 use super::http::Sink;
-use super::slack::wrong_message;
-use super::{BoxFuture, Delivered, Destination, Kind, Outgoing, SendError};
+use super::{BoxFuture, Delivered, Destination, Kind, Outgoing, SendError, wrong_message};
 use crate::render::message::Message;
 
 pub struct Webhook {
