@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 pub struct Event {
     id: String,
     name: String,
-    fields: Map<String, Value>,
+    /// Always a JSON object: the body as sent. Shared, so contexts can keep it cheaply.
+    body: std::sync::Arc<Value>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -39,7 +40,11 @@ impl Event {
         };
         let id = required_text(&fields, "EventId")?;
         let name = required_text(&fields, "Event")?;
-        Ok(Event { id, name, fields })
+        Ok(Event {
+            id,
+            name,
+            body: std::sync::Arc::new(Value::Object(fields)),
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -58,7 +63,16 @@ impl Event {
 
     /// Every field of the body, in the order SuperOffice sent them.
     pub fn fields(&self) -> &Map<String, Value> {
-        &self.fields
+        self.body.as_object().expect("an event body is an object")
+    }
+
+    /// The body as one JSON value, for conditions and bodies that forward the event.
+    pub fn as_value(&self) -> &Value {
+        &self.body
+    }
+
+    pub fn shared(&self) -> std::sync::Arc<Value> {
+        self.body.clone()
     }
 }
 

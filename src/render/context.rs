@@ -37,7 +37,7 @@ pub fn is_known_root(name: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct TemplateContext {
     value: Map<String, Value>,
-    event: Value,
+    event: std::sync::Arc<Value>,
 }
 
 impl TemplateContext {
@@ -48,7 +48,7 @@ impl TemplateContext {
         value.insert("enriched".into(), Value::Bool(false));
         TemplateContext {
             value,
-            event: Value::Object(event.fields().clone()),
+            event: event.shared(),
         }
     }
 

@@ -127,7 +127,7 @@ impl Rule {
 impl Config {
     /// Every rule's verdict, in file order.
     pub fn evaluate(&self, event: &Event) -> Vec<Verdict<'_>> {
-        let fields = Value::Object(event.fields().clone());
+        let fields = event.as_value();
         let mut stopped_by: Option<&str> = None;
         self.rules
             .iter()
@@ -135,7 +135,7 @@ impl Config {
                 if let Some(by) = stopped_by {
                     return Verdict::Stopped { rule, by };
                 }
-                match rule.explain(event.name(), &fields) {
+                match rule.explain(event.name(), fields) {
                     Ok(()) => {
                         if rule.stop {
                             stopped_by = Some(&rule.name);
