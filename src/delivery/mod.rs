@@ -413,11 +413,12 @@ impl Dispatcher {
 
     async fn attempt(&self, c: &Claimed) -> Outcome {
         let (event_id, rule, channel) = (c.event_id.as_str(), c.rule.as_str(), c.channel.as_str());
+        let event = c.event_type.as_str();
         let attempt_no = c.attempts + 1;
         let started_at = now_ms();
         let started = Instant::now();
         let dead = |reason: String| {
-            error!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, reason = %reason, "delivery failed permanently");
+            error!(event_id, event, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, reason = %reason, "delivery failed permanently");
             Outcome {
                 attempt: Some(Attempt {
                     started_at,
@@ -444,7 +445,7 @@ impl Dispatcher {
                 return dead(config.redactor.redact(&reason));
             }
             Prepared::Skip(reason) => {
-                info!(event_id, rule, channel, delivery_id = c.delivery_id, reason = %reason, "skipped: the rule's conditions on enriched fields did not hold");
+                info!(event_id, event, rule, channel, delivery_id = c.delivery_id, reason = %reason, "skipped: the rule's conditions on enriched fields did not hold");
                 return Outcome {
                     attempt: None,
                     next: Next::Skipped(reason),
@@ -467,7 +468,7 @@ impl Dispatcher {
                         Next::Dead(format!("gave up after {attempt_no} attempts: {reason}"))
                     }
                 };
-                warn!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, reason = %reason, "cannot enrich the event yet, will retry");
+                warn!(event_id, event, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, reason = %reason, "cannot enrich the event yet, will retry");
                 return Outcome {
                     attempt: Some(Attempt {
                         started_at,
@@ -491,7 +492,7 @@ impl Dispatcher {
         let error = match result {
             Ok(done) => {
                 let detail = config.redactor.redact(&done.detail);
-                info!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = done.status, took_ms = duration_ms, detail = %detail, "delivered");
+                info!(event_id, event, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = done.status, took_ms = duration_ms, detail = %detail, "delivered");
                 return Outcome {
                     attempt: Some(Attempt {
                         started_at,
@@ -517,7 +518,7 @@ impl Dispatcher {
             next,
         };
         if let SendError::Permanent { status, .. } = &error {
-            error!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status, took_ms = duration_ms, reason = %reason, "delivery failed permanently");
+            error!(event_id, event, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status, took_ms = duration_ms, reason = %reason, "delivery failed permanently");
             return failed(AttemptOutcome::Failed, Next::Dead(reason.clone()));
         }
         if let Some(wait) = error.retry_after() {
@@ -537,7 +538,7 @@ impl Dispatcher {
             fastrand::f64(),
         ) {
             Decision::RetryIn(wait) => {
-                warn!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = error.status(), took_ms = duration_ms, retry_in_ms = wait.as_millis() as u64, reason = %reason, "delivery failed, will retry");
+                warn!(event_id, event, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = error.status(), took_ms = duration_ms, retry_in_ms = wait.as_millis() as u64, reason = %reason, "delivery failed, will retry");
                 failed(
                     AttemptOutcome::Retry,
                     Next::RetryAt(now_ms() + wait.as_millis() as i64),
@@ -545,7 +546,7 @@ impl Dispatcher {
             }
             Decision::GiveUp => {
                 let why = format!("gave up after {attempt_no} attempts: {reason}");
-                error!(event_id, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = error.status(), reason = %why, "delivery failed permanently: out of retries");
+                error!(event_id, event, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = error.status(), reason = %why, "delivery failed permanently: out of retries");
                 failed(AttemptOutcome::Failed, Next::Dead(why))
             }
         }

@@ -261,6 +261,7 @@ async fn webhook(
                     .map(|(delivery_id, d)| Claimed {
                         delivery_id,
                         event_id: event_id.clone(),
+                        event_type: event.name().to_string(),
                         rule: d.rule,
                         action_index: d.action_index,
                         channel: d.channel,

@@ -137,6 +137,8 @@ pub enum WriteResult {
 pub struct Claimed {
     pub delivery_id: i64,
     pub event_id: String,
+    /// The event's name, such as `quote.ordered`, for logs.
+    pub event_type: String,
     pub rule: String,
     pub action_index: u32,
     pub channel: String,

@@ -422,28 +422,35 @@ async fn claim(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("SELECT event_id, body, received_at FROM events WHERE event_id IN (");
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT event_id, event_type, body, received_at FROM events WHERE event_id IN (",
+    );
     let mut sep = q.separated(", ");
     for r in &rows {
         sep.push_bind(r.get::<String, _>("event_id"));
     }
     q.push(")");
-    let bodies: std::collections::HashMap<String, (String, Millis)> = q
+    let bodies: std::collections::HashMap<String, (String, String, Millis)> = q
         .build()
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
-        .map(|r| (r.get("event_id"), (r.get("body"), r.get("received_at"))))
+        .map(|r| {
+            (
+                r.get("event_id"),
+                (r.get("event_type"), r.get("body"), r.get("received_at")),
+            )
+        })
         .collect();
     let mut claimed: Vec<Claimed> = rows
         .into_iter()
         .filter_map(|r| {
             let event_id: String = r.get("event_id");
-            let (body, received_at) = bodies.get(&event_id)?.clone();
+            let (event_type, body, received_at) = bodies.get(&event_id)?.clone();
             Some(Claimed {
                 delivery_id: r.get("id"),
                 event_id,
+                event_type,
                 rule: r.get("rule"),
                 action_index: r.get::<i64, _>("action_index") as u32,
                 channel: r.get("channel"),

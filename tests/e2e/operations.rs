@@ -355,6 +355,7 @@ async fn json_logs_carry_the_ids_and_no_secret() {
         }
     }
     let d = delivered.expect("a delivered line");
+    assert_eq!(d["event"], "sale.sold", "{d}");
     assert_eq!(
         (
             d["event_id"].as_str(),
