@@ -40,6 +40,24 @@ pub async fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bo
     }
 }
 
+/// Like [`wait_until`], for conditions that need to await (a request, say).
+pub async fn eventually<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A sample event with a fresh EventId.
 pub fn event(name: &str, primary_key: i64) -> serde_json::Value {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
