@@ -23,9 +23,10 @@ use tracing::{info, warn};
 
 use crate::delivery::Dispatcher;
 use crate::event::{Event, EventError};
-use crate::ops::metrics::Metrics;
+use crate::ops::metrics::{Metrics, RuleLabels};
 use crate::ops::reload::Reloader;
 use crate::ops::{Net, same_secret};
+use crate::rules::{Config, Rule};
 use crate::store::writer::Writer;
 use crate::store::{Claimed, NewDelivery, NewEvent, Store, StoreError, WriteOp, WriteResult};
 use signature::{SignatureError, Verifier};
@@ -181,46 +182,8 @@ async fn webhook(
     let config = app.dispatcher.config();
     let matched = config.matching(&event);
     let received_ms = received_at.as_millisecond();
-    let mut deliveries: Vec<NewDelivery> = matched
-        .iter()
-        .flat_map(|rule| {
-            rule.notify
-                .iter()
-                .enumerate()
-                .map(|(i, action)| NewDelivery {
-                    rule: rule.name.clone(),
-                    action_index: i as u32,
-                    channel: action.channel.clone(),
-                    lease_until: None,
-                })
-        })
-        .collect();
+    let (deliveries, room) = plan(&app, &config, &matched, received_ms);
     let count = deliveries.len();
-    // Deliveries to unpaced channels go straight to the senders when there is room, unless
-    // they need SuperOffice data: those are claimed after the answer, so no API call ever
-    // starts before SuperOffice has its 200.
-    let needs_api = |d: &NewDelivery| {
-        matched.iter().find(|r| r.name == d.rule).is_some_and(|r| {
-            let action = &r.notify[d.action_index as usize];
-            config.superoffice.is_some() && !r.needs.union(&action.needs).is_empty()
-        })
-    };
-    let is_fast = |d: &NewDelivery| app.dispatcher.is_fast(&d.channel) && !needs_api(d);
-    let fast = deliveries.iter().filter(|d| is_fast(d)).count();
-    let room = if fast > 0 {
-        app.dispatcher.reserve(fast)
-    } else {
-        None
-    };
-    if room.is_some() {
-        let lease_until = app.dispatcher.lease_until(received_ms);
-        for d in deliveries.iter_mut() {
-            if !is_fast(d) {
-                continue;
-            }
-            d.lease_until = Some(lease_until);
-        }
-    }
     let body = String::from_utf8_lossy(verified.bytes()).into_owned();
     let record = NewEvent {
         event_id: event_id.clone(),
@@ -254,23 +217,7 @@ async fn webhook(
         }
         Ok(WriteResult::Accepted(ids)) => {
             if let Some(room) = room {
-                let leased = ids
-                    .into_iter()
-                    .zip(deliveries)
-                    .filter(|(_, d)| d.lease_until.is_some())
-                    .map(|(delivery_id, d)| Claimed {
-                        delivery_id,
-                        event_id: event_id.clone(),
-                        event_type: event.name().to_string(),
-                        rule: d.rule,
-                        action_index: d.action_index,
-                        channel: d.channel,
-                        attempts: 0,
-                        round_started_at: received_ms,
-                        received_at: received_ms,
-                        body: body.clone(),
-                    })
-                    .collect();
+                let leased = leased(ids, deliveries, &event, &body, received_ms);
                 app.dispatcher.hand_over(leased, room);
             }
             app.dispatcher.wake();
@@ -278,7 +225,7 @@ async fn webhook(
             for rule in &matched {
                 app.metrics
                     .rule_matches
-                    .get_or_create(&crate::ops::metrics::RuleLabels {
+                    .get_or_create(&RuleLabels {
                         rule: rule.name.clone(),
                     })
                     .inc();
@@ -301,6 +248,74 @@ async fn webhook(
             Err(e.into())
         }
     }
+}
+
+/// One delivery per action of each matched rule. Deliveries to unpaced channels go straight
+/// to the senders when there is room (they are leased in the same commit that stores them),
+/// unless they need SuperOffice data: those are claimed after the answer, so no API call ever
+/// starts before SuperOffice has its 200.
+fn plan(
+    app: &Limited,
+    config: &Config,
+    matched: &[&Rule],
+    received_ms: i64,
+) -> (Vec<NewDelivery>, Option<tokio::sync::OwnedSemaphorePermit>) {
+    let mut deliveries: Vec<(NewDelivery, bool)> = matched
+        .iter()
+        .flat_map(|rule| {
+            rule.notify.iter().enumerate().map(|(i, action)| {
+                let needs_api =
+                    config.superoffice.is_some() && !rule.needs.union(&action.needs).is_empty();
+                let fast = app.dispatcher.is_fast(&action.channel) && !needs_api;
+                let delivery = NewDelivery {
+                    rule: rule.name.clone(),
+                    action_index: i as u32,
+                    channel: action.channel.clone(),
+                    lease_until: None,
+                };
+                (delivery, fast)
+            })
+        })
+        .collect();
+    let fast = deliveries.iter().filter(|(_, f)| *f).count();
+    let room = if fast > 0 {
+        app.dispatcher.reserve(fast)
+    } else {
+        None
+    };
+    if room.is_some() {
+        let lease_until = app.dispatcher.lease_until(received_ms);
+        for (d, _) in deliveries.iter_mut().filter(|(_, f)| *f) {
+            d.lease_until = Some(lease_until);
+        }
+    }
+    (deliveries.into_iter().map(|(d, _)| d).collect(), room)
+}
+
+/// The stored deliveries that were leased for the fast path, ready for the senders.
+fn leased(
+    ids: Vec<i64>,
+    deliveries: Vec<NewDelivery>,
+    event: &Event,
+    body: &str,
+    received_ms: i64,
+) -> Vec<Claimed> {
+    ids.into_iter()
+        .zip(deliveries)
+        .filter(|(_, d)| d.lease_until.is_some())
+        .map(|(delivery_id, d)| Claimed {
+            delivery_id,
+            event_id: event.id().to_string(),
+            event_type: event.name().to_string(),
+            rule: d.rule,
+            action_index: d.action_index,
+            channel: d.channel,
+            attempts: 0,
+            round_started_at: received_ms,
+            received_at: received_ms,
+            body: body.to_string(),
+        })
+        .collect()
 }
 
 /// Ready when the configuration is loaded (it is, once serving) and the store can commit.
