@@ -63,11 +63,6 @@ impl Redactor {
         }
     }
 
-    /// A redactor that knows the secrets of both.
-    pub fn merged(&self, other: &Redactor) -> Redactor {
-        Redactor::new(self.secrets.iter().chain(other.secrets.iter()).cloned())
-    }
-
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for secret in self.secrets.iter() {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 use crate::render::message::Message;
-use crate::rules::channel::{ChannelSpec, Target};
+use crate::rules::channel::ChannelSpec;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -145,16 +145,4 @@ pub fn http_client() -> reqwest::Client {
         .connect_timeout(Duration::from_secs(10))
         .build()
         .expect("the HTTP client's fixed settings are valid")
-}
-
-/// Where a file destination writes, for messages and logs: the folder, never a URL.
-pub fn describe_target(spec: &ChannelSpec) -> String {
-    match &spec.target {
-        Target::Http(url) => {
-            let url = url.expose();
-            format!("{}://{}", url.scheme(), url.host_str().unwrap_or("?"))
-        }
-        Target::Smtp(s) => format!("{}:{}", s.host, s.port),
-        Target::File(dir) => format!("file://{}", dir.display()),
-    }
 }

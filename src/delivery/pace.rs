@@ -26,10 +26,6 @@ impl Pacer {
         }
     }
 
-    pub fn is_paced(&self) -> bool {
-        self.rate.is_some()
-    }
-
     /// How many messages may start now.
     pub fn allowance(&mut self, now: Instant) -> u32 {
         if self.paused_until.is_some_and(|until| now < until) {
