@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 use crate::enrich::api::Api;
-use crate::enrich::{self, Enricher, Fill};
+use crate::enrich::{self, Enricher, Fill, Needs};
 use crate::event::Event;
 use crate::render::context::TemplateContext;
 use crate::render::message::Message;
@@ -79,7 +79,7 @@ pub async fn simulate(config: &Config, event: &Event, enricher: Option<&Enricher
             let needs = rule
                 .notify
                 .iter()
-                .fold(rule.needs.clone(), |n, a| n.union(&a.needs));
+                .fold(Needs::default(), |n, a| n.union(&a.needs));
             let fill = enrich::fill(
                 enricher,
                 Some(OnError::SendWithout),

@@ -589,13 +589,13 @@ async fn prepare(live: &Live, c: &Claimed, elapsed: Duration) -> Prepared {
     let received_at =
         Timestamp::from_millisecond(c.received_at).unwrap_or_else(|_| Timestamp::now());
     let mut ctx = TemplateContext::new(&event, &rule.name, received_at);
-    let needs = rule.needs.union(&action.needs);
+    let needs = &action.needs;
     let on_error = config.superoffice.as_ref().map(|so| so.on_error);
     match enrich::fill(
         live.enricher.as_ref(),
         on_error,
         &event,
-        &needs,
+        needs,
         &mut ctx,
         elapsed,
     )

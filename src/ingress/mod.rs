@@ -264,8 +264,7 @@ fn plan(
         .iter()
         .flat_map(|rule| {
             rule.notify.iter().enumerate().map(|(i, action)| {
-                let needs_api =
-                    config.superoffice.is_some() && !rule.needs.union(&action.needs).is_empty();
+                let needs_api = config.superoffice.is_some() && !action.needs.is_empty();
                 let fast = app.dispatcher.is_fast(&action.channel) && !needs_api;
                 let delivery = NewDelivery {
                     rule: rule.name.clone(),

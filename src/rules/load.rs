@@ -307,7 +307,6 @@ impl Loader {
                 when: Vec::new(),
                 notify: Vec::new(),
                 stop: false,
-                needs: Needs::default(),
             });
         }
         let when = when?;
@@ -317,14 +316,19 @@ impl Loader {
                 needs.add(f.root());
             }
         }
+        // Each action reads what its template reads and what the rule's conditions read:
+        // computed once here, not per event.
+        let mut notify = notify?;
+        for action in &mut notify {
+            action.needs = action.needs.union(&needs);
+        }
         let rule = Rule {
             name: name?,
             pos: node.pos,
             events: events?,
             when,
-            notify: notify?,
+            notify,
             stop: stop?,
-            needs,
         };
         if rule.stop && rule.is_deferred() {
             let at = get(entries, "stop").map_or(node.pos, |n| n.pos);

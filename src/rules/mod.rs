@@ -55,8 +55,6 @@ pub struct Rule {
     pub when: Vec<Condition>,
     pub notify: Vec<Action>,
     pub stop: bool,
-    /// The enriched names the conditions read.
-    pub needs: Needs,
 }
 
 /// One `notify:` entry: a channel and the message template for it.
@@ -68,7 +66,7 @@ pub struct Action {
     pub template_name: Option<String>,
     /// Email only: replaces the channel's `to`.
     pub to: Option<Vec<Mailbox>>,
-    /// The enriched names the template reads.
+    /// The enriched names this delivery needs: its template's and its rule's conditions'.
     pub needs: Needs,
 }
 
