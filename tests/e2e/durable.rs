@@ -352,28 +352,11 @@ async fn a_store_that_cannot_commit_gets_503_and_herald_recovers() {
     assert_eq!(herald.send(&event("sale.sold", 1)).await.0, 200);
     s.hook.wait_for(1).await;
 
-    // Make the database read-only under herald's feet. As root, permissions do not stop
-    // writes; the immutable attribute does, even through a file already open.
-    let files: Vec<String> = ["herald.db", "herald.db-wal"]
-        .iter()
-        .map(|f| work.path().join(f).to_string_lossy().into_owned())
-        .filter(|f| std::path::Path::new(f).exists())
-        .collect();
-    let lock = |flag: &str| {
-        let status = Command::new("chattr")
-            .arg(flag)
-            .args(&files)
-            .status()
-            .expect("chattr runs");
-        assert!(
-            status.success(),
-            "chattr {flag} failed: this test needs a filesystem with file attributes"
-        );
-    };
-    lock("+i");
+    // Make the database read-only under herald's feet.
+    work.database_read_only(true);
     let refused = event("sale.sold", 2);
     let (status, text) = herald.send(&refused).await;
-    lock("-i");
+    work.database_read_only(false);
     assert_eq!(status, 503, "{text}");
     assert_eq!(text, "cannot store the event right now; try again\n");
     assert!(herald.logs().contains("rejected_by_store"));

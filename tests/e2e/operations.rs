@@ -3,7 +3,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{Herald, Reply, StandIn, Start, Workdir, event, herald_cmd, repo};
+use crate::support::{
+    Herald, Reply, StandIn, Start, Workdir, event, fenced_after, herald_cmd, repo,
+};
 
 const ONE_RULE: &str = r#"
 channels:
@@ -297,28 +299,14 @@ async fn readyz_follows_the_store() {
         "the container health check passes"
     );
 
-    let files: Vec<String> = ["herald.db", "herald.db-wal"]
-        .iter()
-        .map(|f| work.path().join(f).to_string_lossy().into_owned())
-        .collect();
-    let attr = |flag: &str| {
-        assert!(
-            Command::new("chattr")
-                .arg(flag)
-                .args(&files)
-                .status()
-                .unwrap()
-                .success()
-        )
-    };
-    attr("+i");
+    work.database_read_only(true);
     let (status, text) = get(&herald.url("/readyz")).await;
-    attr("-i");
+    work.database_read_only(false);
     assert_eq!(status, 503, "{text}");
     assert!(text.starts_with("not ready"));
-    attr("+i");
+    work.database_read_only(true);
     let (code, out, _) = probe(herald.url("/readyz"));
-    attr("-i");
+    work.database_read_only(false);
     assert_eq!(code, 1, "{out}");
     // SQLite may take a transaction or two to shake off the I/O error.
     let ready = crate::support::eventually(Duration::from_secs(10), || async {
@@ -375,23 +363,9 @@ async fn json_logs_carry_the_ids_and_no_secret() {
     }
 }
 
-/// The block after `marker` in the README, without its fence.
-fn readme_block(readme: &str, marker: &str) -> String {
-    let start = readme
-        .find(marker)
-        .unwrap_or_else(|| panic!("README lacks {marker}"));
-    let rest = &readme[start..];
-    let open = rest
-        .find("```text\n")
-        .expect("a text block after the marker")
-        + 8;
-    let close = rest[open..].find("```").unwrap();
-    rest[open..open + close].to_string()
-}
-
 #[test]
 fn the_readme_usage_blocks_equal_help() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let readme = crate::support::readme();
     for (marker, args) in [
         ("<!-- usage: herald --help -->", vec!["--help"]),
         (
@@ -402,7 +376,7 @@ fn the_readme_usage_blocks_equal_help() {
         let (code, out, _) = herald_cmd(&repo(), &args, &[]);
         assert_eq!(code, 0);
         assert_eq!(
-            readme_block(&readme, marker),
+            fenced_after(&readme, marker, "text"),
             out,
             "README block {marker} differs from `herald {}`",
             args.join(" ")

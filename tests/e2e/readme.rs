@@ -4,17 +4,11 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{copy_dir, herald_bin, repo, wait_until};
+use crate::support::{copy_dir, fenced_after, herald_bin, readme, repo, wait_until};
 
 /// The shell lines of the README block that follows the marker comment.
 fn block(readme: &str, marker: &str) -> Vec<String> {
-    let start = readme
-        .find(marker)
-        .unwrap_or_else(|| panic!("README lacks {marker}"));
-    let rest = &readme[start..];
-    let open = rest.find("```sh\n").expect("a sh block after the marker") + 6;
-    let close = rest[open..].find("```").unwrap();
-    rest[open..open + close]
+    fenced_after(readme, marker, "sh")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -48,7 +42,7 @@ fn argv(line: &str) -> (Vec<(String, String)>, Vec<String>) {
 
 #[tokio::test]
 async fn the_quick_start_works_as_written() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let readme = readme();
     let serve = block(&readme, "<!-- quick-start: serve -->");
     let try_it = block(&readme, "<!-- quick-start: try -->");
     assert_eq!(serve.len(), 1, "one command runs the service: {serve:?}");
@@ -135,23 +129,13 @@ async fn the_quick_start_works_as_written() {
     assert!(names.iter().any(|n| n.ends_with(".eml")), "{names:?}");
 }
 
-/// The YAML block that follows `anchor` in the README.
 fn yaml_after(readme: &str, anchor: &str) -> String {
-    let start = readme
-        .find(anchor)
-        .unwrap_or_else(|| panic!("README lacks {anchor:?}"));
-    let rest = &readme[start..];
-    let open = rest
-        .find("```yaml\n")
-        .expect("a yaml block after the anchor")
-        + 8;
-    let close = rest[open..].find("```").unwrap();
-    rest[open..open + close].to_string()
+    fenced_after(readme, anchor, "yaml")
 }
 
 #[test]
 fn the_readme_rules_snippets_pass_check() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let readme = readme();
     let env = [
         ("SLACK_WEBHOOK_URL", "file://outbox"),
         ("SUPEROFFICE_TOKEN", "token-for-the-test"),

@@ -26,6 +26,26 @@ pub fn herald_bin() -> &'static str {
     env!("CARGO_BIN_EXE_herald")
 }
 
+/// The README's text.
+pub fn readme() -> String {
+    std::fs::read_to_string(repo().join("README.md")).expect("README.md")
+}
+
+/// The body of the first ```LANG block after `anchor` in `text`, without its fences.
+pub fn fenced_after(text: &str, anchor: &str, lang: &str) -> String {
+    let start = text
+        .find(anchor)
+        .unwrap_or_else(|| panic!("README lacks {anchor:?}"));
+    let rest = &text[start..];
+    let fence = format!("```{lang}\n");
+    let open = rest
+        .find(&fence)
+        .unwrap_or_else(|| panic!("no {lang} block after {anchor:?}"))
+        + fence.len();
+    let close = rest[open..].find("```").expect("a closing fence");
+    rest[open..open + close].to_string()
+}
+
 /// Polls `cond` until it holds or `timeout` passes. Returns whether it held.
 pub async fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -94,6 +114,27 @@ impl Workdir {
 
     pub fn rules(&self) -> PathBuf {
         self.path().join("rules.yaml")
+    }
+
+    /// Makes herald's database read-only under its feet (`on`), or writable again. As root,
+    /// file modes do not stop writes; the immutable attribute does, even through a file
+    /// already open. Needs a filesystem with file attributes (ext4, xfs).
+    pub fn database_read_only(&self, on: bool) {
+        let files: Vec<PathBuf> = ["herald.db", "herald.db-wal"]
+            .iter()
+            .map(|f| self.path().join(f))
+            .filter(|f| f.exists())
+            .collect();
+        let flag = if on { "+i" } else { "-i" };
+        let status = Command::new("chattr")
+            .arg(flag)
+            .args(&files)
+            .status()
+            .expect("chattr runs");
+        assert!(
+            status.success(),
+            "chattr {flag} failed: this test needs a filesystem with file attributes"
+        );
     }
 
     pub fn write(&self, relative: &str, text: &str) {
