@@ -79,8 +79,6 @@ pub struct Api {
     cache: Mutex<HashMap<(String, Call), Entry>>,
     /// API roots by ContextIdentifier, until their `ValidUntil`; concurrent lookups share one.
     roots: Mutex<HashMap<String, Arc<OnceCell<Lookup>>>>,
-    /// Calls actually sent, for tests and logs.
-    pub sent: std::sync::atomic::AtomicU64,
 }
 
 impl Api {
@@ -98,7 +96,6 @@ impl Api {
             backend,
             cache: Mutex::new(HashMap::new()),
             roots: Mutex::new(HashMap::new()),
-            sent: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -149,7 +146,6 @@ impl Api {
     }
 
     async fn send(&self, root: &str, call: &Call) -> Answer {
-        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let client = match &self.backend {
             Backend::Files(dir) => {
                 let file = dir.join(call.file());
@@ -179,16 +175,7 @@ impl Api {
                 .header("SO-AppToken", app_token.expose()),
         };
         let what = call.path();
-        let response = request
-            .header("Accept", "application/json")
-            .timeout(self.spec.timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                ApiError::Retryable(format!("SuperOffice API {what}: {}", e.without_url()))
-            })?;
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
+        let (status, body) = self.exchange(request, &format!("API {what}")).await?;
         let excerpt = crate::channels::http::excerpt(&body);
         match status {
             200 => match serde_json::from_str::<Value>(&body) {
@@ -203,13 +190,30 @@ impl Api {
             401 | 403 => Err(ApiError::Permanent(format!(
                 "SuperOffice API {what} answered {status}: check the credentials in `superoffice: auth` ({excerpt})"
             ))),
-            408 | 429 | 500..=599 => Err(ApiError::Retryable(format!(
+            s if retryable(s) => Err(ApiError::Retryable(format!(
                 "SuperOffice API {what} answered {status}: {excerpt}"
             ))),
             _ => Err(ApiError::Permanent(format!(
                 "SuperOffice API {what} answered {status}: {excerpt}"
             ))),
         }
+    }
+
+    /// Sends a request the way every SuperOffice call goes: JSON, with the timeout. A failure to
+    /// get any answer is worth another try; the URL never appears in the reason.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<(u16, String), ApiError> {
+        let response = request
+            .header("Accept", "application/json")
+            .timeout(self.spec.timeout)
+            .send()
+            .await
+            .map_err(|e| ApiError::Retryable(format!("SuperOffice {what}: {}", e.without_url())))?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await.unwrap_or_default()))
     }
 
     /// The API root for a tenant: fixed, or looked up and kept until its `ValidUntil`.
@@ -223,9 +227,10 @@ impl Api {
             }
             ApiRoot::Lookup(url) => url,
         };
-        if let Backend::Files(_) = self.backend {
-            return Ok((String::new(), None));
-        }
+        let client = match &self.backend {
+            Backend::Http(client) => client,
+            Backend::Files(_) => return Ok((String::new(), None)),
+        };
         let cell = {
             let mut roots = self.roots.lock().expect("roots lock");
             let expired = roots.get(tenant).and_then(|c| c.get()).is_some_and(|r| {
@@ -238,7 +243,7 @@ impl Api {
             roots.entry(tenant.to_string()).or_default().clone()
         };
         let found = cell
-            .get_or_init(|| self.lookup(lookup, tenant))
+            .get_or_init(|| self.lookup(client, lookup, tenant))
             .await
             .clone();
         if found.is_err() {
@@ -251,33 +256,21 @@ impl Api {
     }
 
     /// Asks SuperOffice where a tenant's API is: `GET {lookup}/api/state/{tenant}`.
-    async fn lookup(&self, lookup: &url::Url, tenant: &str) -> Lookup {
-        let Backend::Http(client) = &self.backend else {
-            unreachable!("files returned above")
-        };
+    async fn lookup(&self, client: &reqwest::Client, lookup: &url::Url, tenant: &str) -> Lookup {
         let url = format!(
             "{}/api/state/{tenant}",
             lookup.as_str().trim_end_matches('/')
         );
-        let response = client
-            .get(&url)
-            .header("Accept", "application/json")
-            .timeout(self.spec.timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                ApiError::Retryable(format!("SuperOffice tenant lookup: {}", e.without_url()))
-            })?;
-        let status = response.status().as_u16();
+        let what = format!("tenant lookup for {tenant}");
+        let (status, text) = self.exchange(client.get(&url), &what).await?;
         if status != 200 {
-            let reason = format!("SuperOffice tenant lookup for {tenant} answered {status}");
-            return Err(if status >= 500 || status == 429 {
+            let reason = format!("SuperOffice {what} answered {status}");
+            return Err(if retryable(status) {
                 ApiError::Retryable(reason)
             } else {
                 ApiError::Permanent(reason)
             });
         }
-        let text = response.text().await.unwrap_or_default();
         let state: Value = serde_json::from_str(&text).map_err(|e| {
             ApiError::Retryable(format!(
                 "SuperOffice tenant lookup: answer is not JSON: {e}"
@@ -300,6 +293,11 @@ impl Api {
             .unwrap_or(Duration::from_secs(3600));
         Ok((root, Instant::now() + valid))
     }
+}
+
+/// Statuses worth another try later.
+fn retryable(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500..=599)
 }
 
 const MISDIRECTED: &str = "SuperOffice API answered 421: the tenant's API root has moved";

@@ -61,10 +61,6 @@ impl Enricher {
         Enricher { api }
     }
 
-    pub fn api(&self) -> &Api {
-        &self.api
-    }
-
     /// The enriched names an event gets for these needs.
     pub async fn enrich(
         &self,
