@@ -231,8 +231,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             token: admin_token,
             allow: args.admin_allow.clone(),
         },
+        max_body: args.max_body,
     });
-    let app = ingress::router(state, args.max_body);
+    let app = ingress::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -42,6 +42,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub reloader: Arc<Reloader>,
     pub admin: Admin,
+    /// The largest webhook body taken; larger ones get 413.
+    pub max_body: usize,
 }
 
 /// Who may call the admin routes (`/-/reload`): peers in `allow` (loopback by default), or
@@ -66,11 +68,7 @@ impl Admin {
     }
 }
 
-pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
-    let state = Arc::new(Limited {
-        app: state,
-        max_body,
-    });
+pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/webhook", post(webhook))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -80,19 +78,6 @@ pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
         // The webhook reads its body itself, with its own limit (see `read_body`).
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
-}
-
-/// The state, with the body limit the webhook enforces.
-pub struct Limited {
-    app: Arc<AppState>,
-    max_body: usize,
-}
-
-impl std::ops::Deref for Limited {
-    type Target = AppState;
-    fn deref(&self) -> &AppState {
-        &self.app
-    }
 }
 
 /// Reads a body of at most `max` bytes. A larger one is read on, and thrown away, up to four
@@ -147,7 +132,7 @@ impl IntoResponse for IngressError {
 }
 
 async fn webhook(
-    State(app): State<Arc<Limited>>,
+    State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
@@ -255,7 +240,7 @@ async fn webhook(
 /// unless they need SuperOffice data: those are claimed after the answer, so no API call ever
 /// starts before SuperOffice has its 200.
 fn plan(
-    app: &Limited,
+    app: &AppState,
     config: &Config,
     matched: &[&Rule],
     received_ms: i64,
@@ -318,7 +303,7 @@ fn leased(
 }
 
 /// Ready when the configuration is loaded (it is, once serving) and the store can commit.
-async fn readyz(State(app): State<Arc<Limited>>) -> Response {
+async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     let check = tokio::time::timeout(
         Duration::from_secs(3),
         app.writer.submit(WriteOp::Heartbeat),
@@ -342,7 +327,7 @@ async fn readyz(State(app): State<Arc<Limited>>) -> Response {
     }
 }
 
-async fn metrics(State(app): State<Arc<Limited>>) -> Response {
+async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let counts = tokio::time::timeout(Duration::from_secs(2), app.store.counts())
         .await
         .ok()
@@ -359,7 +344,7 @@ async fn metrics(State(app): State<Arc<Limited>>) -> Response {
 
 /// Reloads the configuration; only from an allowed address, or with the admin token.
 async fn reload(
-    State(app): State<Arc<Limited>>,
+    State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
