@@ -240,42 +240,23 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// What differs between two configurations, for people.
 fn changes(old: &Config, new: &Config) -> Vec<String> {
-    let names = |c: &Config| c.rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
-    let (before, after) = (names(old), names(new));
+    let rules = |c: &Config| c.rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+    let channels = |c: &Config| c.channels.keys().cloned().collect::<Vec<_>>();
     let mut out = Vec::new();
-    let added: Vec<_> = after
-        .iter()
-        .filter(|r| !before.contains(r))
-        .cloned()
-        .collect();
-    let removed: Vec<_> = before
-        .iter()
-        .filter(|r| !after.contains(r))
-        .cloned()
-        .collect();
-    if !added.is_empty() {
-        out.push(format!("rules added: {}", added.join(", ")));
-    }
-    if !removed.is_empty() {
-        out.push(format!("rules removed: {}", removed.join(", ")));
-    }
-    let ch_added: Vec<_> = new
-        .channels
-        .keys()
-        .filter(|c| !old.channels.contains_key(*c))
-        .cloned()
-        .collect();
-    let ch_removed: Vec<_> = old
-        .channels
-        .keys()
-        .filter(|c| !new.channels.contains_key(*c))
-        .cloned()
-        .collect();
-    if !ch_added.is_empty() {
-        out.push(format!("channels added: {}", ch_added.join(", ")));
-    }
-    if !ch_removed.is_empty() {
-        out.push(format!("channels removed: {}", ch_removed.join(", ")));
+    for (what, before, after) in [
+        ("rules", rules(old), rules(new)),
+        ("channels", channels(old), channels(new)),
+    ] {
+        for (verb, from, to) in [("added", &before, &after), ("removed", &after, &before)] {
+            let names: Vec<&str> = to
+                .iter()
+                .filter(|n| !from.contains(n))
+                .map(String::as_str)
+                .collect();
+            if !names.is_empty() {
+                out.push(format!("{what} {verb}: {}", names.join(", ")));
+            }
+        }
     }
     out.push(format!(
         "{} rules and {} channels in force",
