@@ -25,6 +25,7 @@ pub mod render;
 pub mod rules;
 pub mod secret;
 pub mod store;
+pub mod text;
 
 /// Installs rustls' one crypto provider (ring) for the process. Idempotent.
 pub fn install_crypto_provider() {

@@ -1,7 +1,8 @@
 //! `file://DIR`: the exact bytes herald would have sent, one file per message.
 //!
 //! Files are written under a temporary name and renamed, so whoever watches the folder never
-//! reads half a message. Names sort by time: `20260101T120000.123456789Z-EVENTID-RULE-CHANNEL.json`.
+//! reads half a message. Names sort by time (the fraction of a second always has nine digits):
+//! `20260101T120000.123456789Z-EVENTID-RULE-CHANNEL-N.json`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +39,7 @@ impl FileSink {
             .await
             .map_err(|e| io_error("create the folder", e))?;
         let stamp = jiff::Timestamp::now()
-            .strftime("%Y%m%dT%H%M%S.%fZ")
+            .strftime("%Y%m%dT%H%M%S.%9fZ")
             .to_string();
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!(

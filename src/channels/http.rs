@@ -150,15 +150,24 @@ pub fn classify(answer: &Answer, what: &str) -> Result<Delivered, SendError> {
     }
 }
 
-/// `Retry-After` in seconds, or as an HTTP date.
+/// The longest `Retry-After` read from any answer; the channel's retry policy caps it further
+/// (an hour by default). Whatever a destination sends, no pause can overflow a clock.
+pub const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 3600);
+
+/// `Retry-After` in seconds, or as an HTTP date, at most [`RETRY_AFTER_CEILING`].
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
-    let wait = when.duration_since(jiff::Timestamp::now());
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+    let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Any number of digits: a value past u64 is as good as forever.
+        value
+            .parse::<u64>()
+            .map_or(RETRY_AFTER_CEILING, Duration::from_secs)
+    } else {
+        let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+        let wait = when.duration_since(jiff::Timestamp::now());
+        Duration::try_from(wait).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(RETRY_AFTER_CEILING))
 }
 
 /// The start of an answer, on one line, for logs and attempt records.
@@ -211,5 +220,12 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+        for huge in [
+            "18446744073709551615",
+            "99999999999999999999999",
+            "Fri, 01 Jan 9999 00:00:00 GMT",
+        ] {
+            assert_eq!(parse_retry_after(huge), Some(RETRY_AFTER_CEILING), "{huge}");
+        }
     }
 }

@@ -27,14 +27,14 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                         }
                     })
                     .collect();
-                writeln!(
-                    out,
+                let line = format!(
                     "{}: events {} -> {}{}",
                     rule.name,
                     rule.events.join(", "),
                     destinations.join(", "),
                     if rule.stop { " (stop)" } else { "" }
-                )?;
+                );
+                writeln!(out, "{}", crate::text::escape_controls(&line))?;
             }
             writeln!(
                 out,
@@ -46,7 +46,13 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(problems) => {
-            writeln!(out, "{problems}")?;
+            for problem in &problems.items {
+                writeln!(
+                    out,
+                    "{}",
+                    crate::text::escape_controls(&problem.to_string())
+                )?;
+            }
             let n = problems.items.len();
             writeln!(
                 out,

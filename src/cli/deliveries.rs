@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use crate::store::{self, DeliveryFilter};
+use crate::text::escape_controls as esc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -44,13 +45,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for d in rows {
         println!(
             "#{} {} to {} (rule {}, event {})",
-            d.id, d.status, d.channel, d.rule, d.event_id
+            d.id,
+            d.status,
+            esc(&d.channel),
+            esc(&d.rule),
+            esc(&d.event_id)
         );
         if d.status == "pending" || d.status == "retrying" {
             println!("    next attempt {}", super::show_time(d.next_attempt_at));
         }
         if let (Some(e), "dead" | "skipped") = (&d.last_error, d.status.as_str()) {
-            println!("    reason: {e}");
+            println!("    reason: {}", esc(e));
         }
         for (i, a) in d.attempt_log.iter().enumerate() {
             let status = a
@@ -64,7 +69,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 a.duration_ms,
                 a.outcome,
                 status,
-                a.detail
+                esc(&a.detail)
             );
         }
     }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use crate::store;
+use crate::text::escape_controls as esc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,17 +39,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!(
             "{}  {:<16} {}  rules: {}",
             super::show_time(e.received_at),
-            e.event_type,
-            e.event_id,
-            rules
+            esc(&e.event_type),
+            esc(&e.event_id),
+            esc(&rules)
         );
         for d in e.deliveries {
             println!(
                 "    #{:<6} {:<9} {:<20} rule {}, {} attempt{}",
                 d.id,
                 d.status,
-                d.channel,
-                d.rule,
+                esc(&d.channel),
+                esc(&d.rule),
                 d.attempts,
                 if d.attempts == 1 { "" } else { "s" }
             );

@@ -11,7 +11,7 @@ use tracing::{error, info, warn};
 
 use crate::delivery::{Dispatcher, Settings};
 use crate::ingress::signature::Verifier;
-use crate::ingress::{self, Admin, AppState};
+use crate::ingress::{self, Admin, AppState, server};
 use crate::ops::Net;
 use crate::ops::metrics::Metrics;
 use crate::ops::reload::{Reloader, Source};
@@ -78,21 +78,59 @@ pub struct Args {
     pub env_file: Option<PathBuf>,
     /// Addresses allowed to call POST /-/reload without the admin token (HERALD_ADMIN_TOKEN),
     /// comma-separated networks.
+    /// An empty list allows no address: only the token.
     #[arg(
         long,
         env = "HERALD_ADMIN_ALLOW",
         hide_env_values = true,
-        value_delimiter = ',',
         default_value = "127.0.0.0/8,::1/128",
+        value_parser = parse_nets,
         value_name = "NETS"
     )]
-    pub admin_allow: Vec<Net>,
+    pub admin_allow: Nets,
     /// Do not watch the rules file and templates for changes (SIGHUP and /-/reload still work).
     #[arg(long, env = "HERALD_NO_WATCH", hide_env_values = true)]
     pub no_watch: bool,
     /// On SIGTERM or SIGINT, how long sends in flight may take to finish.
     #[arg(long, env = "HERALD_SHUTDOWN_GRACE", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection is kept.
+    #[arg(long, env = "HERALD_HEADER_TIMEOUT", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub header_timeout: Duration,
+    /// How long a client may take to send a webhook's body; a slower one gets 408.
+    #[arg(long, env = "HERALD_BODY_TIMEOUT", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub body_timeout: Duration,
+    /// A connection on which nothing moves either way for this long is closed.
+    #[arg(long, env = "HERALD_IDLE_TIMEOUT", hide_env_values = true, default_value = "30s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait until one closes. Lowered to fit the process's
+    /// file-descriptor limit.
+    #[arg(
+        long,
+        env = "HERALD_MAX_CONNECTIONS",
+        hide_env_values = true,
+        default_value_t = 4096,
+        value_name = "N"
+    )]
+    pub max_connections: usize,
+    /// Bytes of webhook bodies held at once, over all requests (bytes, or with KiB / MiB); a
+    /// request that finds no room within the body timeout gets 503.
+    #[arg(long, env = "HERALD_MAX_BODIES_IN_FLIGHT", hide_env_values = true, default_value = "32MiB", value_parser = parse_size, value_name = "SIZE")]
+    pub max_bodies_in_flight: usize,
+}
+
+/// Comma-separated networks; empty for none.
+#[derive(Debug, Clone)]
+pub struct Nets(pub Vec<Net>);
+
+fn parse_nets(s: &str) -> Result<Nets, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map(Nets)
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
@@ -107,6 +145,7 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     let n: usize = number
         .parse()
         .map_err(|_| format!("{s:?} is not a size like 1048576, 512KiB or 1MiB"))?;
+    let too_big = || format!("{s:?} is too large");
     let factor = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1000,
@@ -115,7 +154,7 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "mib" => 1024 * 1024,
         _ => return Err(format!("{s:?}: unknown unit {unit:?} (use KiB or MiB)")),
     };
-    Ok(n * factor)
+    n.checked_mul(factor).ok_or_else(too_big)
 }
 
 fn secrets(args: &Args) -> anyhow::Result<Vec<String>> {
@@ -126,7 +165,7 @@ fn secrets(args: &Args) -> anyhow::Result<Vec<String>> {
         .filter(|s| !s.is_empty())
         .collect();
     if let Some(file) = &args.webhook_secret_file {
-        let text = std::fs::read_to_string(file)
+        let text = crate::text::read_bounded(file, 64 * 1024)
             .with_context(|| format!("cannot read the webhook secret file {}", file.display()))?;
         secrets.extend(
             text.lines()
@@ -229,14 +268,22 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         reloader,
         admin: Admin {
             token: admin_token,
-            allow: args.admin_allow.clone(),
+            allow: args.admin_allow.0.clone(),
         },
         max_body: args.max_body,
+        bodies: ingress::BodyBudget::new(args.max_bodies_in_flight.max(args.max_body)),
+        body_timeout: args.body_timeout,
+        rejected_log: crate::ops::Throttle::new(Duration::from_secs(10)),
     });
     let app = ingress::router(state);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let limits = server::Limits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: fit_connections(args.max_connections),
+    };
     let addr = listener.local_addr()?;
     info!(
         addr = %addr,
@@ -245,13 +292,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         file = %config.file.display(),
         "listening"
     );
-    axum::serve(
+    server::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        limits,
+        shutdown_signal(),
+        args.shutdown_grace,
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("the HTTP server failed")?;
+    .await;
     let _ = stop_tx.send(true);
     let _ = running.await;
     let in_flight = dispatcher.in_flight();
@@ -311,5 +359,53 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    info!("shutting down: no new webhooks accepted");
+}
+
+/// File descriptors kept for the store, outgoing connections and files, beyond client
+/// connections.
+const RESERVED_FDS: u64 = 256;
+
+/// Raises the soft file-descriptor limit to the hard one, and lowers `wanted` connections to
+/// what then fits, so that a flood of connections cannot starve the store of descriptors.
+fn fit_connections(wanted: usize) -> usize {
+    let limit = raise_fd_limit();
+    let fits = usize::try_from(limit.saturating_sub(RESERVED_FDS).max(16)).unwrap_or(usize::MAX);
+    if wanted > fits {
+        warn!(
+            wanted,
+            serving = fits,
+            fd_limit = limit,
+            "--max-connections lowered to fit the file-descriptor limit (raise LimitNOFILE / ulimit -n)"
+        );
+    }
+    wanted.min(fits)
+}
+
+#[cfg(unix)]
+fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
+#[cfg(not(unix))]
+fn raise_fd_limit() -> u64 {
+    u64::MAX
 }

@@ -52,10 +52,13 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let event = Event::parse(&bytes)
         .with_context(|| format!("{} is not a webhook event", args.event.display()))?;
     let enricher = config.superoffice.clone().map(|so| {
-        Enricher::new(match &args.api_responses {
-            Some(dir) => Api::from_files(so, dir.clone()),
-            None => Api::new(so, crate::channels::http_client()),
-        })
+        Enricher::new(
+            match &args.api_responses {
+                Some(dir) => Api::from_files(so, dir.clone()),
+                None => Api::new(so, crate::channels::http_client()),
+            },
+            config.redactor.clone(),
+        )
     });
     let report = simulate(&config, &event, enricher.as_ref()).await;
     let text = if args.json {

@@ -16,10 +16,14 @@ pub mod pace;
 pub mod retry;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use jiff::Timestamp;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::{error, info, warn};
@@ -33,7 +37,7 @@ use crate::render::context::TemplateContext;
 use crate::rules::Config;
 use crate::store::writer::Writer;
 use crate::store::{
-    Attempt, AttemptOutcome, Claimed, Millis, Next, Store, WriteOp, WriteResult, now_ms,
+    Attempt, AttemptOutcome, Claimed, Millis, Next, Store, WriteOp, WriteResult, millis, now_ms,
 };
 use pace::Pacer;
 use retry::{Decision, decide};
@@ -83,7 +87,7 @@ impl Live {
         let enricher = config
             .superoffice
             .clone()
-            .map(|so| Enricher::new(Api::new(so, client.clone())));
+            .map(|so| Enricher::new(Api::new(so, client.clone()), config.redactor.clone()));
         Ok(Live {
             config,
             channels: built,
@@ -93,7 +97,7 @@ impl Live {
 }
 
 pub struct Dispatcher {
-    live: std::sync::RwLock<Arc<Live>>,
+    live: RwLock<Arc<Live>>,
     metrics: Arc<Metrics>,
     store: Arc<dyn Store>,
     writer: Writer,
@@ -105,7 +109,34 @@ pub struct Dispatcher {
     /// Room on the fast path; a handler that cannot reserve it leaves the delivery to a claim.
     fast_room: Arc<Semaphore>,
     fast_tx: mpsc::UnboundedSender<(Claimed, OwnedSemaphorePermit)>,
-    fast_rx: Mutex<Option<mpsc::UnboundedReceiver<(Claimed, OwnedSemaphorePermit)>>>,
+    fast_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<(Claimed, OwnedSemaphorePermit)>>,
+    /// When the claim loop last went round, and when an outcome was last recorded: how
+    /// `/readyz` tells a stalled dispatcher from a busy one.
+    last_tick: AtomicI64,
+    last_record: AtomicI64,
+}
+
+/// A dispatcher whose loop has not run, or that has sent nothing while deliveries were due,
+/// for this long is not making progress (`/readyz` says so).
+const STALL_AFTER: Duration = Duration::from_secs(60);
+
+/// Runs a task, and runs it again if it panics: a bug met in one round must not stop every
+/// delivery on every channel. Returns when the task returns.
+async fn supervised<F, Fut>(metrics: Arc<Metrics>, place: &'static str, mut make: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match tokio::spawn(make()).await {
+            Err(e) if e.is_panic() => {
+                metrics.panic(place);
+                error!(place, "internal error: the {place} panicked; restarting it");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            _ => return,
+        }
+    }
 }
 
 /// How many deliveries may wait on the fast path. Small enough that they are sent long before
@@ -131,9 +162,11 @@ impl Dispatcher {
         Ok(Arc::new(Dispatcher {
             fast_room: Arc::new(Semaphore::new(FAST_ROOM)),
             fast_tx,
-            fast_rx: Mutex::new(Some(fast_rx)),
+            fast_rx: tokio::sync::Mutex::new(fast_rx),
+            last_tick: AtomicI64::new(now_ms()),
+            last_record: AtomicI64::new(now_ms()),
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
-            live: std::sync::RwLock::new(Arc::new(live)),
+            live: RwLock::new(Arc::new(live)),
             metrics,
             store,
             writer,
@@ -144,7 +177,7 @@ impl Dispatcher {
     }
 
     fn live(&self) -> Arc<Live> {
-        self.live.read().expect("live lock").clone()
+        self.live.read().clone()
     }
 
     /// The configuration in force.
@@ -157,7 +190,7 @@ impl Dispatcher {
     pub fn swap(&self, config: Arc<Config>) -> Result<(), channels::BuildError> {
         let old = self.live();
         let live = Live::build(config, Some(&old))?;
-        *self.live.write().expect("live lock") = Arc::new(live);
+        *self.live.write() = Arc::new(live);
         self.wake();
         Ok(())
     }
@@ -188,14 +221,16 @@ impl Dispatcher {
                 };
                 for c in claimed {
                     let reason = format!("channel `{channel}` is no longer in the rules file");
-                    error!(event_id = %c.event_id, rule = %c.rule, channel = %channel, delivery_id = c.delivery_id, reason = %reason, "delivery failed permanently");
                     let op = WriteOp::Record {
                         delivery_id: c.delivery_id,
                         attempt: None,
-                        next: Next::Dead(reason),
+                        next: Next::Dead(reason.clone()),
                     };
-                    if let Err(e) = self.writer.submit(op).await {
-                        warn!(error = %e, "cannot record a dead letter");
+                    match self.writer.submit(op).await {
+                        Ok(_) => {
+                            error!(event_id = %c.event_id, rule = %c.rule, channel = %channel, delivery_id = c.delivery_id, reason = %reason, "delivery failed permanently")
+                        }
+                        Err(e) => warn!(error = %e, "cannot record a dead letter"),
                     }
                 }
             }
@@ -225,7 +260,7 @@ impl Dispatcher {
 
     /// When a delivery leased now would be free again.
     pub fn lease_until(&self, now: Millis) -> Millis {
-        now + self.settings.lease.as_millis() as i64
+        now.saturating_add(millis(self.settings.lease))
     }
 
     /// Hands stored, leased deliveries straight to the senders.
@@ -237,12 +272,26 @@ impl Dispatcher {
     }
 
     /// Claims and sends until `stop` turns true. Sends already started are not waited for:
-    /// see [`Dispatcher::drain`].
-    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    /// see [`Dispatcher::drain`]. Each loop is restarted if it panics.
+    pub async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) {
         self.retire_orphans().await;
-        let fast = self.fast_rx.lock().expect("fast lock").take();
-        let fast = fast.map(|rx| tokio::spawn(self.clone().fast_path(rx, stop.clone())));
+        let fast = {
+            let (this, stop) = (self.clone(), stop.clone());
+            tokio::spawn(supervised(self.metrics.clone(), "fast path", move || {
+                this.clone().fast_path(stop.clone())
+            }))
+        };
+        let this = self.clone();
+        supervised(self.metrics.clone(), "dispatcher", move || {
+            this.clone().claim_loop(stop.clone())
+        })
+        .await;
+        let _ = fast.await;
+    }
+
+    async fn claim_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
+            self.last_tick.store(now_ms(), Ordering::Relaxed);
             let busy = self.claim_round().await;
             if busy {
                 tokio::task::yield_now().await;
@@ -255,41 +304,30 @@ impl Dispatcher {
                 _ = stop.changed() => {}
             }
         }
-        if let Some(fast) = fast {
-            let _ = fast.await;
-        }
     }
 
     /// Sends what the handlers hand over, as slots free up. A delivery for a destination that
     /// asked for a pause goes back to the store, to be claimed when the pause is over.
-    async fn fast_path(
-        self: Arc<Self>,
-        mut rx: mpsc::UnboundedReceiver<(Claimed, OwnedSemaphorePermit)>,
-        mut stop: watch::Receiver<bool>,
-    ) {
+    async fn fast_path(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut rx = self.fast_rx.lock().await;
         loop {
             let (claimed, room) = tokio::select! {
                 item = rx.recv() => match item { Some(i) => i, None => return },
                 _ = stop.changed() => break,
             };
             // A channel removed by a reload counts as paused: the claim path settles it.
-            let paused = self.live().channels.get(&claimed.channel).is_none_or(|c| {
-                c.pacer
-                    .lock()
-                    .expect("pacer lock")
-                    .allowance(Instant::now())
-                    == 0
-            });
+            let paused = self
+                .live()
+                .channels
+                .get(&claimed.channel)
+                .is_none_or(|c| c.pacer.lock().allowance(Instant::now()) == 0);
             if paused {
                 self.give_back(&[claimed.delivery_id]).await;
                 continue;
             }
-            let slot = self
-                .slots
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("slots are never closed");
+            let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                break;
+            };
             drop(room);
             let this = self.clone();
             tokio::spawn(async move { this.deliver(claimed, slot).await });
@@ -301,6 +339,42 @@ impl Dispatcher {
             left.push(c.delivery_id);
         }
         self.give_back(&left).await;
+    }
+
+    /// Whether deliveries are moving: the claim loop runs, and due deliveries of destinations
+    /// that asked for no pause are being sent. `Err` says what is wrong, for `/readyz`.
+    pub async fn progress(&self) -> Result<(), String> {
+        let now = now_ms();
+        let tick_age = now.saturating_sub(self.last_tick.load(Ordering::Relaxed));
+        if tick_age > millis(STALL_AFTER) {
+            return Err(format!(
+                "the dispatcher has not run for {} s",
+                tick_age / 1000
+            ));
+        }
+        let record_age = now.saturating_sub(self.last_record.load(Ordering::Relaxed));
+        if record_age <= millis(STALL_AFTER) {
+            return Ok(());
+        }
+        let due = self
+            .store
+            .oldest_due(now.saturating_sub(millis(STALL_AFTER)))
+            .await
+            .map_err(|e| format!("cannot read the store: {e}"))?;
+        let live = self.live();
+        let stuck = due.into_iter().find(|(channel, _)| {
+            live.channels
+                .get(channel)
+                .is_some_and(|c| c.pacer.lock().wait(Instant::now()).is_none())
+        });
+        match stuck {
+            Some((channel, since)) => Err(format!(
+                "deliveries to `{channel}` have been due since {} and nothing was sent for {} s",
+                crate::cli::show_time(since),
+                record_age / 1000
+            )),
+            None => Ok(()),
+        }
     }
 
     async fn give_back(&self, ids: &[i64]) {
@@ -333,11 +407,7 @@ impl Dispatcher {
                 self.starved.store(true, Ordering::Relaxed);
                 return false;
             }
-            let allowed = channel
-                .pacer
-                .lock()
-                .expect("pacer lock")
-                .allowance(Instant::now());
+            let allowed = channel.pacer.lock().allowance(Instant::now());
             let want = free.min(allowed).min(256);
             if want == 0 {
                 continue;
@@ -346,7 +416,7 @@ impl Dispatcher {
                 continue;
             };
             let now = now_ms();
-            let lease_until = now + self.settings.lease.as_millis() as i64;
+            let lease_until = self.lease_until(now);
             let op = WriteOp::Claim {
                 channel: name.clone(),
                 limit: want,
@@ -361,14 +431,12 @@ impl Dispatcher {
                     continue;
                 }
             };
-            channel
-                .pacer
-                .lock()
-                .expect("pacer lock")
-                .take(claimed.len() as u32);
+            channel.pacer.lock().take(claimed.len() as u32);
             more |= claimed.len() as u32 == want;
             for c in claimed {
-                let permit = permits.split(1).expect("one permit per claimed delivery");
+                let Some(permit) = permits.split(1) else {
+                    break;
+                };
                 let this = self.clone();
                 tokio::spawn(async move { this.deliver(c, permit).await });
             }
@@ -381,13 +449,21 @@ impl Dispatcher {
         self.live()
             .channels
             .values()
-            .filter_map(|c| c.pacer.lock().expect("pacer lock").wait(now))
+            .filter_map(|c| c.pacer.lock().wait(now))
             .fold(self.settings.poll, Duration::min)
             .max(Duration::from_millis(1))
     }
 
     async fn deliver(&self, claimed: Claimed, slot: OwnedSemaphorePermit) {
-        let outcome = self.attempt(&claimed).await;
+        // A bug that panics while one message is prepared or sent must not take the dispatcher
+        // down with it: the delivery becomes a dead letter that says so, and the rest go on.
+        let outcome = match AssertUnwindSafe(self.attempt(&claimed))
+            .catch_unwind()
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(panic) => self.panicked(&claimed, panic.as_ref()),
+        };
         if let Some(a) = &outcome.attempt {
             self.metrics.attempt(
                 &claimed.channel,
@@ -400,7 +476,11 @@ impl Dispatcher {
             attempt: outcome.attempt,
             next: outcome.next,
         };
-        if let Err(e) = self.writer.submit(op).await {
+        let recorded = self.writer.submit(op).await;
+        if recorded.is_ok() {
+            self.last_record.store(now_ms(), Ordering::Relaxed);
+        }
+        if let Err(e) = recorded {
             // The lease will expire and the delivery be tried again: at-least-once.
             error!(event_id = %claimed.event_id, rule = %claimed.rule, channel = %claimed.channel, delivery_id = claimed.delivery_id, error = %e, "cannot record a delivery's outcome");
         }
@@ -408,6 +488,30 @@ impl Dispatcher {
         if self.starved.load(Ordering::Relaxed) {
             // A slot is free again and deliveries were left waiting for one.
             self.wake();
+        }
+    }
+
+    fn panicked(&self, c: &Claimed, panic: &(dyn std::any::Any + Send)) -> Outcome {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        let reason = format!(
+            "internal error while preparing or sending this message (panic: {what}); please report it, then replay"
+        );
+        let reason = self.live().config.redactor.redact(&reason);
+        self.metrics.panic("delivery");
+        error!(event_id = %c.event_id, rule = %c.rule, channel = %c.channel, delivery_id = c.delivery_id, reason = %reason, "delivery failed permanently");
+        Outcome {
+            attempt: Some(Attempt {
+                started_at: now_ms(),
+                duration_ms: 0,
+                outcome: AttemptOutcome::Failed,
+                status_code: None,
+                detail: reason.clone(),
+            }),
+            next: Next::Dead(reason),
         }
     }
 
@@ -463,7 +567,7 @@ impl Dispatcher {
                     .map(|s| s.retry.clone())
                     .unwrap_or_default();
                 let next = match decide(&policy, attempt_no, elapsed, None, fastrand::f64()) {
-                    Decision::RetryIn(wait) => Next::RetryAt(now_ms() + wait.as_millis() as i64),
+                    Decision::RetryIn(wait) => Next::RetryAt(now_ms().saturating_add(millis(wait))),
                     Decision::GiveUp => {
                         Next::Dead(format!("gave up after {attempt_no} attempts: {reason}"))
                     }
@@ -521,14 +625,12 @@ impl Dispatcher {
             error!(event_id, event, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status, took_ms = duration_ms, reason = %reason, "delivery failed permanently");
             return failed(AttemptOutcome::Failed, Next::Dead(reason.clone()));
         }
-        if let Some(wait) = error.retry_after() {
-            // The destination asked for a pause: pause it, and only it.
-            ch.pacer
-                .lock()
-                .expect("pacer lock")
-                .pause(Instant::now() + wait);
-        }
         let policy = &spec.retry;
+        if let Some(wait) = error.retry_after() {
+            // The destination asked for a pause: pause it, and only it, for at most the cap.
+            let wait = wait.min(policy.max_retry_after);
+            ch.pacer.lock().pause(Instant::now(), wait);
+        }
         let elapsed = Duration::from_millis((now_ms() - c.round_started_at).max(0) as u64);
         match decide(
             policy,
@@ -541,7 +643,7 @@ impl Dispatcher {
                 warn!(event_id, event, rule, channel, delivery_id = c.delivery_id, attempt = attempt_no, status = error.status(), took_ms = duration_ms, retry_in_ms = wait.as_millis() as u64, reason = %reason, "delivery failed, will retry");
                 failed(
                     AttemptOutcome::Retry,
-                    Next::RetryAt(now_ms() + wait.as_millis() as i64),
+                    Next::RetryAt(now_ms().saturating_add(millis(wait))),
                 )
             }
             Decision::GiveUp => {
@@ -605,10 +707,10 @@ async fn prepare(live: &Live, c: &Claimed, elapsed: Duration) -> Prepared {
         Fill::Retry(reason) => return Prepared::Retry(reason),
         Fill::Dead(reason) => return Prepared::EnrichmentRefused(reason),
     }
-    if rule.is_deferred() {
-        if let Err(reason) = rule.check_deferred(&ctx.value()) {
-            return Prepared::Skip(reason);
-        }
+    if rule.is_deferred()
+        && let Err(reason) = rule.check_deferred(&ctx.value())
+    {
+        return Prepared::Skip(reason);
     }
     let rendered = match action.template.render(&config.renderer, &ctx) {
         Ok(r) => r,

@@ -47,18 +47,25 @@ impl Pacer {
         }
     }
 
-    /// Stops this destination until `until` (a 429's `Retry-After`).
-    pub fn pause(&mut self, until: Instant) {
+    /// Stops this destination for `wait` from `now` (a 429's `Retry-After`, already capped by
+    /// the retry policy). A wait too long for the clock is cut to what it can hold.
+    pub fn pause(&mut self, now: Instant, wait: Duration) {
+        let until = now
+            .checked_add(wait)
+            .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+            .unwrap_or(now);
         self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
     }
 
     /// How long until the next message may start, if it is limited at all.
     pub fn wait(&self, now: Instant) -> Option<Duration> {
         if let Some(until) = self.paused_until.filter(|u| now < *u) {
-            return Some(until - now);
+            return Some(until.saturating_duration_since(now));
         }
         let rate = self.rate?;
-        (self.tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - self.tokens) / rate))
+        (self.tokens < 1.0).then(|| {
+            Duration::try_from_secs_f64((1.0 - self.tokens) / rate).unwrap_or(Duration::MAX)
+        })
     }
 }
 
@@ -86,7 +93,7 @@ mod tests {
         let mut p = Pacer::new(None);
         let t0 = Instant::now();
         assert_eq!(p.allowance(t0), u32::MAX);
-        p.pause(t0 + Duration::from_secs(2));
+        p.pause(t0, Duration::from_secs(2));
         assert_eq!(p.allowance(t0 + Duration::from_secs(1)), 0);
         assert_eq!(
             p.wait(t0 + Duration::from_secs(1)),

@@ -54,11 +54,11 @@ pub fn decide(
                 .get(attempts.saturating_sub(1) as usize)
                 .copied()
                 .unwrap_or(policy.then);
-            let spread = 1.0 + policy.jitter * (2.0 * random - 1.0);
-            base.mul_f64(spread.max(0.0))
+            let spread = 1.0 + policy.jitter * (2.0 * random.clamp(0.0, 1.0) - 1.0);
+            Duration::try_from_secs_f64(base.as_secs_f64() * spread.max(0.0)).unwrap_or(base)
         }
     };
-    if elapsed + wait > policy.give_up_after {
+    if elapsed.saturating_add(wait) > policy.give_up_after {
         Decision::GiveUp
     } else {
         Decision::RetryIn(wait)
@@ -91,6 +91,9 @@ mod tests {
             (1, s(0), Some(s(2)), 0.9, Decision::RetryIn(s(2))),
             (1, s(0), Some(s(9999)), 0.5, Decision::RetryIn(s(120))),
             (5, s(3590), Some(s(30)), 0.5, Decision::GiveUp),
+            // A hostile destination cannot make the arithmetic overflow.
+            (1, Duration::MAX, Some(Duration::MAX), 0.5, Decision::GiveUp),
+            (1, s(0), Some(Duration::MAX), 0.5, Decision::RetryIn(s(120))),
         ];
         for (attempts, elapsed, retry_after, random, expected) in cases {
             assert_eq!(

@@ -149,7 +149,7 @@ impl Api {
         let client = match &self.backend {
             Backend::Files(dir) => {
                 let file = dir.join(call.file());
-                return match std::fs::read_to_string(&file) {
+                return match crate::text::read_bounded(&file, 4 * 1024 * 1024) {
                     Ok(text) => serde_json::from_str(&text)
                         .map(|v: Value| (!v.is_null()).then_some(v))
                         .map_err(|e| {

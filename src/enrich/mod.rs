@@ -54,19 +54,28 @@ impl Needs {
 
 pub struct Enricher {
     api: Api,
+    /// An API's error may quote what it was sent: reasons leave the enricher redacted.
+    redactor: crate::secret::Redactor,
 }
 
 impl Enricher {
-    pub fn new(api: Api) -> Enricher {
-        Enricher { api }
+    pub fn new(api: Api, redactor: crate::secret::Redactor) -> Enricher {
+        Enricher { api, redactor }
     }
 
-    /// The enriched names an event gets for these needs.
+    /// The enriched names an event gets for these needs; errors are redacted.
     pub async fn enrich(
         &self,
         event: &Event,
         needs: &Needs,
     ) -> Result<Map<String, Value>, ApiError> {
+        self.fetch(event, needs).await.map_err(|e| match e {
+            ApiError::Retryable(r) => ApiError::Retryable(self.redactor.redact(&r)),
+            ApiError::Permanent(r) => ApiError::Permanent(self.redactor.redact(&r)),
+        })
+    }
+
+    async fn fetch(&self, event: &Event, needs: &Needs) -> Result<Map<String, Value>, ApiError> {
         let mut out = Map::new();
         let Some(id) = event.fields().get("PrimaryKey").and_then(as_id) else {
             return Ok(out);
@@ -158,54 +167,54 @@ impl Enricher {
             },
         };
         let Some(quote) = quote else { return Ok(()) };
-        if needs.any(&["version", "alternative", "lines"]) && version.is_none() {
-            if let Some(vid) = quote.get("ActiveQuoteVersionId").and_then(as_id) {
-                version = self
-                    .agent(tenant, "GetQuoteVersion", "QuoteVersionId", vid)
-                    .await?;
+        if needs.any(&["version", "alternative", "lines"])
+            && version.is_none()
+            && let Some(vid) = quote.get("ActiveQuoteVersionId").and_then(as_id)
+        {
+            version = self
+                .agent(tenant, "GetQuoteVersion", "QuoteVersionId", vid)
+                .await?;
+        }
+        if let Some(v) = &version
+            && needs.any(&["alternative", "lines"])
+        {
+            let vid = v.get("QuoteVersionId").and_then(as_id);
+            let alternatives = match vid {
+                Some(vid) => {
+                    self.agent(tenant, "GetQuoteAlternatives", "QuoteVersionId", vid)
+                        .await?
+                }
+                None => None,
+            };
+            let wanted = quote
+                .get("AcceptedQuoteAlternativeId")
+                .and_then(as_id)
+                .or_else(|| v.get("LikelyQuoteAlternativeId").and_then(as_id));
+            let list = alternatives
+                .and_then(|a| a.as_array().cloned())
+                .unwrap_or_default();
+            let alternative = list
+                .iter()
+                .find(|a| a.get("QuoteAlternativeId").and_then(as_id) == wanted)
+                .or(list.first())
+                .cloned();
+            if let Some(alt) = alternative {
+                if needs.any(&["lines"])
+                    && let Some(aid) = alt.get("QuoteAlternativeId").and_then(as_id)
+                {
+                    let lines = self
+                        .agent(tenant, "GetQuoteLines", "QuoteAlternativeId", aid)
+                        .await?;
+                    out.insert("lines".into(), lines.unwrap_or(Value::Array(Vec::new())));
+                }
+                out.insert("alternative".into(), alt);
             }
         }
-        if let Some(v) = &version {
-            if needs.any(&["alternative", "lines"]) {
-                let vid = v.get("QuoteVersionId").and_then(as_id);
-                let alternatives = match vid {
-                    Some(vid) => {
-                        self.agent(tenant, "GetQuoteAlternatives", "QuoteVersionId", vid)
-                            .await?
-                    }
-                    None => None,
-                };
-                let wanted = quote
-                    .get("AcceptedQuoteAlternativeId")
-                    .and_then(as_id)
-                    .or_else(|| v.get("LikelyQuoteAlternativeId").and_then(as_id));
-                let list = alternatives
-                    .and_then(|a| a.as_array().cloned())
-                    .unwrap_or_default();
-                let alternative = list
-                    .iter()
-                    .find(|a| a.get("QuoteAlternativeId").and_then(as_id) == wanted)
-                    .or(list.first())
-                    .cloned();
-                if let Some(alt) = alternative {
-                    if needs.any(&["lines"]) {
-                        if let Some(aid) = alt.get("QuoteAlternativeId").and_then(as_id) {
-                            let lines = self
-                                .agent(tenant, "GetQuoteLines", "QuoteAlternativeId", aid)
-                                .await?;
-                            out.insert("lines".into(), lines.unwrap_or(Value::Array(Vec::new())));
-                        }
-                    }
-                    out.insert("alternative".into(), alt);
-                }
-            }
-        }
-        if needs.any(&["sale", "contact", "person", "owner"]) {
-            if let Some(sale_id) = quote.get("SaleId").and_then(as_id) {
-                if let Some(sale) = self.get(tenant, "Sale", sale_id).await? {
-                    add_sale(sale, out);
-                }
-            }
+        if needs.any(&["sale", "contact", "person", "owner"])
+            && let Some(sale_id) = quote.get("SaleId").and_then(as_id)
+            && let Some(sale) = self.get(tenant, "Sale", sale_id).await?
+        {
+            add_sale(sale, out);
         }
         if let Some(v) = version {
             out.insert("version".into(), v);

@@ -28,7 +28,19 @@ pub enum EventError {
     Missing(&'static str),
     #[error("`{0}` must be a non-empty string")]
     NotText(&'static str),
+    #[error("`{0}` is longer than {1} characters")]
+    TooLong(&'static str, usize),
+    #[error("`{0}` contains control characters")]
+    Control(&'static str),
 }
+
+/// SuperOffice's longest event names are about 30 characters (`projectmember.changed`,
+/// `webhook123.stopped`, `list.<name>.created`); this leaves room for long list and table
+/// names, and keeps anything else out of logs and metric labels.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// An EventId is a GUID (36 characters); this leaves room for other forms.
+pub const MAX_ID_CHARS: usize = 128;
 
 impl Event {
     /// Parses a webhook body. The caller decides whether the bytes were verified first.
@@ -38,8 +50,8 @@ impl Event {
         let Value::Object(fields) = value else {
             return Err(EventError::NotAnObject);
         };
-        let id = required_text(&fields, "EventId")?;
-        let name = required_text(&fields, "Event")?;
+        let id = required_text(&fields, "EventId", MAX_ID_CHARS)?;
+        let name = required_text(&fields, "Event", MAX_NAME_CHARS)?;
         Ok(Event {
             id,
             name,
@@ -76,10 +88,17 @@ impl Event {
     }
 }
 
-fn required_text(fields: &Map<String, Value>, key: &'static str) -> Result<String, EventError> {
+fn required_text(
+    fields: &Map<String, Value>,
+    key: &'static str,
+    max: usize,
+) -> Result<String, EventError> {
     match fields.get(key) {
         None | Some(Value::Null) => Err(EventError::Missing(key)),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(EventError::NotText(key)),
+        Some(Value::String(s)) if s.chars().count() > max => Err(EventError::TooLong(key, max)),
+        Some(Value::String(s)) if s.chars().any(char::is_control) => Err(EventError::Control(key)),
+        Some(Value::String(s)) => Ok(s.clone()),
         Some(_) => Err(EventError::NotText(key)),
     }
 }
@@ -97,13 +116,22 @@ mod tests {
 
     #[test]
     fn says_what_is_wrong_with_a_bad_body() {
-        let cases: [(&[u8], EventError); 4] = [
+        let long = format!(r#"{{"EventId":"a","Event":"{}"}}"#, "x".repeat(101));
+        assert_eq!(
+            Event::parse(long.as_bytes()).unwrap_err(),
+            EventError::TooLong("Event", MAX_NAME_CHARS)
+        );
+        let cases: [(&[u8], EventError); 5] = [
             (b"[1]", EventError::NotAnObject),
             (br#"{"Event":"x"}"#, EventError::Missing("EventId")),
             (br#"{"EventId":"a"}"#, EventError::Missing("Event")),
             (
                 br#"{"EventId":7,"Event":"x"}"#,
                 EventError::NotText("EventId"),
+            ),
+            (
+                b"{\"EventId\":\"a\\u001b[2J\",\"Event\":\"x\"}",
+                EventError::Control("EventId"),
             ),
         ];
         for (body, expected) in cases {

@@ -6,6 +6,7 @@
 //! Every error becomes a response in one place ([`IngressError`]'s `IntoResponse`). None is
 //! ever `410 Gone`: that status disables the webhook at SuperOffice.
 
+pub mod server;
 pub mod signature;
 
 use std::net::SocketAddr;
@@ -44,6 +45,41 @@ pub struct AppState {
     pub admin: Admin,
     /// The largest webhook body taken; larger ones get 413.
     pub max_body: usize,
+    pub bodies: BodyBudget,
+    /// How long a client may take to send its body; a slower one gets 408.
+    pub body_timeout: Duration,
+    /// One WARN line per window for requests anyone can send.
+    pub rejected_log: crate::ops::Throttle,
+}
+
+/// The bytes of webhook bodies held at once, over all requests, at most: a body is read only
+/// once its size (its `Content-Length`, or `max_body`) fits in the budget. Unsigned bodies
+/// cannot be told from signed ones before they are read whole, so this is what keeps a flood
+/// of them from taking herald's memory.
+pub struct BodyBudget {
+    kib: Arc<tokio::sync::Semaphore>,
+}
+
+impl BodyBudget {
+    pub fn new(bytes: usize) -> BodyBudget {
+        let kib = (bytes / 1024).clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        BodyBudget {
+            kib: Arc::new(tokio::sync::Semaphore::new(kib)),
+        }
+    }
+
+    /// Waits up to `within` for room for `bytes`.
+    async fn reserve(
+        &self,
+        bytes: usize,
+        within: Duration,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).ok()?;
+        tokio::time::timeout(within, self.kib.clone().acquire_many_owned(kib))
+            .await
+            .ok()?
+            .ok()
+    }
 }
 
 /// Who may call the admin routes (`/-/reload`): peers in `allow` (loopback by default), or
@@ -59,10 +95,10 @@ impl Admin {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if let (Some(token), Some(given)) = (&self.token, bearer) {
-            if same_secret(token.expose().as_bytes(), given.trim().as_bytes()) {
-                return true;
-            }
+        if let (Some(token), Some(given)) = (&self.token, bearer)
+            && same_secret(token.expose().as_bytes(), given.trim().as_bytes())
+        {
+            return true;
         }
         self.allow.iter().any(|net| net.contains(peer.ip()))
     }
@@ -77,29 +113,46 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/-/reload", post(reload))
         // The webhook reads its body itself, with its own limit (see `read_body`).
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            contain_panics,
+        ))
         .with_state(state)
 }
 
-/// Reads a body of at most `max` bytes. A larger one is read on, and thrown away, up to four
-/// times the limit, so the client is still reading when the 413 comes: a server that closes
-/// on unread data makes the client's kernel drop the answer with the connection.
-async fn read_body(body: Body, max: usize) -> Result<Bytes, IngressError> {
+/// Reads a body of at most `max` bytes within `within`. A larger one is read on, and thrown
+/// away, up to four times the limit, so the client is still reading when the 413 comes: a
+/// server that closes on unread data makes the client's kernel drop the answer with the
+/// connection. A body that ends before its `Content-Length` is refused, never processed.
+async fn read_body(
+    body: Body,
+    expected: usize,
+    max: usize,
+    within: Duration,
+) -> Result<Bytes, IngressError> {
     use futures_util::StreamExt;
     let mut stream = body.into_data_stream();
-    let mut buf = Vec::new();
+    // Sized once: growing by doubling would hold up to twice the body during the last copy.
+    let mut buf = Vec::with_capacity(expected.min(max));
     let mut seen = 0usize;
-    let drain = tokio::time::timeout(Duration::from_secs(5), async {
+    let read = tokio::time::timeout(within, async {
         while let Some(chunk) = stream.next().await {
-            let Ok(chunk) = chunk else { break };
-            seen += chunk.len();
+            let chunk = chunk.map_err(|_| IngressError::Incomplete(seen))?;
+            seen = seen.saturating_add(chunk.len());
             if seen <= max {
                 buf.extend_from_slice(&chunk);
             } else if seen > max.saturating_mul(4) {
                 break;
             }
         }
+        Ok(())
     });
-    let _ = drain.await;
+    match read.await {
+        Err(_) if seen > max => return Err(IngressError::TooLarge(max)),
+        Err(_) => return Err(IngressError::SlowBody(within)),
+        Ok(Err(e)) => return Err(e),
+        Ok(Ok(())) => {}
+    }
     if seen > max {
         return Err(IngressError::TooLarge(max));
     }
@@ -110,6 +163,12 @@ async fn read_body(body: Body, max: usize) -> Result<Bytes, IngressError> {
 pub enum IngressError {
     #[error("body larger than {0} bytes")]
     TooLarge(usize),
+    #[error("the body was not received within {0:?}")]
+    SlowBody(Duration),
+    #[error("the body ended after {0} bytes, before its Content-Length")]
+    Incomplete(usize),
+    #[error("too many webhook bodies are being received at once; try again")]
+    Busy,
     #[error("{0}")]
     Signature(#[from] SignatureError),
     #[error("{0}")]
@@ -119,16 +178,61 @@ pub enum IngressError {
     Store(#[from] StoreError),
 }
 
+impl IngressError {
+    /// The outcome label in metrics and logs.
+    fn outcome(&self) -> &'static str {
+        match self {
+            IngressError::Signature(_) => "unsigned",
+            IngressError::Busy => "busy",
+            IngressError::Store(_) => "rejected_by_store",
+            _ => "invalid",
+        }
+    }
+}
+
 impl IntoResponse for IngressError {
     fn into_response(self) -> Response {
         let status = match &self {
             IngressError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngressError::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
+            IngressError::Incomplete(_) | IngressError::Event(_) => StatusCode::BAD_REQUEST,
             IngressError::Signature(_) => StatusCode::UNAUTHORIZED,
-            IngressError::Event(_) => StatusCode::BAD_REQUEST,
-            IngressError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngressError::Busy | IngressError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         (status, format!("{self}\n")).into_response()
     }
+}
+
+/// Counts a refused request and logs it, at most one line per window per kind (anyone can
+/// send these).
+fn refused(app: &AppState, peer: SocketAddr, e: &IngressError) {
+    let outcome = e.outcome();
+    app.metrics.event("unknown", outcome);
+    if let Some(suppressed) = app.rejected_log.allow() {
+        warn!(peer = %peer, reason = %e, outcome, suppressed, "rejected webhook");
+    }
+}
+
+/// Reads and verifies a webhook body within the budget: what arrives here is signed.
+async fn verified_body(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<signature::VerifiedBody, IngressError> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let need = declared.unwrap_or(app.max_body).min(app.max_body);
+    let _room = app
+        .bodies
+        .reserve(need, app.body_timeout)
+        .await
+        .ok_or(IngressError::Busy)?;
+    let body = read_body(body, need, app.max_body, app.body_timeout).await?;
+    // `HeaderMap` lookups are case-insensitive, as SuperOffice's spelling varies.
+    let signature = headers.get("x-superoffice-signature").map(|v| v.as_bytes());
+    Ok(app.verifier.verify(signature, body)?)
 }
 
 async fn webhook(
@@ -137,21 +241,13 @@ async fn webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, IngressError> {
-    let body = read_body(body, app.max_body).await.inspect_err(|e| {
-        app.metrics.event("unknown", "invalid");
-        warn!(peer = %peer, reason = %e, outcome = "invalid", "rejected webhook: too large");
-    })?;
+    let verified = verified_body(&app, &headers, body)
+        .await
+        .inspect_err(|e| refused(&app, peer, e))?;
     let received_at = Timestamp::now();
-    // `HeaderMap` lookups are case-insensitive, as SuperOffice's spelling varies.
-    let signature = headers.get("x-superoffice-signature").map(|v| v.as_bytes());
-    let verified = app.verifier.verify(signature, body).inspect_err(|e| {
-        app.metrics.event("unknown", "unsigned");
-        warn!(peer = %peer, reason = %e, outcome = "unsigned", "rejected webhook: bad signature");
-    })?;
-    let event = Event::parse(verified.bytes()).inspect_err(|e| {
-        app.metrics.event("unknown", "invalid");
-        warn!(peer = %peer, reason = %e, outcome = "invalid", "rejected webhook: invalid body");
-    })?;
+    let event = Event::parse(verified.bytes())
+        .map_err(IngressError::from)
+        .inspect_err(|e| refused(&app, peer, e))?;
     let event_id = event.id().to_string();
     let outcome = |o: &'static str| app.metrics.event(event.name(), o);
     if event.is_test() {
@@ -302,28 +398,48 @@ fn leased(
         .collect()
 }
 
-/// Ready when the configuration is loaded (it is, once serving) and the store can commit.
+/// Ready when the configuration is loaded (it is, once serving), the store can commit, and
+/// the dispatcher is making progress.
 async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     let check = tokio::time::timeout(
         Duration::from_secs(3),
         app.writer.submit(WriteOp::Heartbeat),
     )
     .await;
-    match check {
-        Ok(Ok(_)) => (StatusCode::OK, "ready\n").into_response(),
-        Ok(Err(e)) => {
-            warn!(error = %e, "not ready: the store cannot commit");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not ready: the store cannot commit\n",
-            )
-                .into_response()
+    let problem = match check {
+        Ok(Ok(_)) => match app.dispatcher.progress().await {
+            Ok(()) => return (StatusCode::OK, "ready\n").into_response(),
+            Err(reason) => reason,
+        },
+        Ok(Err(e)) => format!("the store cannot commit: {e}"),
+        Err(_) => "the store did not answer within 3s".to_string(),
+    };
+    warn!(reason = %problem, "not ready");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("not ready: {problem}\n"),
+    )
+        .into_response()
+}
+
+/// Turns a panic in a request's handler into a 500 for that request alone, logged and counted;
+/// the server and every other request go on.
+async fn contain_panics(
+    State(app): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => {
+            app.metrics.panic("request");
+            tracing::error!("internal error while handling a request; answered 500");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the store did not answer within 3s\n",
-        )
-            .into_response(),
     }
 }
 

@@ -52,6 +52,12 @@ pub struct EnrichLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PanicLabels {
+    /// delivery, dispatcher, fast path, request
+    pub place: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
     pub version: String,
 }
@@ -71,6 +77,7 @@ pub struct Metrics {
     pub delivery_states: Family<StateLabels, Gauge>,
     pub reloads: Family<ReloadLabels, Counter>,
     pub enrichment_errors: Family<EnrichLabels, Counter>,
+    pub panics: Family<PanicLabels, Counter>,
     pub reload_ok: Gauge,
     pub reload_success_time: Gauge<f64, AtomicU64>,
 }
@@ -129,6 +136,12 @@ impl Metrics {
             "Failed SuperOffice API lookups by kind",
             enrichment_errors.clone(),
         );
+        let panics = Family::<PanicLabels, Counter>::default();
+        registry.register(
+            "panics",
+            "Internal errors caught and contained, by where they happened",
+            panics.clone(),
+        );
         let reload_ok = Gauge::default();
         registry.register(
             "config_last_reload_successful",
@@ -157,6 +170,7 @@ impl Metrics {
             delivery_states,
             reloads,
             enrichment_errors,
+            panics,
             reload_ok,
             reload_success_time,
         }
@@ -183,6 +197,10 @@ impl Metrics {
                 channel: channel.to_string(),
             })
             .observe(seconds);
+    }
+
+    pub fn panic(&self, place: &'static str) {
+        self.panics.get_or_create(&PanicLabels { place }).inc();
     }
 
     pub fn reloaded(&self, ok: bool) {

@@ -4,6 +4,49 @@ pub mod metrics;
 pub mod reload;
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// At most one log line per window for a kind of event that anyone can cause (unsigned
+/// requests, say), so that a flood of them cannot flood the log. Counts what it holds back.
+#[derive(Debug)]
+pub struct Throttle {
+    window_ms: i64,
+    next: AtomicI64,
+    suppressed: AtomicU64,
+}
+
+impl Throttle {
+    pub fn new(window: Duration) -> Throttle {
+        Throttle {
+            window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
+            next: AtomicI64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(n)` if a line may be logged now, `n` being how many were held back since the last
+    /// one; `None` if this one is held back.
+    pub fn allow(&self) -> Option<u64> {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let next = self.next.load(Ordering::Relaxed);
+        if now >= next
+            && self
+                .next
+                .compare_exchange(
+                    next,
+                    now.saturating_add(self.window_ms),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            return Some(self.suppressed.swap(0, Ordering::Relaxed));
+        }
+        self.suppressed.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
 
 /// A network in CIDR notation, such as `127.0.0.0/8` or `::1/128`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +127,16 @@ mod tests {
             assert_eq!(net.contains(ip.parse().unwrap()), expected, "{net:?} {ip}");
         }
         assert!("10.0.0.0/33".parse::<Net>().is_err());
+    }
+
+    #[test]
+    fn a_throttle_lets_one_line_through_per_window_and_counts_the_rest() {
+        let t = Throttle::new(Duration::from_secs(3600));
+        assert_eq!(t.allow(), Some(0));
+        assert_eq!(t.allow(), None);
+        assert_eq!(t.allow(), None);
+        t.next.store(0, Ordering::Relaxed);
+        assert_eq!(t.allow(), Some(2));
     }
 
     #[test]

@@ -56,9 +56,12 @@ impl Source {
     }
 }
 
+/// The largest environment file herald reads.
+pub const MAX_ENV_FILE_BYTES: usize = 1024 * 1024;
+
 /// `KEY=VALUE` per line; blank lines and `#` comments skipped; `export ` and quotes allowed.
 pub fn read_env_file(path: &Path) -> std::io::Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path)?;
+    let text = crate::text::read_bounded(path, MAX_ENV_FILE_BYTES)?;
     Ok(text
         .lines()
         .map(str::trim)

@@ -26,10 +26,10 @@ pub fn slack(message: &mut Value) -> Vec<String> {
             blocks.truncate(SLACK_BLOCKS_MAX);
         }
         for block in blocks.iter_mut() {
-            if let Some(Value::Object(text)) = block.get_mut("text") {
-                if let Some(Value::String(s)) = text.get_mut("text") {
-                    cut(s, SLACK_TEXT_MAX, "slack block text", &mut notes);
-                }
+            if let Some(Value::Object(text)) = block.get_mut("text")
+                && let Some(Value::String(s)) = text.get_mut("text")
+            {
+                cut(s, SLACK_TEXT_MAX, "slack block text", &mut notes);
             }
             if let Some(Value::Array(fields)) = block.get_mut("fields") {
                 for field in fields {

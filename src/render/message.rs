@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::context::TemplateContext;
-use super::{Escape, Problem, Renderer, Text, Tree, limits};
+use super::{Escape, Problem, Renderer, Text, Tree, limits, mail};
 use crate::channels::Kind;
 use crate::rules::yaml::{self, Pos};
 
@@ -80,6 +80,10 @@ pub enum RenderFailure {
     Invalid(String),
 }
 
+/// The largest template file herald reads; each template string in it is bounded again by
+/// [`super::guard::MAX_TEMPLATE_BYTES`].
+pub const MAX_TEMPLATE_FILE_BYTES: usize = 256 * 1024;
+
 const DEFAULT_SUBJECT: &str = "{{Event}} {{PrimaryKey}}";
 
 impl MessageTemplate {
@@ -113,15 +117,9 @@ impl MessageTemplate {
             },
             MessageTemplate::Email(t) => Message::Email(EmailBody {
                 // A subject is one line: a newline in data must not start a new header.
-                subject: renderer
-                    .render(&t.subject, &hb)?
-                    .split(['\r', '\n'])
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                text: renderer.render(&t.text, &hb)?,
-                html: renderer.render(&t.html, &hb)?,
+                subject: mail::subject(&renderer.render(&t.subject, &hb)?),
+                text: mail::body(&renderer.render(&t.text, &hb)?),
+                html: mail::body(&renderer.render(&t.html, &hb)?),
             }),
         };
         Ok(Rendered { message, truncated })
@@ -281,7 +279,7 @@ fn read(file: &Path) -> Result<String, Vec<FileProblem>> {
 }
 
 fn read_optional(file: &Path) -> Result<Option<String>, Vec<FileProblem>> {
-    match std::fs::read_to_string(file) {
+    match crate::text::read_bounded(file, MAX_TEMPLATE_FILE_BYTES) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(vec![FileProblem {

@@ -7,8 +7,10 @@
 //! never break or extend the JSON; serde encodes the result.
 
 pub mod context;
+pub mod guard;
 pub mod helpers;
 pub mod limits;
+pub mod mail;
 pub mod message;
 pub mod vars;
 
@@ -133,6 +135,7 @@ impl Renderer {
                 kind: TextKind::Literal(source.to_string()),
             });
         }
+        guard::prescan(source).map_err(|p| vec![p])?;
         let template = Template::compile(source).map_err(|e| {
             let (line, column) = e.pos().unwrap_or((1, 1));
             vec![Problem {
@@ -143,9 +146,10 @@ impl Renderer {
                 message: format!("template does not compile: {}", describe(e.reason())),
             }]
         })?;
-        let unknown = vars::unknown_variables(&template, known_root);
-        if !unknown.is_empty() {
-            return Err(unknown);
+        let mut problems = guard::partials(&template);
+        problems.extend(vars::unknown_variables(&template, known_root));
+        if !problems.is_empty() {
+            return Err(problems);
         }
         self.count += 1;
         let id = format!("t{}", self.count);

@@ -125,15 +125,15 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
         },
         retry: RetryPolicy::default(),
     };
-    if let Some(n) = get(entries, "pace") {
-        if let Some(pace) = pace(d, n, &what) {
-            spec.pace = pace;
-        }
+    if let Some(n) = get(entries, "pace")
+        && let Some(pace) = pace(d, n, &what)
+    {
+        spec.pace = pace;
     }
-    if let Some(n) = get(entries, "retry") {
-        if let Some(policy) = retry(d, n, &what) {
-            spec.retry = policy;
-        }
+    if let Some(n) = get(entries, "retry")
+        && let Some(policy) = retry(d, n, &what)
+    {
+        spec.retry = policy;
     }
     match kind {
         Kind::Slack | Kind::Teams | Kind::Webhook => {
@@ -169,37 +169,44 @@ fn pace(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Option<f64>> {
         return Some(None);
     }
     let parsed = text.split_once('/').and_then(|(n, unit)| {
-        let n: f64 = n.trim().parse().ok().filter(|n: &f64| *n > 0.0)?;
-        match unit.trim() {
-            "s" => Some(n),
-            "m" => Some(n / 60.0),
-            "h" => Some(n / 3600.0),
-            _ => None,
-        }
+        let n: f64 = n.trim().parse().ok().filter(|n: &f64| n.is_finite())?;
+        let rate = match unit.trim() {
+            "s" => n,
+            "m" => n / 60.0,
+            "h" => n / 3600.0,
+            _ => return None,
+        };
+        // Between one an hour and ten thousand a second: anything else is a typo.
+        (1.0 / 3600.0..=10_000.0).contains(&rate).then_some(rate)
     });
     if parsed.is_none() {
         d.sink.error(
             node.pos,
-            format!("{what}: pace must be like 1/s, 30/m or off, found {text:?}"),
+            format!("{what}: pace must be like 1/s, 30/m or off (between 1/h and 10000/s), found {text:?}"),
         );
     }
     parsed.map(Some)
 }
 
-/// `retry: { delays: [10s, 30s, 2m], then: 1h, give_up_after: 24h }`; each key optional.
+/// `retry: { delays: [10s, 30s, 2m], then: 1h, give_up_after: 24h, max_retry_after: 1h }`;
+/// each key optional.
 fn retry(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<RetryPolicy> {
     let what = format!("{what}: retry");
     let entries = d.map(node, &what)?;
-    d.only_keys(entries, &["delays", "then", "give_up_after"], &what);
+    d.only_keys(
+        entries,
+        &["delays", "then", "give_up_after", "max_retry_after"],
+        &what,
+    );
     let mut policy = RetryPolicy::default();
     let before = d.sink.items.len();
-    if let Some(n) = get(entries, "delays") {
-        if let Some(items) = d.list(n, &format!("{what}: delays")) {
-            policy.delays = items
-                .iter()
-                .filter_map(|i| d.duration(i, &format!("{what}: delays")))
-                .collect();
-        }
+    if let Some(n) = get(entries, "delays")
+        && let Some(items) = d.list(n, &format!("{what}: delays"))
+    {
+        policy.delays = items
+            .iter()
+            .filter_map(|i| d.duration(i, &format!("{what}: delays")))
+            .collect();
     }
     if let Some(n) = get(entries, "then") {
         policy.then = d
@@ -210,6 +217,11 @@ fn retry(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<RetryPolicy> {
         policy.give_up_after = d
             .duration(n, &format!("{what}: give_up_after"))
             .unwrap_or(policy.give_up_after);
+    }
+    if let Some(n) = get(entries, "max_retry_after") {
+        policy.max_retry_after = d
+            .duration(n, &format!("{what}: max_retry_after"))
+            .unwrap_or(policy.max_retry_after);
     }
     (d.sink.items.len() == before).then_some(policy)
 }
@@ -255,17 +267,17 @@ fn file_dir(raw: &str) -> Option<PathBuf> {
 }
 
 fn webhook_extras(d: &mut Decoder<'_>, entries: &Entries, what: &str, spec: &mut ChannelSpec) {
-    if let Some(n) = get(entries, "method") {
-        if let Some(m) = d.text(n, &format!("{what}: method")) {
-            match m.to_ascii_uppercase().as_str() {
-                "POST" => spec.method = reqwest::Method::POST,
-                "PUT" => spec.method = reqwest::Method::PUT,
-                "PATCH" => spec.method = reqwest::Method::PATCH,
-                _ => d.sink.error(
-                    n.pos,
-                    format!("{what}: method must be POST, PUT or PATCH, found {m:?}"),
-                ),
-            }
+    if let Some(n) = get(entries, "method")
+        && let Some(m) = d.text(n, &format!("{what}: method"))
+    {
+        match m.to_ascii_uppercase().as_str() {
+            "POST" => spec.method = reqwest::Method::POST,
+            "PUT" => spec.method = reqwest::Method::PUT,
+            "PATCH" => spec.method = reqwest::Method::PATCH,
+            _ => d.sink.error(
+                n.pos,
+                format!("{what}: method must be POST, PUT or PATCH, found {m:?}"),
+            ),
         }
     }
     let Some(n) = get(entries, "headers") else {
@@ -358,12 +370,13 @@ pub fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

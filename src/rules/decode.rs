@@ -106,7 +106,7 @@ impl Decoder<'_> {
             None => {
                 self.sink.error(
                     node.pos,
-                    format!("{what} must be a duration like 500ms, 10s, 2m or 1h, found {text:?}"),
+                    format!("{what} must be a duration like 500ms, 10s, 2m or 1h (at most 10 years), found {text:?}"),
                 );
                 None
             }
@@ -118,20 +118,25 @@ pub fn get<'n>(entries: &'n Entries, key: &str) -> Option<&'n Node> {
     entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
 }
 
+/// The longest duration herald reads anywhere: ten years. Longer ones are refused, so that
+/// no arithmetic on a configured duration can overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// `500ms`, `10s`, `2m`, `1h`, `1d`, up to [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
     let n: u64 = number.parse().ok()?;
-    let secs = match unit.trim() {
-        "ms" => return Some(Duration::from_millis(n)),
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let duration = match unit.trim() {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400)?),
         _ => return None,
     };
-    Some(Duration::from_secs(secs))
+    (duration <= MAX_DURATION).then_some(duration)
 }
 
 #[cfg(test)]
@@ -148,6 +153,8 @@ mod tests {
             ("10", None),
             ("s", None),
             ("3 weeks", None),
+            ("18446744073709551615d", None),
+            ("3651d", None),
         ];
         for (text, expected) in cases {
             assert_eq!(parse_duration(text), expected, "{text}");

@@ -11,8 +11,13 @@ pub struct Filled {
     pub from_env: Vec<String>,
 }
 
+/// The longest value one `${VAR}` may bring in.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InterpError {
+    #[error("environment variable {0} is {1} bytes long, more than the {max} KiB a value may be", max = MAX_VALUE_BYTES / 1024)]
+    TooLong(String, usize),
     #[error("environment variable {0} is not set (write ${{{0}:-default}} to give a default)")]
     Unset(String),
     #[error("unterminated ${{ in {0:?}: close it with }}, or write $$ for a literal $")]
@@ -53,7 +58,11 @@ pub fn fill(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Fill
             if !valid {
                 return Err(InterpError::BadName(name.to_string()));
             }
-            match (lookup(name), default) {
+            let value = lookup(name);
+            if let Some(v) = value.as_ref().filter(|v| v.len() > MAX_VALUE_BYTES) {
+                return Err(InterpError::TooLong(name.to_string(), v.len()));
+            }
+            match (value, default) {
                 (Some(value), _) if !value.is_empty() || default.is_none() => {
                     text.push_str(&value);
                     from_env.push(value);
@@ -106,6 +115,12 @@ mod tests {
         let err = fill("x ${NOPE} y", &env).unwrap_err();
         assert_eq!(err, InterpError::Unset("NOPE".into()));
         assert!(err.to_string().contains("NOPE"));
+    }
+
+    #[test]
+    fn a_value_too_long_is_refused_before_it_is_copied() {
+        let big = |_: &str| Some("x".repeat(MAX_VALUE_BYTES + 1));
+        assert!(matches!(fill("${BIG}", &big), Err(InterpError::TooLong(n, _)) if n == "BIG"));
     }
 
     #[test]

@@ -26,6 +26,12 @@ const TOP_KEYS: &[&str] = &["superoffice", "channels", "rules", "templates"];
 const RULE_KEYS: &[&str] = &["name", "description", "events", "when", "notify", "stop"];
 const ACTION_KEYS: &[&str] = &["channel", "template", "text", "subject", "to"];
 
+/// The largest rules file herald reads.
+pub const MAX_RULES_BYTES: usize = 1024 * 1024;
+
+/// The largest the rules file's text may grow to once its `${VAR}` values are filled in.
+pub const MAX_FILLED_BYTES: usize = 4 * 1024 * 1024;
+
 /// Loads the rules file with variables from the process environment.
 pub fn load(file: &Path) -> Result<Config, Diagnostics> {
     load_with_env(file, &|name| std::env::var(name).ok())
@@ -37,7 +43,7 @@ pub fn load_with_env(
 ) -> Result<Config, Diagnostics> {
     let mut sink = Sink::new(file);
     let start = yaml::Pos { line: 1, column: 1 };
-    let text = match std::fs::read_to_string(file) {
+    let text = match crate::text::read_bounded(file, MAX_RULES_BYTES) {
         Ok(t) => t,
         Err(e) => {
             sink.error(start, format!("cannot read the rules file: {e}"));
@@ -52,7 +58,8 @@ pub fn load_with_env(
         }
     };
     let mut secrets = Vec::new();
-    fill_variables(&mut root, env, &mut sink, &mut secrets);
+    let mut budget = MAX_FILLED_BYTES;
+    fill_variables(&mut root, env, &mut sink, &mut secrets, &mut budget);
 
     let templates_dir = {
         let mut d = Decoder { sink: &mut sink };
@@ -115,7 +122,9 @@ pub fn load_with_env(
     })
 }
 
-/// What of a channel must never be printed: URL paths and queries, passwords, header values.
+/// What of a channel must never be printed: the whole URL of an HTTP destination and each
+/// part of it a destination might echo, SMTP passwords and what AUTH makes of them, header
+/// values and the tokens in them.
 fn channel_secrets(spec: &ChannelSpec) -> Vec<String> {
     let mut out = Vec::new();
     match &spec.target {
@@ -128,10 +137,12 @@ fn channel_secrets(spec: &ChannelSpec) -> Vec<String> {
             if let Some(q) = url.query() {
                 out.push(q.to_string());
             }
+            out.extend(Redactor::url_parts(url));
         }
         Target::Smtp(smtp) => {
-            if let Some((_, pass)) = &smtp.credentials {
+            if let Some((user, pass)) = &smtp.credentials {
                 out.push(pass.expose().clone());
+                out.extend(Redactor::smtp_parts(user, pass.expose()));
             }
         }
         Target::File(_) => {}
@@ -139,6 +150,7 @@ fn channel_secrets(spec: &ChannelSpec) -> Vec<String> {
     for (_, value) in &spec.headers {
         if let Ok(v) = value.expose().to_str() {
             out.push(v.to_string());
+            out.extend(Redactor::header_parts(v));
         }
     }
     out
@@ -146,15 +158,31 @@ fn channel_secrets(spec: &ChannelSpec) -> Vec<String> {
 
 /// Replaces `${VAR}` in every text value (not keys), remembering what came from the
 /// environment as secrets.
+/// `budget` is what is left of [`MAX_FILLED_BYTES`]; past it, filling stops with one error.
 fn fill_variables(
     node: &mut Node,
     env: &dyn Fn(&str) -> Option<String>,
     sink: &mut Sink,
     secrets: &mut Vec<String>,
+    budget: &mut usize,
 ) {
+    if *budget == 0 {
+        return;
+    }
     match &mut node.kind {
         NodeKind::Str(s) => match interp::fill(s, env) {
+            Ok(filled) if filled.text.len() > *budget => {
+                *budget = 0;
+                sink.error(
+                    node.pos,
+                    format!(
+                        "with its ${{VAR}} values filled in, the rules file is larger than {} MiB",
+                        MAX_FILLED_BYTES / (1024 * 1024)
+                    ),
+                );
+            }
             Ok(filled) => {
+                *budget -= filled.text.len();
                 *s = filled.text;
                 secrets.extend(filled.from_env);
             }
@@ -162,10 +190,10 @@ fn fill_variables(
         },
         NodeKind::Seq(items) => items
             .iter_mut()
-            .for_each(|n| fill_variables(n, env, sink, secrets)),
+            .for_each(|n| fill_variables(n, env, sink, secrets, budget)),
         NodeKind::Map(entries) => entries
             .iter_mut()
-            .for_each(|(_, n)| fill_variables(n, env, sink, secrets)),
+            .for_each(|(_, n)| fill_variables(n, env, sink, secrets, budget)),
         _ => {}
     }
 }

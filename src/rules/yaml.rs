@@ -98,6 +98,9 @@ impl fmt::Display for SyntaxError {
     }
 }
 
+/// How deep mappings and lists may nest in the files herald reads.
+pub const MAX_DEPTH: usize = 32;
+
 /// Parses YAML text into a positioned tree. YAML 1.2 booleans only (`yes` stays text), and
 /// numbers with leading zeros stay text, so `0777` is not silently a number.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
@@ -105,6 +108,13 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
         with_snippet: false,
+        // Rules files and templates are a few levels deep. The parser and this tree recurse once
+        // per level, so a cap well below the library's defaults keeps a hostile file from
+        // overflowing the stack of any thread that loads it.
+        budget: serde_saphyr::budget! {
+            max_depth: MAX_DEPTH,
+            flow_nesting_limit: MAX_DEPTH,
+        },
     };
     let spanned: Spanned<RawKind> =
         serde_saphyr::from_str_with_options(text, options).map_err(|e| {

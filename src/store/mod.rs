@@ -26,6 +26,11 @@ pub fn now_ms() -> Millis {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// A duration in milliseconds, saturating rather than wrapping.
+pub fn millis(d: std::time::Duration) -> Millis {
+    Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -241,6 +246,13 @@ pub trait Store: Send + Sync {
     fn purge<'a>(&'a self, before: Millis) -> BoxFuture<'a, Result<u64, StoreError>>;
 
     fn counts(&self) -> BoxFuture<'_, Result<Counts, StoreError>>;
+
+    /// For each channel, the oldest delivery that has been due (and not leased) since before
+    /// `before`: deliveries that should have been sent by now.
+    fn oldest_due(
+        &self,
+        before: Millis,
+    ) -> BoxFuture<'_, Result<Vec<(String, Millis)>, StoreError>>;
 
     /// Channels that have deliveries still to make.
     fn channels_with_work(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;

@@ -572,6 +572,26 @@ impl Store for SqliteStore {
         })
     }
 
+    fn oldest_due(
+        &self,
+        before: Millis,
+    ) -> BoxFuture<'_, Result<Vec<(String, Millis)>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT channel, MIN(next_attempt_at) AS since FROM deliveries
+                 WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?1
+                 GROUP BY channel",
+            )
+            .bind(before)
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get("channel"), r.get("since")))
+                .collect())
+        })
+    }
+
     fn channels_with_work(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
         Box::pin(async move {
             Ok(sqlx::query_scalar(

@@ -8,6 +8,7 @@ mod delivery;
 mod durable;
 mod enrichment;
 mod escaping;
+mod hardening;
 mod ingress;
 mod operations;
 mod readme;

@@ -199,6 +199,11 @@ impl<'a> Start<'a> {
         self
     }
 
+    pub fn args(mut self, args: &[&'a str]) -> Self {
+        self.args.extend_from_slice(args);
+        self
+    }
+
     pub async fn run(self) -> Herald {
         herald::install_crypto_provider();
         let mut cmd = Command::new(herald_bin());

@@ -24,8 +24,25 @@ pub struct SmtpServer {
     received: Arc<Mutex<Vec<Received>>>,
 }
 
+/// How the server answers AUTH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Logins {
+    Accept,
+    /// Refuses every login permanently, quoting what the client sent, as some servers do.
+    RefuseQuoting,
+}
+
 impl SmtpServer {
     pub async fn start() -> SmtpServer {
+        SmtpServer::start_with(Logins::Accept).await
+    }
+
+    /// A server that refuses every login with a 535 that quotes the client's credentials.
+    pub async fn start_refusing_logins() -> SmtpServer {
+        SmtpServer::start_with(Logins::RefuseQuoting).await
+    }
+
+    async fn start_with(logins: Logins) -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -34,7 +51,7 @@ impl SmtpServer {
             while let Ok((socket, _)) = listener.accept().await {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    let _ = session(socket, store).await;
+                    let _ = session(socket, store, logins).await;
                 });
             }
         });
@@ -52,7 +69,11 @@ impl SmtpServer {
     }
 }
 
-async fn session(socket: TcpStream, store: Arc<Mutex<Vec<Received>>>) -> std::io::Result<()> {
+async fn session(
+    socket: TcpStream,
+    store: Arc<Mutex<Vec<Received>>>,
+    logins: Logins,
+) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read);
     write
@@ -83,6 +104,11 @@ async fn session(socket: TcpStream, store: Arc<Mutex<Vec<Received>>>) -> std::io
                     l.trim().to_string()
                 }
             };
+            if logins == Logins::RefuseQuoting {
+                let reply = format!("535 5.7.8 Authentication failed: {encoded} rejected\r\n");
+                write.write_all(reply.as_bytes()).await?;
+                continue;
+            }
             let decoded = STANDARD.decode(encoded).unwrap_or_default();
             let parts: Vec<String> = decoded
                 .split(|b| *b == 0)

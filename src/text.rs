@@ -1,0 +1,65 @@
+//! Text from outside, made safe to hold and to show: files read with a size bound (so that
+//! `--rules /dev/zero` is refused, not read until memory runs out), and control characters
+//! escaped before they reach an operator's terminal.
+
+use std::io::Read;
+use std::path::Path;
+
+/// Reads a UTF-8 text file of at most `max` bytes; a larger one is an error that says so,
+/// found before more than `max + 1` bytes are read.
+pub fn read_bounded(path: &Path, max: usize) -> std::io::Result<String> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the {} KiB herald reads", max / 1024),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+/// The text with every control character (C0, DEL, C1) shown as `\u{1b}`, so that printing
+/// data that came from a webhook cannot move the cursor, recolour or retitle a terminal.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(escape_controls("plain"), "plain");
+        assert_eq!(
+            escape_controls("a\u{1b}[2Jb\u{7}\u{9b}"),
+            "a\\u{1b}[2Jb\\u{7}\\u{9b}"
+        );
+    }
+
+    #[test]
+    fn a_file_past_the_bound_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("big");
+        std::fs::write(&f, vec![b'a'; 2048]).unwrap();
+        assert!(read_bounded(&f, 4096).is_ok());
+        let err = read_bounded(&f, 1024).unwrap_err();
+        assert!(err.to_string().contains("1 KiB"), "{err}");
+    }
+}
