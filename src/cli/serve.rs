@@ -409,3 +409,23 @@ fn raise_fd_limit() -> u64 {
 fn raise_fd_limit() -> u64 {
     u64::MAX
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_networks_may_be_none_for_a_token_only_policy() {
+        assert!(parse_nets("").unwrap().0.is_empty());
+        assert_eq!(parse_nets("127.0.0.0/8, ::1/128").unwrap().0.len(), 2);
+        assert!(parse_nets("not-a-net").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_units_and_never_overflow() {
+        assert_eq!(parse_size("1MiB"), Ok(1024 * 1024));
+        assert_eq!(parse_size("512KiB"), Ok(512 * 1024));
+        assert!(parse_size("99999999999999999999MiB").is_err());
+        assert!(parse_size("18446744073709551615MiB").is_err());
+    }
+}
