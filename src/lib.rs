@@ -16,10 +16,12 @@
 
 pub mod channels;
 pub mod cli;
+pub mod config;
 pub mod delivery;
 pub mod enrich;
 pub mod event;
 pub mod ingress;
+pub mod metrics;
 pub mod ops;
 pub mod render;
 pub mod rules;

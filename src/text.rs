@@ -40,6 +40,23 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// At most `max` characters; when cut, the last is `…`.
+pub fn truncate_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A time for people: `2026-11-28 16:04:05Z`.
+pub fn show_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| ms.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,8 +165,8 @@ proptest! {
 
     #[test]
     fn durations_are_bounded(value in "[0-9]{0,25}(ms|s|m|h|d| d|x)?") {
-        if let Some(d) = herald::rules::decode::parse_duration(&value) {
-            prop_assert!(d <= herald::rules::decode::MAX_DURATION);
+        if let Some(d) = herald::config::decode::parse_duration(&value) {
+            prop_assert!(d <= herald::config::decode::MAX_DURATION);
             prop_assert!(d < Duration::MAX);
         }
     }

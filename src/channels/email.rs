@@ -7,11 +7,10 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::file::FileSink;
-use super::{
-    BoxFuture, BuildError, Delivered, Destination, Kind, Outgoing, SendError, wrong_message,
-};
+use super::{BoxFuture, BuildError, Delivered, Destination, Outgoing, SendError, wrong_message};
+use crate::config::channel::Kind;
+use crate::config::channel::{ChannelSpec, EmailSpec, Security, Target};
 use crate::render::message::{EmailBody, Message};
-use crate::rules::channel::{ChannelSpec, EmailSpec, Security, Target};
 
 pub struct Email {
     transport: Transport,

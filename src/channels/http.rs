@@ -9,7 +9,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AF
 
 use super::file::FileSink;
 use super::{Delivered, Outgoing, SendError};
-use crate::rules::channel::{ChannelSpec, Target};
+use crate::config::channel::{ChannelSpec, Target};
 use crate::secret::Secret;
 
 /// An HTTP endpoint, or a folder standing in for one.
@@ -173,7 +173,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 /// The start of an answer, on one line, for logs and attempt records.
 pub fn excerpt(body: &str) -> String {
     let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    crate::render::helpers::truncate_chars(&one_line, 200)
+    crate::text::truncate_chars(&one_line, 200)
 }
 
 #[cfg(test)]

@@ -15,40 +15,10 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 
+use crate::config::channel::{ChannelSpec, Kind};
 use crate::render::message::Message;
-use crate::rules::channel::ChannelSpec;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The kinds of destination herald can deliver to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Slack,
-    Teams,
-    Email,
-    Webhook,
-}
-
-impl Kind {
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "slack" => Some(Kind::Slack),
-            "teams" => Some(Kind::Teams),
-            "email" => Some(Kind::Email),
-            "webhook" => Some(Kind::Webhook),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Slack => "slack",
-            Kind::Teams => "teams",
-            Kind::Email => "email",
-            Kind::Webhook => "webhook",
-        }
-    }
-}
 
 /// One message on its way: what to send, and the ids that name it.
 #[derive(Debug, Clone)]

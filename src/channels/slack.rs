@@ -3,7 +3,8 @@
 //! `Retry-After` when sending faster than about one message a second.
 
 use super::http::Sink;
-use super::{BoxFuture, Delivered, Destination, Kind, Outgoing, SendError, wrong_message};
+use super::{BoxFuture, Delivered, Destination, Outgoing, SendError, wrong_message};
+use crate::config::channel::Kind;
 use crate::render::message::Message;
 
 pub struct Slack {

@@ -3,7 +3,8 @@
 //! later, so the card is checked before it is sent (see `render::message`).
 
 use super::http::Sink;
-use super::{BoxFuture, Delivered, Destination, Kind, Outgoing, SendError, wrong_message};
+use super::{BoxFuture, Delivered, Destination, Outgoing, SendError, wrong_message};
+use crate::config::channel::Kind;
 use crate::render::message::Message;
 
 pub struct Teams {

@@ -1,7 +1,8 @@
 //! Any HTTP endpoint: the JSON body from the template, the channel's method and headers.
 
 use super::http::Sink;
-use super::{BoxFuture, Delivered, Destination, Kind, Outgoing, SendError, wrong_message};
+use super::{BoxFuture, Delivered, Destination, Outgoing, SendError, wrong_message};
+use crate::config::channel::Kind;
 use crate::render::message::Message;
 
 pub struct Webhook {

@@ -52,7 +52,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             esc(&d.event_id)
         );
         if d.status == "pending" || d.status == "retrying" {
-            println!("    next attempt {}", super::show_time(d.next_attempt_at));
+            println!(
+                "    next attempt {}",
+                crate::text::show_time(d.next_attempt_at)
+            );
         }
         if let (Some(e), "dead" | "skipped") = (&d.last_error, d.status.as_str()) {
             println!("    reason: {}", esc(e));
@@ -65,7 +68,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!(
                 "    attempt {} {} {:>6}ms {:<6} {:>3} {}",
                 i + 1,
-                super::show_time(a.started_at),
+                crate::text::show_time(a.started_at),
                 a.duration_ms,
                 a.outcome,
                 status,

@@ -38,7 +38,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         println!(
             "{}  {:<16} {}  rules: {}",
-            super::show_time(e.received_at),
+            crate::text::show_time(e.received_at),
             esc(&e.event_type),
             esc(&e.event_id),
             esc(&rules)

@@ -77,10 +77,3 @@ pub struct DbArg {
     )]
     pub db: String,
 }
-
-/// A time for people: `2026-11-28 16:04:05Z`.
-pub fn show_time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
-        .unwrap_or_else(|_| ms.to_string())
-}

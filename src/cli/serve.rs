@@ -9,13 +9,13 @@ use std::time::Duration;
 use anyhow::Context;
 use tracing::{error, info, warn};
 
+use crate::config::decode::parse_duration;
 use crate::delivery::{Dispatcher, Settings};
 use crate::ingress::signature::Verifier;
 use crate::ingress::{self, Admin, AppState, server};
+use crate::metrics::Metrics;
 use crate::ops::Net;
-use crate::ops::metrics::Metrics;
 use crate::ops::reload::{Reloader, Source};
-use crate::rules::decode::parse_duration;
 use crate::store::{self, writer::Writer};
 
 #[derive(Debug, clap::Args)]

@@ -10,12 +10,13 @@ use serde_json::{Value, json};
 
 use std::time::Duration;
 
+use crate::config::names::Needs;
+use crate::config::superoffice::OnError;
 use crate::enrich::api::Api;
-use crate::enrich::{self, Enricher, Fill, Needs};
+use crate::enrich::{self, Enricher, Fill};
 use crate::event::Event;
 use crate::render::context::TemplateContext;
 use crate::render::message::Message;
-use crate::rules::superoffice::OnError;
 use crate::rules::{self, Config, Verdict};
 
 #[derive(Debug, clap::Args)]

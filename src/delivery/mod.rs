@@ -32,7 +32,7 @@ use crate::channels::{self, Destination, Outgoing, SendError};
 use crate::enrich::api::Api;
 use crate::enrich::{self, Enricher, Fill};
 use crate::event::Event;
-use crate::ops::metrics::{EnrichLabels, Metrics};
+use crate::metrics::{EnrichLabels, Metrics};
 use crate::render::context::TemplateContext;
 use crate::rules::Config;
 use crate::store::writer::Writer;
@@ -370,7 +370,7 @@ impl Dispatcher {
         match stuck {
             Some((channel, since)) => Err(format!(
                 "deliveries to `{channel}` have been due since {} and nothing was sent for {} s",
-                crate::cli::show_time(since),
+                crate::text::show_time(since),
                 record_age / 1000
             )),
             None => Ok(()),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use crate::rules::superoffice::{ApiRoot, Auth, SuperOfficeSpec};
+use crate::config::superoffice::{ApiRoot, Auth, SuperOfficeSpec};
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

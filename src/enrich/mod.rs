@@ -8,49 +8,11 @@
 
 pub mod api;
 
-use std::collections::BTreeSet;
-
 use serde_json::{Map, Value};
 
+use crate::config::names::Needs;
 use crate::event::Event;
 use api::{Api, ApiError, Call};
-
-/// The top-level names enrichment adds.
-pub const ROOTS: &[&str] = &[
-    "quote",
-    "version",
-    "alternative",
-    "sale",
-    "contact",
-    "person",
-    "owner",
-    "lines",
-    "enriched",
-];
-
-/// Which enriched names something uses.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Needs(BTreeSet<&'static str>);
-
-impl Needs {
-    pub fn add(&mut self, root: &str) {
-        if let Some(known) = ROOTS.iter().find(|r| **r == root) {
-            self.0.insert(known);
-        }
-    }
-
-    pub fn union(&self, other: &Needs) -> Needs {
-        Needs(self.0.union(&other.0).copied().collect())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|r| *r == "enriched")
-    }
-
-    fn any(&self, names: &[&str]) -> bool {
-        names.iter().any(|n| self.0.contains(n))
-    }
-}
 
 pub struct Enricher {
     api: Api,
@@ -263,13 +225,13 @@ pub enum Fill {
 /// trying, for the `retry_for` bound.
 pub async fn fill(
     enricher: Option<&Enricher>,
-    on_error: Option<crate::rules::superoffice::OnError>,
+    on_error: Option<crate::config::superoffice::OnError>,
     event: &Event,
     needs: &Needs,
     ctx: &mut crate::render::context::TemplateContext,
     elapsed: std::time::Duration,
 ) -> Fill {
-    use crate::rules::superoffice::OnError;
+    use crate::config::superoffice::OnError;
     ctx.insert("enriched", Value::Bool(false));
     let Some(enricher) = enricher.filter(|_| !needs.is_empty()) else {
         return Fill::Done;

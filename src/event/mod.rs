@@ -9,6 +9,24 @@ pub mod time;
 
 use serde_json::{Map, Value};
 
+/// Fields SuperOffice documents on webhook bodies. Templates and conditions may use these,
+/// whether or not a given event carries them (`{{default WebhookName "..."}}` covers an absent
+/// one).
+pub const FIELDS: &[&str] = &[
+    "EventId",
+    "Timestamp",
+    "Changes",
+    "Event",
+    "PrimaryKey",
+    "Entity",
+    "ContextIdentifier",
+    "ChangedByAssociateId",
+    "WebhookName",
+    "FieldValues",
+    "Values",
+    "Properties",
+];
+
 /// A parsed event. Built only by [`Event::parse`], so an `Event` always has an id and a name.
 #[derive(Debug, Clone)]
 pub struct Event {

@@ -24,7 +24,7 @@ use tracing::{info, warn};
 
 use crate::delivery::Dispatcher;
 use crate::event::{Event, EventError};
-use crate::ops::metrics::{Metrics, RuleLabels};
+use crate::metrics::{Metrics, RuleLabels};
 use crate::ops::reload::Reloader;
 use crate::ops::{Net, same_secret};
 use crate::rules::{Config, Rule};

@@ -1,6 +1,5 @@
 //! Running herald as a service: reload, readiness, metrics, and who may use the admin routes.
 
-pub mod metrics;
 pub mod reload;
 
 use std::net::IpAddr;

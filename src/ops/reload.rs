@@ -16,8 +16,8 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tracing::{error, info};
 
-use super::metrics::Metrics;
 use crate::delivery::Dispatcher;
+use crate::metrics::Metrics;
 use crate::rules::{self, Config};
 
 /// Where configuration comes from: the rules file, and optionally a file of `KEY=VALUE` lines
@@ -39,7 +39,7 @@ impl Source {
                     return Err(rules::Diagnostics {
                         items: vec![rules::Diagnostic {
                             file: f.clone(),
-                            pos: rules::yaml::Pos { line: 1, column: 1 },
+                            pos: crate::config::yaml::Pos { line: 1, column: 1 },
                             message: format!("cannot read the environment file: {e}"),
                         }],
                     });

@@ -7,32 +7,6 @@ use serde_json::{Map, Value, json};
 
 use crate::event::Event;
 
-/// Fields SuperOffice documents on webhook bodies. Templates may use these, whether or not a
-/// given event carries them (`{{default WebhookName "..."}}` covers an absent one).
-pub const EVENT_FIELDS: &[&str] = &[
-    "EventId",
-    "Timestamp",
-    "Changes",
-    "Event",
-    "PrimaryKey",
-    "Entity",
-    "ContextIdentifier",
-    "ChangedByAssociateId",
-    "WebhookName",
-    "FieldValues",
-    "Values",
-    "Properties",
-];
-
-/// Names herald adds beside the event's fields. `enriched` is always there: true when
-/// SuperOffice data was fetched for the message.
-pub const HERALD_FIELDS: &[&str] = &["rule", "received_at", "enriched"];
-
-/// True if a template or condition may use this top-level name.
-pub fn is_known_root(name: &str) -> bool {
-    EVENT_FIELDS.contains(&name) || HERALD_FIELDS.contains(&name)
-}
-
 /// The template context for one event and one rule.
 #[derive(Debug, Clone)]
 pub struct TemplateContext {

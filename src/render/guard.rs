@@ -17,7 +17,7 @@ use handlebars::Template;
 use handlebars::template::{DecoratorTemplate, Parameter, TemplateElement};
 
 use super::Problem;
-use crate::rules::yaml::Pos;
+use crate::config::yaml::Pos;
 
 pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
 pub const MAX_NESTING: usize = 16;

@@ -11,6 +11,7 @@ use handlebars::{
 use serde_json::Value;
 
 use crate::event::time;
+use crate::text::truncate_chars;
 
 pub fn register(hb: &mut Handlebars<'static>) {
     hb.register_helper("date", Box::new(Date));
@@ -240,16 +241,6 @@ impl HelperDef for Truncate {
             .ok_or_else(|| fail("truncate", "the second parameter must be a length"))?;
         derived(truncate_chars(&text, max as usize))
     }
-}
-
-/// At most `max` characters; when cut, the last is `…`.
-pub fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]

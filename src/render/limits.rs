@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::helpers::truncate_chars;
+use crate::text::truncate_chars;
 
 pub const SLACK_TEXT_MAX: usize = 3000;
 pub const SLACK_BLOCKS_MAX: usize = 50;

@@ -4,7 +4,7 @@
 //! CR or other control characters (lettre then picks 7bit, quoted-printable or base64 as the
 //! text needs).
 
-use super::helpers::truncate_chars;
+use crate::text::truncate_chars;
 
 /// The longest subject herald sends. Mail clients show about 60–80 characters; 200 keeps
 /// every header line of the message far below 998 octets even when one word cannot be folded.

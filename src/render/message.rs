@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 
 use super::context::TemplateContext;
 use super::{Escape, Problem, Renderer, Text, Tree, limits, mail};
-use crate::channels::Kind;
-use crate::rules::yaml::{self, Pos};
+use crate::config::channel::Kind;
+use crate::config::yaml::{self, Pos};
 
 /// A compiled message template for one destination kind.
 #[derive(Debug, Clone)]

@@ -17,7 +17,7 @@ pub mod vars;
 use handlebars::{Context, Handlebars, RenderError, Template};
 use serde_json::Value;
 
-use crate::rules::yaml::{Kind as NodeKind, Node, Pos};
+use crate::config::yaml::{Kind as NodeKind, Node, Pos};
 
 /// How substituted values are escaped: this belongs to the destination, not the template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,7 +299,7 @@ mod tests {
     fn a_tree_keeps_its_structure_whatever_the_data() {
         let mut r = Renderer::new();
         let node =
-            crate::rules::yaml::parse("text: \"{{x}}\"\nn: 3\nlist: [\"a {{x}}\"]\n").unwrap();
+            crate::config::yaml::parse("text: \"{{x}}\"\nn: 3\nlist: [\"a {{x}}\"]\n").unwrap();
         let tree = r.compile_tree(&node, Escape::None, &any).unwrap();
         let out = tree
             .render(&r, &Context::from(json!({"x": "\" }, \"evil\": {"})))

@@ -8,7 +8,7 @@ use handlebars::template::{HelperTemplate, Parameter, TemplateElement};
 use handlebars::{Path, Template};
 
 use super::Problem;
-use crate::rules::yaml::Pos;
+use crate::config::yaml::Pos;
 
 pub fn unknown_variables(template: &Template, known_root: &dyn Fn(&str) -> bool) -> Vec<Problem> {
     let mut out = Vec::new();
@@ -48,7 +48,7 @@ fn walk(template: &Template, known: &dyn Fn(&str) -> bool, out: &mut Vec<Problem
                 if guarded {
                     // `{{#if enriched}}…{{/if}}` reads enriched names safely, with or without
                     // a `superoffice:` section; its `{{else}}` does not.
-                    let widened = |r: &str| known(r) || crate::enrich::ROOTS.contains(&r);
+                    let widened = |r: &str| known(r) || crate::config::names::ENRICHED.contains(&r);
                     if let Some(inner) = &ht.template {
                         walk(inner, &widened, out);
                     }
@@ -112,7 +112,7 @@ fn check_root(raw: &str, known: &dyn Fn(&str) -> bool, pos: Pos, out: &mut Vec<P
         .unwrap_or(raw)
         .trim_matches(['[', ']']);
     if !known(root) {
-        let message = if crate::enrich::ROOTS.contains(&root) {
+        let message = if crate::config::names::ENRICHED.contains(&root) {
             format!(
                 "template uses `{raw}`, an enriched field: add a `superoffice:` section so herald can fetch it"
             )

@@ -6,19 +6,19 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use super::channel::{self, ChannelSpec, Target};
 use super::condition::{Bound, Condition, FieldPath, Op};
-use super::decode::{Decoder, Entries, get};
-use super::diag::{Diagnostics, Sink, did_you_mean};
-use super::interp;
-use super::superoffice::{self, Auth, SuperOfficeSpec};
-use super::yaml::{self, Kind as NodeKind, Node};
 use super::{Action, Config, Rule};
-use crate::channels::Kind;
-use crate::enrich::Needs;
+use crate::config::channel::Kind;
+use crate::config::channel::{self, ChannelSpec, Target};
+use crate::config::decode::{Decoder, Entries, get};
+use crate::config::diag::{Diagnostics, Sink, did_you_mean};
+use crate::config::interp;
+use crate::config::names::Needs;
+use crate::config::names::is_known_root;
+use crate::config::superoffice::{self, Auth, SuperOfficeSpec};
+use crate::config::yaml::{self, Kind as NodeKind, Node};
 use crate::event::{catalog, time};
 use crate::render::Renderer;
-use crate::render::context::is_known_root;
 use crate::render::message::{FileProblem, MessageTemplate};
 use crate::secret::Redactor;
 
@@ -201,7 +201,7 @@ fn fill_variables(
 /// Names a template or condition may use: the event's, herald's, and with a `superoffice:`
 /// section the enriched ones.
 fn known_root(has_superoffice: bool, name: &str) -> bool {
-    is_known_root(name) || (has_superoffice && crate::enrich::ROOTS.contains(&name))
+    is_known_root(name) || (has_superoffice && crate::config::names::ENRICHED.contains(&name))
 }
 
 /// A template compiled for a destination kind, and the enriched names it reads.
@@ -445,7 +445,7 @@ impl Loader {
             self.sink.error(field_node.pos, format!("{label}: `{raw}` is not a field path (like PrimaryKey or FieldValues.contact_id)"));
             return None;
         };
-        if crate::enrich::ROOTS.contains(&path.root()) && self.superoffice.is_none() {
+        if crate::config::names::ENRICHED.contains(&path.root()) && self.superoffice.is_none() {
             self.sink.error(
                 field_node.pos,
                 format!("{label}: `{raw}` is an enriched field: add a `superoffice:` section so herald can fetch it"),
@@ -458,10 +458,7 @@ impl Loader {
                 format!(
                     "{label}: no event has a field `{}`{}",
                     path.root(),
-                    did_you_mean(
-                        path.root(),
-                        crate::render::context::EVENT_FIELDS.iter().copied()
-                    )
+                    did_you_mean(path.root(), crate::event::FIELDS.iter().copied())
                 ),
             );
             return None;

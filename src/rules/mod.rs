@@ -3,14 +3,8 @@
 //! [`load`] is the only way to get a [`Config`]; `serve`, `check` and `simulate` all use it,
 //! so what `check` accepts is exactly what `serve` runs.
 
-pub mod channel;
 pub mod condition;
-pub mod decode;
-pub mod diag;
-pub mod interp;
 pub mod load;
-pub mod superoffice;
-pub mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,18 +13,18 @@ use std::sync::Arc;
 use lettre::message::Mailbox;
 use serde_json::Value;
 
-use crate::enrich::Needs;
+use crate::config::names::Needs;
 use crate::event::Event;
 use crate::event::catalog::glob_match;
 use crate::render::Renderer;
 use crate::render::message::MessageTemplate;
 use crate::secret::Redactor;
 
-pub use channel::ChannelSpec;
+pub use crate::config::channel::ChannelSpec;
+pub use crate::config::diag::{Diagnostic, Diagnostics};
+use crate::config::yaml::Pos;
 pub use condition::Condition;
-pub use diag::{Diagnostic, Diagnostics};
 pub use load::{load, load_with_env};
-use yaml::Pos;
 
 /// A loaded, checked configuration.
 #[derive(Debug)]
@@ -44,7 +38,7 @@ pub struct Config {
     /// Knows every secret the file holds: values from the environment, URL paths, passwords.
     pub redactor: Redactor,
     /// Where to enrich events from, if anywhere.
-    pub superoffice: Option<superoffice::SuperOfficeSpec>,
+    pub superoffice: Option<crate::config::superoffice::SuperOfficeSpec>,
 }
 
 #[derive(Debug)]
@@ -89,7 +83,7 @@ pub enum Verdict<'a> {
 pub fn is_deferred(cond: &Condition) -> bool {
     cond.fields()
         .iter()
-        .any(|f| crate::enrich::ROOTS.contains(&f.root()))
+        .any(|f| crate::config::names::ENRICHED.contains(&f.root()))
 }
 
 impl Rule {

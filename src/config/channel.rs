@@ -10,9 +10,38 @@ use url::Url;
 
 use super::decode::{Decoder, Entries, get};
 use super::yaml::Node;
-use crate::channels::Kind;
-use crate::delivery::retry::RetryPolicy;
+use crate::config::retry::RetryPolicy;
 use crate::secret::Secret;
+
+/// The kinds of destination herald can deliver to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Slack,
+    Teams,
+    Email,
+    Webhook,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "slack" => Some(Kind::Slack),
+            "teams" => Some(Kind::Teams),
+            "email" => Some(Kind::Email),
+            "webhook" => Some(Kind::Webhook),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Slack => "slack",
+            Kind::Teams => "teams",
+            Kind::Email => "email",
+            Kind::Webhook => "webhook",
+        }
+    }
+}
 
 /// A checked channel definition. Building the sender from it cannot fail on its content.
 #[derive(Debug, Clone)]

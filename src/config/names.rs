@@ -1,0 +1,59 @@
+//! The names a template context and a condition can use at the top level, in one place: the
+//! event's own fields (their wire names live with the event, [`crate::event::FIELDS`]), the
+//! names herald adds, and the names enrichment adds. [`Needs`] is which enriched names a rule
+//! or template reads: that decides which SuperOffice API calls are made.
+
+use std::collections::BTreeSet;
+
+/// Names herald adds beside the event's fields. `enriched` is always there: true when
+/// SuperOffice data was fetched for the message.
+pub const HERALD: &[&str] = &["rule", "received_at", "enriched"];
+
+/// The top-level names enrichment adds.
+pub const ENRICHED: &[&str] = &[
+    "quote",
+    "version",
+    "alternative",
+    "sale",
+    "contact",
+    "person",
+    "owner",
+    "lines",
+    "enriched",
+];
+
+/// True if a template or condition may use this top-level name without enrichment.
+pub fn is_known_root(name: &str) -> bool {
+    crate::event::FIELDS.contains(&name) || HERALD.contains(&name)
+}
+
+/// True if this top-level name comes from enrichment.
+pub fn is_enriched(name: &str) -> bool {
+    ENRICHED.contains(&name)
+}
+
+/// Which enriched names something uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs(BTreeSet<&'static str>);
+
+impl Needs {
+    pub fn add(&mut self, root: &str) {
+        if let Some(known) = ENRICHED.iter().find(|r| **r == root) {
+            self.0.insert(known);
+        }
+    }
+
+    pub fn union(&self, other: &Needs) -> Needs {
+        Needs(self.0.union(&other.0).copied().collect())
+    }
+
+    /// True when nothing needs fetching (`enriched` alone is always there).
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|r| *r == "enriched")
+    }
+
+    /// True if any of these names is needed.
+    pub fn any(&self, names: &[&str]) -> bool {
+        names.iter().any(|n| self.0.contains(n))
+    }
+}
