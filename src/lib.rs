@@ -20,6 +20,7 @@ pub mod config;
 pub mod delivery;
 pub mod enrich;
 pub mod event;
+pub mod http;
 pub mod ingress;
 pub mod metrics;
 pub mod ops;

@@ -155,9 +155,9 @@ proptest! {
 
     #[test]
     fn retry_after_is_always_bounded(value in "\\PC{0,40}", secs in any::<u64>()) {
-        let cap = herald::channels::http::RETRY_AFTER_CEILING;
+        let cap = herald::http::RETRY_AFTER_CEILING;
         for v in [value, secs.to_string(), format!("{secs}0")] {
-            if let Some(wait) = herald::channels::http::parse_retry_after(&v) {
+            if let Some(wait) = herald::http::parse_retry_after(&v) {
                 prop_assert!(wait <= cap);
             }
         }

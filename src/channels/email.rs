@@ -2,6 +2,8 @@
 //! plain on loopback; AUTH when the URL has a login. Sent as multipart/alternative (plain text
 //! and HTML). SMTP 4xx and connection errors are retryable, 5xx permanent.
 
+use std::time::Duration;
+
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -9,7 +11,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use super::file::FileSink;
 use super::{BoxFuture, BuildError, Delivered, Destination, Outgoing, SendError, wrong_message};
 use crate::config::channel::Kind;
-use crate::config::channel::{ChannelSpec, EmailSpec, Security, Target};
+use crate::config::channel::{EmailSpec, MailTransport, Security, SmtpSpec};
 use crate::render::message::{EmailBody, Message};
 
 pub struct Email {
@@ -23,44 +25,14 @@ enum Transport {
 }
 
 impl Email {
-    pub fn new(spec: &ChannelSpec) -> Result<Email, BuildError> {
-        let email = spec
-            .email
-            .clone()
-            .expect("the loader gives email channels their addresses");
-        let transport = match &spec.target {
-            Target::File(dir) => Transport::File(FileSink::new(dir.clone(), &spec.name)),
-            Target::Smtp(smtp) => {
-                let failed = |e: lettre::transport::smtp::Error| BuildError::Smtp {
-                    channel: spec.name.clone(),
-                    reason: e.to_string(),
-                };
-                let builder = match smtp.security {
-                    Security::Implicit => {
-                        AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(failed)?
-                    }
-                    Security::StartTls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-                            .map_err(failed)?
-                    }
-                    Security::Plain => {
-                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                    }
-                };
-                let mut builder = builder.port(smtp.port).timeout(Some(spec.timeout));
-                if let Some((user, pass)) = &smtp.credentials {
-                    builder =
-                        builder.credentials(Credentials::new(user.clone(), pass.expose().clone()));
-                }
-                Transport::Smtp(builder.build())
-            }
-            Target::Http(_) => {
-                unreachable!("the loader gives email channels an SMTP or file target")
-            }
+    pub fn new(channel: &str, timeout: Duration, spec: &EmailSpec) -> Result<Email, BuildError> {
+        let transport = match &spec.transport {
+            MailTransport::File(dir) => Transport::File(FileSink::new(dir.clone(), channel)),
+            MailTransport::Smtp(smtp) => Transport::Smtp(smtp_transport(channel, timeout, smtp)?),
         };
         Ok(Email {
             transport,
-            spec: email,
+            spec: spec.clone(),
         })
     }
 
@@ -95,10 +67,6 @@ impl Email {
 }
 
 impl Destination for Email {
-    fn kind(&self) -> Kind {
-        Kind::Email
-    }
-
     fn send<'a>(&'a self, out: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
             let Message::Email(body) = &out.message else {
@@ -121,6 +89,31 @@ impl Destination for Email {
             }
         })
     }
+}
+
+fn smtp_transport(
+    channel: &str,
+    timeout: Duration,
+    smtp: &SmtpSpec,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, BuildError> {
+    let failed = |e: lettre::transport::smtp::Error| BuildError::Smtp {
+        channel: channel.to_string(),
+        reason: e.to_string(),
+    };
+    let builder = match smtp.security {
+        Security::Implicit => {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(failed)?
+        }
+        Security::StartTls => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(failed)?
+        }
+        Security::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+    };
+    let mut builder = builder.port(smtp.port).timeout(Some(timeout));
+    if let Some((user, pass)) = &smtp.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), pass.expose().clone()));
+    }
+    Ok(builder.build())
 }
 
 fn code_number(code: lettre::transport::smtp::response::Code) -> u16 {

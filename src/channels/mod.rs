@@ -3,10 +3,7 @@
 
 pub mod email;
 pub mod file;
-pub mod http;
-pub mod slack;
-pub mod teams;
-pub mod webhook;
+pub mod json;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,8 +12,9 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 
-use crate::config::channel::{ChannelSpec, Kind};
+use crate::config::channel::{ChannelSpec, Kind, KindSpec};
 use crate::render::message::Message;
+use json::JsonPost;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -54,10 +52,6 @@ pub enum SendError {
 }
 
 impl SendError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, SendError::Retryable { .. })
-    }
-
     pub fn status(&self) -> Option<u16> {
         match self {
             SendError::Retryable { status, .. } | SendError::Permanent { status, .. } => *status,
@@ -82,7 +76,6 @@ pub(crate) fn wrong_message(kind: Kind) -> SendError {
 
 /// A destination. Implementations classify their own failures.
 pub trait Destination: Send + Sync {
-    fn kind(&self) -> Kind;
     fn send<'a>(&'a self, out: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>>;
 }
 
@@ -92,27 +85,29 @@ pub enum BuildError {
     Smtp { channel: String, reason: String },
 }
 
-/// Builds the destination a channel definition describes.
+/// Builds the destination a channel definition describes; each sender gets its own settings.
 pub fn build(
     spec: &ChannelSpec,
     client: &reqwest::Client,
 ) -> Result<Arc<dyn Destination>, BuildError> {
-    let destination: Arc<dyn Destination> = match spec.kind {
-        Kind::Slack => Arc::new(slack::Slack::new(http::Sink::new(spec, client))),
-        Kind::Teams => Arc::new(teams::Teams::new(http::Sink::new(spec, client))),
-        Kind::Webhook => Arc::new(webhook::Webhook::new(http::Sink::new(spec, client))),
-        Kind::Email => Arc::new(email::Email::new(spec)?),
+    let (name, timeout) = (spec.name.as_str(), spec.timeout);
+    let destination: Arc<dyn Destination> = match &spec.kind {
+        KindSpec::Slack(endpoint) => Arc::new(JsonPost::platform(
+            Kind::Slack,
+            name,
+            endpoint,
+            timeout,
+            client,
+        )),
+        KindSpec::Teams(endpoint) => Arc::new(JsonPost::platform(
+            Kind::Teams,
+            name,
+            endpoint,
+            timeout,
+            client,
+        )),
+        KindSpec::Webhook(webhook) => Arc::new(JsonPost::webhook(name, webhook, timeout, client)),
+        KindSpec::Email(email) => Arc::new(email::Email::new(name, timeout, email)?),
     };
     Ok(destination)
-}
-
-/// The shared HTTP client: rustls, no redirects (a redirect could carry a message, or a
-/// credential in the URL, somewhere nobody configured).
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .expect("the HTTP client's fixed settings are valid")
 }

@@ -20,7 +20,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                     .notify
                     .iter()
                     .map(|a| {
-                        let kind = config.channels[&a.channel].kind.as_str();
+                        let kind = config.channels[&a.channel].kind().as_str();
                         match &a.template_name {
                             Some(t) => format!("{} ({kind}, template {t})", a.channel),
                             None => format!("{} ({kind}, inline text)", a.channel),

@@ -56,7 +56,7 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Enricher::new(
             match &args.api_responses {
                 Some(dir) => Api::from_files(so, dir.clone()),
-                None => Api::new(so, crate::channels::http_client()),
+                None => Api::new(so, crate::http::client()),
             },
             config.redactor.clone(),
         )
@@ -116,13 +116,13 @@ pub async fn simulate(config: &Config, event: &Event, enricher: Option<&Enricher
                     .map(|action| {
                         let spec = &config.channels[&action.channel];
                         let mut entry =
-                            json!({"channel": action.channel, "kind": spec.kind.as_str()});
+                            json!({"channel": action.channel, "kind": spec.kind().as_str()});
                         match action.template.render(&config.renderer, &ctx) {
                             Ok(rendered) => {
                                 let mut message = serde_json::to_value(&rendered.message)
                                     .expect("messages serialize");
                                 if let (Message::Email(_), Some(email)) =
-                                    (&rendered.message, &spec.email)
+                                    (&rendered.message, spec.email())
                                 {
                                     let to = action.to.as_ref().unwrap_or(&email.to);
                                     message["from"] = json!(email.from.to_string());

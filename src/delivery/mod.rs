@@ -68,7 +68,7 @@ struct Live {
 
 impl Live {
     fn build(config: Arc<Config>, old: Option<&Live>) -> Result<Live, channels::BuildError> {
-        let client = channels::http_client();
+        let client = crate::http::client();
         let mut built = BTreeMap::new();
         for (name, spec) in &config.channels {
             let kept = old

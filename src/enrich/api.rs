@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::config::superoffice::{ApiRoot, Auth, SuperOfficeSpec};
+use crate::http::{Class, classify, transport_error};
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum ApiError {
     /// 401, 403 and other refusals: trying again will not help.
     #[error("{0}")]
     Permanent(String),
+    /// 421: the tenant's API root has moved; look it up again.
+    #[error("SuperOffice API answered 421: the tenant's API root has moved")]
+    Moved,
 }
 
 /// One request: an entity by id (`GET Sale/88231`) or an agent method (`POST
@@ -103,7 +107,7 @@ impl Api {
     pub async fn call(&self, tenant: &str, call: Call) -> Answer {
         let (root, from) = self.root(tenant).await?;
         let answer = self.cached(&root, &call).await;
-        if answer == Err(ApiError::Retryable(MISDIRECTED.into())) {
+        if answer == Err(ApiError::Moved) {
             // 421: this tenant lives elsewhere now. Look it up again, once.
             // Only the lookup that gave the stale root is dropped: callers that failed together
             // share the next lookup.
@@ -176,7 +180,7 @@ impl Api {
         };
         let what = call.path();
         let (status, body) = self.exchange(request, &format!("API {what}")).await?;
-        let excerpt = crate::channels::http::excerpt(&body);
+        let excerpt = crate::http::excerpt(&body);
         match status {
             200 => match serde_json::from_str::<Value>(&body) {
                 Ok(Value::Null) => Ok(None),
@@ -186,16 +190,14 @@ impl Api {
                 ))),
             },
             204 | 404 => Ok(None),
-            421 => Err(ApiError::Retryable(MISDIRECTED.into())),
+            421 => Err(ApiError::Moved),
             401 | 403 => Err(ApiError::Permanent(format!(
                 "SuperOffice API {what} answered {status}: check the credentials in `superoffice: auth` ({excerpt})"
             ))),
-            s if retryable(s) => Err(ApiError::Retryable(format!(
-                "SuperOffice API {what} answered {status}: {excerpt}"
-            ))),
-            _ => Err(ApiError::Permanent(format!(
-                "SuperOffice API {what} answered {status}: {excerpt}"
-            ))),
+            s => Err(refusal(
+                s,
+                format!("SuperOffice API {what} answered {status}: {excerpt}"),
+            )),
         }
     }
 
@@ -211,7 +213,9 @@ impl Api {
             .timeout(self.spec.timeout)
             .send()
             .await
-            .map_err(|e| ApiError::Retryable(format!("SuperOffice {what}: {}", e.without_url())))?;
+            .map_err(|e| {
+                ApiError::Retryable(format!("SuperOffice {what}: {}", transport_error(e)))
+            })?;
         let status = response.status().as_u16();
         Ok((status, response.text().await.unwrap_or_default()))
     }
@@ -265,11 +269,7 @@ impl Api {
         let (status, text) = self.exchange(client.get(&url), &what).await?;
         if status != 200 {
             let reason = format!("SuperOffice {what} answered {status}");
-            return Err(if retryable(status) {
-                ApiError::Retryable(reason)
-            } else {
-                ApiError::Permanent(reason)
-            });
+            return Err(refusal(status, reason));
         }
         let state: Value = serde_json::from_str(&text).map_err(|e| {
             ApiError::Retryable(format!(
@@ -295,9 +295,10 @@ impl Api {
     }
 }
 
-/// Statuses worth another try later.
-fn retryable(status: u16) -> bool {
-    matches!(status, 408 | 429 | 500..=599)
+/// An answer that is not the thing asked for, by the one rule for HTTP statuses.
+fn refusal(status: u16, reason: String) -> ApiError {
+    match classify(status) {
+        Class::Retryable => ApiError::Retryable(reason),
+        Class::Success | Class::Permanent => ApiError::Permanent(reason),
+    }
 }
-
-const MISDIRECTED: &str = "SuperOffice API answered 421: the tenant's API root has moved";

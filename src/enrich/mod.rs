@@ -34,6 +34,7 @@ impl Enricher {
         self.fetch(event, needs).await.map_err(|e| match e {
             ApiError::Retryable(r) => ApiError::Retryable(self.redactor.redact(&r)),
             ApiError::Permanent(r) => ApiError::Permanent(self.redactor.redact(&r)),
+            ApiError::Moved => ApiError::Moved,
         })
     }
 
@@ -245,9 +246,10 @@ pub async fn fill(
             Fill::Done
         }
         Err(ApiError::Permanent(reason)) => Fill::Dead(reason),
-        Err(ApiError::Retryable(reason)) => match on_error {
-            Some(OnError::Retry(bound)) if elapsed < bound => Fill::Retry(reason),
+        Err(e @ (ApiError::Retryable(_) | ApiError::Moved)) => match on_error {
+            Some(OnError::Retry(bound)) if elapsed < bound => Fill::Retry(e.to_string()),
             _ => {
+                let reason = e.to_string();
                 tracing::warn!(event_id = event.id(), reason = %reason, "sending without enriched data");
                 ctx.insert("enrichment_error", Value::String(reason));
                 Fill::Done

@@ -9,7 +9,7 @@ use regex::Regex;
 use super::condition::{Bound, Condition, FieldPath, Op};
 use super::{Action, Config, Rule};
 use crate::config::channel::Kind;
-use crate::config::channel::{self, ChannelSpec, Target};
+use crate::config::channel::{self, ChannelSpec};
 use crate::config::decode::{Decoder, Entries, get};
 use crate::config::diag::{Diagnostics, Sink, did_you_mean};
 use crate::config::interp;
@@ -109,7 +109,7 @@ pub fn load_with_env(
         return Err(problems);
     }
     for spec in channels.values() {
-        secrets.extend(channel_secrets(spec));
+        secrets.extend(spec.secrets());
     }
     Ok(Config {
         file: file.to_path_buf(),
@@ -120,40 +120,6 @@ pub fn load_with_env(
         redactor: Redactor::new(secrets),
         superoffice,
     })
-}
-
-/// What of a channel must never be printed: the whole URL of an HTTP destination and each
-/// part of it a destination might echo, SMTP passwords and what AUTH makes of them, header
-/// values and the tokens in them.
-fn channel_secrets(spec: &ChannelSpec) -> Vec<String> {
-    let mut out = Vec::new();
-    match &spec.target {
-        Target::Http(url) => {
-            let url = url.expose();
-            out.push(url.to_string());
-            if url.path().len() > 1 {
-                out.push(url.path().to_string());
-            }
-            if let Some(q) = url.query() {
-                out.push(q.to_string());
-            }
-            out.extend(Redactor::url_parts(url));
-        }
-        Target::Smtp(smtp) => {
-            if let Some((user, pass)) = &smtp.credentials {
-                out.push(pass.expose().clone());
-                out.extend(Redactor::smtp_parts(user, pass.expose()));
-            }
-        }
-        Target::File(_) => {}
-    }
-    for (_, value) in &spec.headers {
-        if let Ok(v) = value.expose().to_str() {
-            out.push(v.to_string());
-            out.extend(Redactor::header_parts(v));
-        }
-    }
-    out
 }
 
 /// Replaces `${VAR}` in every text value (not keys), remembering what came from the
@@ -247,7 +213,10 @@ impl Loader {
                 if let Some(defs) = self.d().map(n, "channels") {
                     for (key, def) in defs {
                         let spec = channel::decode(&mut self.d(), &key.name, def);
-                        let kind = spec.as_ref().map(|s| s.kind).or_else(|| declared_kind(def));
+                        let kind = spec
+                            .as_ref()
+                            .map(|s| s.kind())
+                            .or_else(|| declared_kind(def));
                         channel_kinds.insert(key.name.clone(), kind);
                         if let Some(spec) = spec {
                             channels.insert(key.name.clone(), Arc::new(spec));
@@ -637,7 +606,7 @@ impl Loader {
             let has_to = to.as_ref().is_some_and(|t| !t.is_empty())
                 || channels
                     .get(&channel)
-                    .and_then(|c| c.email.as_ref())
+                    .and_then(|c| c.email())
                     .is_some_and(|e| !e.to.is_empty() || !e.cc.is_empty());
             if !has_to && channels.contains_key(&channel) {
                 self.sink.error(
@@ -663,7 +632,7 @@ impl Loader {
                 let text = self.d().text(t, &format!("{label}: text"))?;
                 let channel_subject = channels
                     .get(&channel)
-                    .and_then(|c| c.email.as_ref())
+                    .and_then(|c| c.email())
                     .and_then(|e| e.subject.clone());
                 let subject_text = subject.as_ref().map(|(_, s)| s.clone()).or(channel_subject);
                 let used = std::cell::RefCell::new(Needs::default());

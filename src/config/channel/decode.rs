@@ -1,0 +1,320 @@
+//! Decoding a channel definition from the positioned YAML tree, every problem reported.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::header::{HeaderName, HeaderValue};
+use url::Url;
+
+use super::smtp::{self, mailbox, mailboxes};
+use super::{ChannelSpec, EmailSpec, Endpoint, Kind, KindSpec, WebhookSpec};
+use crate::config::decode::{Decoder, Entries, get};
+use crate::config::diag::did_you_mean;
+use crate::config::retry::RetryPolicy;
+use crate::config::yaml::Node;
+use crate::secret::Secret;
+
+const HTTP_KEYS: &[&str] = &["type", "timeout", "pace", "retry", "url"];
+const WEBHOOK_KEYS: &[&str] = &[
+    "type", "timeout", "pace", "retry", "url", "method", "headers",
+];
+const EMAIL_KEYS: &[&str] = &[
+    "type", "timeout", "pace", "retry", "smtp", "from", "to", "cc", "reply_to", "subject",
+];
+
+/// Decodes one channel; `None` when it has problems (all of them reported).
+pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpec> {
+    let what = format!("channel `{name}`");
+    let entries = d.map(node, &what)?;
+    let kind = kind(d, entries, node, &what)?;
+    let allowed = match kind {
+        Kind::Slack | Kind::Teams => HTTP_KEYS,
+        Kind::Webhook => WEBHOOK_KEYS,
+        Kind::Email => EMAIL_KEYS,
+    };
+    d.only_keys(entries, allowed, &what);
+    let before = d.sink.items.len();
+    let timeout = match get(entries, "timeout") {
+        Some(n) => d.duration(n, &format!("{what}: timeout")),
+        None => Some(Duration::from_secs(10)),
+    };
+    // The platforms' own limits: Slack about 1 a second per webhook, Teams about 4.
+    let default_pace = match kind {
+        Kind::Slack => Some(1.0),
+        Kind::Teams => Some(4.0),
+        Kind::Email | Kind::Webhook => None,
+    };
+    let pace = match get(entries, "pace") {
+        Some(n) => pace(d, n, &what),
+        None => Some(default_pace),
+    };
+    let retry = match get(entries, "retry") {
+        Some(n) => retry(d, n, &what),
+        None => Some(RetryPolicy::default()),
+    };
+    let spec = kind_spec(d, kind, entries, node, &what);
+    if d.sink.items.len() != before {
+        return None;
+    }
+    Some(ChannelSpec {
+        name: name.to_string(),
+        timeout: timeout?,
+        pace: pace?,
+        retry: retry?,
+        kind: spec?,
+    })
+}
+
+/// The channel's `type:`.
+fn kind(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Option<Kind> {
+    let Some(type_node) = get(entries, "type") else {
+        d.sink.error(
+            node.pos,
+            format!("{what} needs a `type`: one of slack, teams, email, webhook"),
+        );
+        return None;
+    };
+    let type_name = d.text(type_node, &format!("{what}: type"))?;
+    let kind = Kind::parse(&type_name);
+    if kind.is_none() {
+        d.sink.error(
+            type_node.pos,
+            format!(
+                "{what}: unknown type `{type_name}`{}; expected one of: slack, teams, email, webhook",
+                did_you_mean(&type_name, Kind::NAMES)
+            ),
+        );
+    }
+    kind
+}
+
+fn kind_spec(
+    d: &mut Decoder<'_>,
+    kind: Kind,
+    entries: &Entries,
+    node: &Node,
+    what: &str,
+) -> Option<KindSpec> {
+    match kind {
+        Kind::Slack => endpoint(d, entries, node, what).map(KindSpec::Slack),
+        Kind::Teams => endpoint(d, entries, node, what).map(KindSpec::Teams),
+        Kind::Webhook => webhook(d, entries, node, what).map(KindSpec::Webhook),
+        Kind::Email => email(d, entries, node, what).map(KindSpec::Email),
+    }
+}
+
+/// `off`, `N/s` or `N/m`.
+fn pace(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Option<f64>> {
+    let text = d.text(node, &format!("{what}: pace"))?;
+    if text.trim() == "off" {
+        return Some(None);
+    }
+    let parsed = text.split_once('/').and_then(|(n, unit)| {
+        let n: f64 = n.trim().parse().ok().filter(|n: &f64| n.is_finite())?;
+        let rate = match unit.trim() {
+            "s" => n,
+            "m" => n / 60.0,
+            "h" => n / 3600.0,
+            _ => return None,
+        };
+        // Between one an hour and ten thousand a second: anything else is a typo.
+        (1.0 / 3600.0..=10_000.0).contains(&rate).then_some(rate)
+    });
+    if parsed.is_none() {
+        d.sink.error(
+            node.pos,
+            format!("{what}: pace must be like 1/s, 30/m or off (between 1/h and 10000/s), found {text:?}"),
+        );
+    }
+    parsed.map(Some)
+}
+
+/// `retry: { delays: [10s, 30s, 2m], then: 1h, give_up_after: 24h, max_retry_after: 1h }`;
+/// each key optional.
+fn retry(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<RetryPolicy> {
+    let what = format!("{what}: retry");
+    let entries = d.map(node, &what)?;
+    d.only_keys(
+        entries,
+        &["delays", "then", "give_up_after", "max_retry_after"],
+        &what,
+    );
+    let mut policy = RetryPolicy::default();
+    let before = d.sink.items.len();
+    if let Some(n) = get(entries, "delays")
+        && let Some(items) = d.list(n, &format!("{what}: delays"))
+    {
+        policy.delays = items
+            .iter()
+            .filter_map(|i| d.duration(i, &format!("{what}: delays")))
+            .collect();
+    }
+    if let Some(n) = get(entries, "then") {
+        policy.then = d
+            .duration(n, &format!("{what}: then"))
+            .unwrap_or(policy.then);
+    }
+    if let Some(n) = get(entries, "give_up_after") {
+        policy.give_up_after = d
+            .duration(n, &format!("{what}: give_up_after"))
+            .unwrap_or(policy.give_up_after);
+    }
+    if let Some(n) = get(entries, "max_retry_after") {
+        policy.max_retry_after = d
+            .duration(n, &format!("{what}: max_retry_after"))
+            .unwrap_or(policy.max_retry_after);
+    }
+    (d.sink.items.len() == before).then_some(policy)
+}
+
+fn endpoint(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Option<Endpoint> {
+    let Some(url_node) = get(entries, "url") else {
+        d.sink
+            .error(node.pos, format!("{what} needs a `url` (or file://DIR)"));
+        return None;
+    };
+    let raw = d.text(url_node, &format!("{what}: url"))?;
+    if let Some(dir) = file_dir(&raw) {
+        return Some(Endpoint::File(dir));
+    }
+    match Url::parse(&raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Some(Endpoint::Http(Secret::new(url)))
+        }
+        // The URL itself may be a secret: name the problem, never the value.
+        Ok(url) => {
+            d.sink.error(
+                url_node.pos,
+                format!(
+                    "{what}: url must be http(s)://… or file://DIR, not {}://",
+                    url.scheme()
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            d.sink
+                .error(url_node.pos, format!("{what}: url does not parse: {e}"));
+            None
+        }
+    }
+}
+
+/// `file://outbox` and `file:///var/spool/herald` name folders.
+pub(super) fn file_dir(raw: &str) -> Option<PathBuf> {
+    raw.strip_prefix("file://")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
+fn webhook(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Option<WebhookSpec> {
+    let endpoint = endpoint(d, entries, node, what);
+    let method = match get(entries, "method") {
+        Some(n) => method(d, n, what),
+        None => Some(reqwest::Method::POST),
+    };
+    let headers = match get(entries, "headers") {
+        Some(n) => headers(d, n, what),
+        None => Some(Vec::new()),
+    };
+    Some(WebhookSpec {
+        endpoint: endpoint?,
+        method: method?,
+        headers: headers?,
+    })
+}
+
+fn method(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<reqwest::Method> {
+    let m = d.text(node, &format!("{what}: method"))?;
+    match m.to_ascii_uppercase().as_str() {
+        "POST" => Some(reqwest::Method::POST),
+        "PUT" => Some(reqwest::Method::PUT),
+        "PATCH" => Some(reqwest::Method::PATCH),
+        _ => {
+            d.sink.error(
+                node.pos,
+                format!("{what}: method must be POST, PUT or PATCH, found {m:?}"),
+            );
+            None
+        }
+    }
+}
+
+/// Header names and values; values may hold tokens, so they are secrets.
+fn headers(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    what: &str,
+) -> Option<Vec<(HeaderName, Secret<HeaderValue>)>> {
+    let entries = d.map(node, &format!("{what}: headers"))?;
+    let before = d.sink.items.len();
+    let mut out = Vec::new();
+    for (key, value) in entries {
+        let Ok(name) = HeaderName::from_bytes(key.name.as_bytes()) else {
+            d.sink.error(
+                key.pos,
+                format!("{what}: `{}` is not a valid header name", key.name),
+            );
+            continue;
+        };
+        let Some(text) = d.text(value, &format!("{what}: header {}", key.name)) else {
+            continue;
+        };
+        match HeaderValue::from_str(&text) {
+            Ok(mut v) => {
+                v.set_sensitive(true);
+                out.push((name, Secret::new(v)));
+            }
+            Err(_) => d.sink.error(
+                value.pos,
+                format!(
+                    "{what}: header {} has characters a header cannot carry",
+                    key.name
+                ),
+            ),
+        }
+    }
+    (d.sink.items.len() == before).then_some(out)
+}
+
+fn email(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Option<EmailSpec> {
+    let transport = match get(entries, "smtp") {
+        Some(n) => smtp::transport(d, n, what),
+        None => {
+            d.sink.error(
+                node.pos,
+                format!("{what} needs `smtp`: smtps://user:pass@host:465, smtp://user:pass@host:587, or file://DIR"),
+            );
+            None
+        }
+    };
+    let from = match get(entries, "from") {
+        Some(n) => mailbox(d, n, &format!("{what}: from")),
+        None => {
+            d.sink
+                .error(node.pos, format!("{what} needs `from`: the sender address"));
+            None
+        }
+    };
+    let list = |d: &mut Decoder<'_>, key: &str| match get(entries, key) {
+        Some(n) => mailboxes(d, n, &format!("{what}: {key}")),
+        None => Some(Vec::new()),
+    };
+    let (to, cc) = (list(d, "to"), list(d, "cc"));
+    let reply_to = match get(entries, "reply_to") {
+        Some(n) => Some(mailbox(d, n, &format!("{what}: reply_to"))?),
+        None => None,
+    };
+    let subject = match get(entries, "subject") {
+        Some(n) => Some(d.text(n, &format!("{what}: subject"))?),
+        None => None,
+    };
+    Some(EmailSpec {
+        transport: transport?,
+        from: from?,
+        to: to?,
+        cc: cc?,
+        reply_to,
+        subject,
+    })
+}
