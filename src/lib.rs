@@ -5,7 +5,7 @@
 //!
 //! - [`ingress`]: `POST /webhook`, the signature check on raw bytes, errors to responses.
 //! - [`event`]: the SuperOffice wire format and the [`event::Event`] type.
-//! - [`rules`]: the rules file, checked whole at load into a [`rules::Config`]; matching.
+//! - [`rules`]: the rules file, checked whole at load into a [`rules::RuleSet`]; matching.
 //! - [`render`]: templates and per-destination escaping.
 //! - [`store`]: events, deliveries and attempts, durably, behind one trait.
 //! - [`delivery`]: the dispatcher that claims, sends and records; the one retry loop.
@@ -22,6 +22,7 @@ pub mod enrich;
 pub mod event;
 pub mod http;
 pub mod ingress;
+pub mod live;
 pub mod metrics;
 pub mod ops;
 pub mod render;

@@ -219,15 +219,12 @@ impl Metrics {
     /// The text exposition, with the store's counts as of now.
     pub fn render(&self, counts: Option<&Counts>) -> String {
         if let Some(c) = counts {
-            for (state, n) in [
-                ("pending", c.pending),
-                ("retrying", c.retrying),
-                ("sent", c.sent),
-                ("dead", c.dead),
-            ] {
+            for (state, n) in c.iter() {
                 self.delivery_states
-                    .get_or_create(&StateLabels { state })
-                    .set(n as i64);
+                    .get_or_create(&StateLabels {
+                        state: state.as_str(),
+                    })
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
             }
         }
         let mut out = String::new();

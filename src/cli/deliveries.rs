@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::store::{self, DeliveryFilter};
+use crate::store::{self, DeliveryFilter, DeliveryStatus};
 use crate::text::escape_controls as esc;
 
 #[derive(Debug, clap::Args)]
@@ -29,12 +29,12 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = store::open(&args.db.db).await?;
     let filter = DeliveryFilter {
-        status: args.status,
+        status: args.status.as_deref().map(str::parse).transpose()?,
         event_id: args.event,
         channel: args.channel,
         limit: args.limit,
     };
-    let rows = store.deliveries(&filter).await?;
+    let rows = store.deliveries(filter).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
@@ -51,13 +51,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             esc(&d.rule),
             esc(&d.event_id)
         );
-        if d.status == "pending" || d.status == "retrying" {
+        if d.status.is_open() {
             println!(
                 "    next attempt {}",
                 crate::text::show_time(d.next_attempt_at)
             );
         }
-        if let (Some(e), "dead" | "skipped") = (&d.last_error, d.status.as_str()) {
+        if let (Some(e), DeliveryStatus::Dead | DeliveryStatus::Skipped) = (&d.last_error, d.status)
+        {
             println!("    reason: {}", esc(e));
         }
         for (i, a) in d.attempt_log.iter().enumerate() {
@@ -70,7 +71,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 i + 1,
                 crate::text::show_time(a.started_at),
                 a.duration_ms,
-                a.outcome,
+                a.outcome.as_str(),
                 status,
                 esc(&a.detail)
             );

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::store;
+use crate::store::{self, EventFilter};
 use crate::text::escape_controls as esc;
 
 #[derive(Debug, clap::Args)]
@@ -22,7 +22,11 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = store::open(&args.db.db).await?;
-    let events = store.events(args.limit, args.event_type.as_deref()).await?;
+    let filter = EventFilter {
+        limit: args.limit,
+        event_type: args.event_type,
+    };
+    let events = store.events(filter).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&events)?);
         return Ok(ExitCode::SUCCESS);

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::rules::Source;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "herald",
@@ -50,7 +52,8 @@ pub enum Command {
     Health(health::Args),
 }
 
-/// The `--rules` option every command that reads the rules file shares.
+/// The `--rules` and `--env-file` options every command that reads the rules file shares:
+/// they all load it through one [`Source`].
 #[derive(Debug, clap::Args)]
 pub struct RulesArg {
     /// The rules file. Templates are read from `templates/` beside it.
@@ -62,6 +65,24 @@ pub struct RulesArg {
         value_name = "FILE"
     )]
     pub rules: PathBuf,
+    /// A file of KEY=VALUE lines that `${VAR}` in the rules file reads before the environment;
+    /// re-read at every reload, so a changed value takes effect without a restart.
+    #[arg(
+        long,
+        env = "HERALD_ENV_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub env_file: Option<PathBuf>,
+}
+
+impl RulesArg {
+    pub fn source(&self) -> Source {
+        Source {
+            rules: self.rules.clone(),
+            env_file: self.env_file.clone(),
+        }
+    }
 }
 
 /// The `--db` option: the service and the history commands share it.

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::store;
+use crate::store::{self, Replay};
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["ids", "dead"])))]
@@ -24,11 +24,14 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = store::open(&args.db.db).await?;
     let now = store::now_ms();
-    let n = if args.dead {
-        store.replay_dead(args.channel.as_deref(), now).await?
+    let which = if args.dead {
+        Replay::Dead {
+            channel: args.channel.clone(),
+        }
     } else {
-        store.replay_ids(&args.ids, now).await?
+        Replay::Ids(args.ids.clone())
     };
+    let n = store.replay(which, now).await?;
     println!(
         "queued {n} deliver{} again",
         if n == 1 { "y" } else { "ies" }

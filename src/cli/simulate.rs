@@ -17,7 +17,7 @@ use crate::enrich::{self, Enricher, Fill};
 use crate::event::Event;
 use crate::render::context::TemplateContext;
 use crate::render::message::Message;
-use crate::rules::{self, Config, Verdict};
+use crate::rules::{self, RuleSet, Verdict};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -72,7 +72,7 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
 }
 
 /// The whole simulation as JSON: the event, then each rule's verdict and messages.
-pub async fn simulate(config: &Config, event: &Event, enricher: Option<&Enricher>) -> Value {
+pub async fn simulate(config: &RuleSet, event: &Event, enricher: Option<&Enricher>) -> Value {
     let received_at = Timestamp::now();
     let mut rules = Vec::new();
     for verdict in config.evaluate(event) {

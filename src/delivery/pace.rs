@@ -26,6 +26,16 @@ impl Pacer {
         }
     }
 
+    /// Messages per second, `None` when unpaced.
+    pub fn rate(&self) -> Option<f64> {
+        self.rate
+    }
+
+    /// True while a pause a destination asked for lasts.
+    pub fn paused(&self, now: Instant) -> bool {
+        self.paused_until.is_some_and(|until| now < until)
+    }
+
     /// How many messages may start now.
     pub fn allowance(&mut self, now: Instant) -> u32 {
         if self.paused_until.is_some_and(|until| now < until) {

@@ -9,82 +9,29 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
 use tracing::{error, info};
 
-use crate::delivery::Dispatcher;
+use crate::live::Live;
 use crate::metrics::Metrics;
-use crate::rules::{self, Config};
+use crate::rules::{RuleSet, Source};
 
-/// Where configuration comes from: the rules file, and optionally a file of `KEY=VALUE` lines
-/// that `${VAR}` reads before the process environment, re-read at every reload (the way to
-/// change a secret without a restart).
-#[derive(Debug, Clone)]
-pub struct Source {
-    pub rules: PathBuf,
-    pub env_file: Option<PathBuf>,
-}
-
-impl Source {
-    /// Loads and checks the whole configuration.
-    pub fn load(&self) -> Result<Config, rules::Diagnostics> {
-        let vars = match &self.env_file {
-            Some(f) => match read_env_file(f) {
-                Ok(v) => v,
-                Err(e) => {
-                    return Err(rules::Diagnostics {
-                        items: vec![rules::Diagnostic {
-                            file: f.clone(),
-                            pos: crate::config::yaml::Pos { line: 1, column: 1 },
-                            message: format!("cannot read the environment file: {e}"),
-                        }],
-                    });
-                }
-            },
-            None => Vec::new(),
-        };
-        rules::load_with_env(&self.rules, &|name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .or_else(|| std::env::var(name).ok())
-        })
-    }
-}
-
-/// The largest environment file herald reads.
-pub const MAX_ENV_FILE_BYTES: usize = 1024 * 1024;
-
-/// `KEY=VALUE` per line; blank lines and `#` comments skipped; `export ` and quotes allowed.
-pub fn read_env_file(path: &Path) -> std::io::Result<Vec<(String, String)>> {
-    let text = crate::text::read_bounded(path, MAX_ENV_FILE_BYTES)?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let l = l.strip_prefix("export ").unwrap_or(l);
-            let (k, v) = l.split_once('=')?;
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
-                .unwrap_or(v);
-            Some((k.trim().to_string(), v.to_string()))
-        })
-        .collect())
+/// Whether a reload put a new configuration in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Reloaded,
+    Failed,
 }
 
 /// What a reload did, as `/-/reload` answers it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// `reloaded` or `failed`.
-    pub status: &'static str,
+    pub status: Status,
     pub trigger: &'static str,
     pub changes: Vec<String>,
     pub problems: Vec<String>,
@@ -92,69 +39,35 @@ pub struct Report {
 
 pub struct Reloader {
     source: Source,
-    dispatcher: Arc<Dispatcher>,
+    live: Arc<Live>,
     metrics: Arc<Metrics>,
     running: tokio::sync::Mutex<()>,
-    last: Mutex<Option<Report>>,
 }
 
 impl Reloader {
-    pub fn new(
-        source: Source,
-        dispatcher: Arc<Dispatcher>,
-        metrics: Arc<Metrics>,
-    ) -> Arc<Reloader> {
+    pub fn new(source: Source, live: Arc<Live>, metrics: Arc<Metrics>) -> Arc<Reloader> {
         metrics.reloaded(true);
         Arc::new(Reloader {
             source,
-            dispatcher,
+            live,
             metrics,
             running: tokio::sync::Mutex::new(()),
-            last: Mutex::new(None),
         })
-    }
-
-    /// The last reload's report, if there was one.
-    pub fn last(&self) -> Option<Report> {
-        self.last.lock().expect("report lock").clone()
     }
 
     pub async fn reload(&self, trigger: &'static str) -> Report {
         let _one_at_a_time = self.running.lock().await;
         let source = self.source.clone();
-        let loaded = tokio::task::spawn_blocking(move || source.load())
-            .await
-            .expect("loading does not panic");
+        let loaded = tokio::task::spawn_blocking(move || source.load()).await;
         let report = match loaded {
-            Ok(config) => {
-                let changes = changes(&self.dispatcher.config(), &config);
-                match self.dispatcher.swap(Arc::new(config)) {
-                    Ok(()) => {
-                        info!(trigger, changes = %changes.join("; "), "configuration reloaded");
-                        self.dispatcher.retire_orphans().await;
-                        Report {
-                            status: "reloaded",
-                            trigger,
-                            changes,
-                            problems: Vec::new(),
-                        }
-                    }
-                    Err(e) => Report {
-                        status: "failed",
-                        trigger,
-                        changes: Vec::new(),
-                        problems: vec![e.to_string()],
-                    },
-                }
-            }
-            Err(problems) => Report {
-                status: "failed",
+            Ok(Ok(config)) => self.put_in_force(config, trigger),
+            Ok(Err(problems)) => failed(
                 trigger,
-                changes: Vec::new(),
-                problems: problems.items.iter().map(ToString::to_string).collect(),
-            },
+                problems.items.iter().map(ToString::to_string).collect(),
+            ),
+            Err(e) => failed(trigger, vec![format!("internal error while loading: {e}")]),
         };
-        if report.status == "failed" {
+        if report.status == Status::Failed {
             for p in &report.problems {
                 error!(trigger, "{p}");
             }
@@ -164,9 +77,24 @@ impl Reloader {
                 "reload failed; the previous configuration keeps serving"
             );
         }
-        self.metrics.reloaded(report.status == "reloaded");
-        *self.last.lock().expect("report lock") = Some(report.clone());
+        self.metrics.reloaded(report.status == Status::Reloaded);
         report
+    }
+
+    fn put_in_force(&self, config: RuleSet, trigger: &'static str) -> Report {
+        let changes = changes(&self.live.config(), &config);
+        match self.live.swap(Arc::new(config)) {
+            Ok(()) => {
+                info!(trigger, changes = %changes.join("; "), "configuration reloaded");
+                Report {
+                    status: Status::Reloaded,
+                    trigger,
+                    changes,
+                    problems: Vec::new(),
+                }
+            }
+            Err(e) => failed(trigger, vec![e.to_string()]),
+        }
     }
 
     /// Polls the rules file, the templates and the environment file; reloads once a change has
@@ -211,7 +139,7 @@ impl Reloader {
 
     fn fingerprint(&self) -> u64 {
         let mut h = DefaultHasher::new();
-        let templates = self.dispatcher.config().templates_dir.clone();
+        let templates = self.live.config().templates_dir.clone();
         let mut files = vec![self.source.rules.clone()];
         files.extend(self.source.env_file.clone());
         collect(&templates, &mut files);
@@ -224,6 +152,15 @@ impl Reloader {
             }
         }
         h.finish()
+    }
+}
+
+fn failed(trigger: &'static str, problems: Vec<String>) -> Report {
+    Report {
+        status: Status::Failed,
+        trigger,
+        changes: Vec::new(),
+        problems,
     }
 }
 
@@ -242,9 +179,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// What differs between two configurations, for people.
-fn changes(old: &Config, new: &Config) -> Vec<String> {
-    let rules = |c: &Config| c.rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
-    let channels = |c: &Config| c.channels.keys().cloned().collect::<Vec<_>>();
+fn changes(old: &RuleSet, new: &RuleSet) -> Vec<String> {
+    let rules = |c: &RuleSet| c.rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+    let channels = |c: &RuleSet| c.channels.keys().cloned().collect::<Vec<_>>();
     let mut out = Vec::new();
     for (what, before, after) in [
         ("rules", rules(old), rules(new)),

@@ -1,4 +1,4 @@
-//! Reads `rules.yaml` into a [`Config`], reporting every problem at once with its position.
+//! Reads `rules.yaml` into a [`RuleSet`], reporting every problem at once with its position.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::condition::{Bound, Condition, FieldPath, Op};
-use super::{Action, Config, Rule};
+use super::{Action, Rule, RuleSet};
 use crate::config::channel::Kind;
 use crate::config::channel::{self, ChannelSpec};
 use crate::config::decode::{Decoder, Entries, get};
@@ -33,14 +33,14 @@ pub const MAX_RULES_BYTES: usize = 1024 * 1024;
 pub const MAX_FILLED_BYTES: usize = 4 * 1024 * 1024;
 
 /// Loads the rules file with variables from the process environment.
-pub fn load(file: &Path) -> Result<Config, Diagnostics> {
+pub fn load(file: &Path) -> Result<RuleSet, Diagnostics> {
     load_with_env(file, &|name| std::env::var(name).ok())
 }
 
 pub fn load_with_env(
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, Diagnostics> {
+) -> Result<RuleSet, Diagnostics> {
     let mut sink = Sink::new(file);
     let start = yaml::Pos { line: 1, column: 1 };
     let text = match crate::text::read_bounded(file, MAX_RULES_BYTES) {
@@ -111,7 +111,7 @@ pub fn load_with_env(
     for spec in channels.values() {
         secrets.extend(spec.secrets());
     }
-    Ok(Config {
+    Ok(RuleSet {
         file: file.to_path_buf(),
         templates_dir,
         channels,

@@ -1,10 +1,11 @@
 //! The rules file: channels, rules, and the templates they use, loaded and checked as one.
 //!
-//! [`load`] is the only way to get a [`Config`]; `serve`, `check` and `simulate` all use it,
+//! [`load`] is the only way to get a [`RuleSet`]; `serve`, `check` and `simulate` all use it,
 //! so what `check` accepts is exactly what `serve` runs.
 
 pub mod condition;
 pub mod load;
+mod source;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,10 +26,11 @@ pub use crate::config::diag::{Diagnostic, Diagnostics};
 use crate::config::yaml::Pos;
 pub use condition::Condition;
 pub use load::{load, load_with_env};
+pub use source::{Source, read_env_file};
 
 /// A loaded, checked configuration.
 #[derive(Debug)]
-pub struct Config {
+pub struct RuleSet {
     pub file: PathBuf,
     /// Where the templates were read from (watched for changes).
     pub templates_dir: PathBuf,
@@ -116,7 +118,31 @@ impl Rule {
     }
 }
 
-impl Config {
+impl RuleSet {
+    /// The rule and action a stored delivery was made for, if the rules file still has them
+    /// as they were: the same rule sending to the same channel as its action `index`.
+    pub fn action(
+        &self,
+        rule: &str,
+        index: u32,
+        channel: &str,
+    ) -> Result<(&Rule, &Action), String> {
+        let Some(r) = self.rules.iter().find(|r| r.name == rule) else {
+            return Err(format!("rule `{rule}` is no longer in the rules file"));
+        };
+        match r
+            .notify
+            .get(index as usize)
+            .filter(|a| a.channel == channel)
+        {
+            Some(a) => Ok((r, a)),
+            None => Err(format!(
+                "rule `{rule}` no longer sends to `{channel}` as its action {}",
+                index + 1
+            )),
+        }
+    }
+
     /// Every rule's verdict, in file order.
     pub fn evaluate(&self, event: &Event) -> Vec<Verdict<'_>> {
         let fields = event.as_value();

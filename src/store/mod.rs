@@ -1,23 +1,26 @@
-//! Persistence behind one trait, one file per backend (SQLite today).
+//! Persistence behind one trait, one folder per backend (SQLite today).
 //!
 //! The store holds what herald acknowledged: the event, one delivery per matched action, and
-//! every attempt. Writes from many requests are committed together by [`writer::Writer`]
-//! (group commit), so durability costs one fsync per batch, not per request.
+//! every attempt. Its methods say what the pipeline does, one step each: accept an event with
+//! its deliveries, claim due deliveries, record an attempt's outcome, give leases back, prove
+//! it can commit; and for people, list events and deliveries, replay, purge and count.
 //!
+//! How a backend makes that durable and fast is its own business: SQLite commits the writes of
+//! many concurrent requests together ([`batch`]), so durability costs one fsync per batch.
 //! Backends use sqlx with runtime queries and their own migrations folder
-//! (`migrations/<backend>/`). Nothing in the trait is SQLite-specific: claiming is "give me
-//! up to N due deliveries of this channel and lease them", which PostgreSQL does with
-//! `FOR UPDATE SKIP LOCKED`. Claims go through the writer like every other write, so SQLite
-//! never has two writers waiting on each other.
+//! (`migrations/<backend>/`).
 
+pub mod batch;
 pub mod sqlite;
-pub mod writer;
+mod status;
+mod types;
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use futures_util::future::BoxFuture;
 
-pub use crate::channels::BoxFuture;
+pub use status::{Counts, DeliveryStatus};
+pub use types::*;
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -49,217 +52,51 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// An event to record, with the deliveries its matched rules make.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    pub event_id: String,
-    pub event_type: String,
-    pub received_at: Millis,
-    pub body: String,
-    pub matched_rules: Vec<String>,
-    pub deliveries: Vec<NewDelivery>,
-    /// An event with the same id received within this many milliseconds is a duplicate.
-    pub dedup_window_ms: Millis,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewDelivery {
-    pub rule: String,
-    pub action_index: u32,
-    pub channel: String,
-    /// Leased from the start when this process will send it straight away.
-    pub lease_until: Option<Millis>,
-}
-
-/// What happened in one attempt.
-#[derive(Debug, Clone)]
-pub struct Attempt {
-    pub started_at: Millis,
-    pub duration_ms: i64,
-    pub outcome: AttemptOutcome,
-    pub status_code: Option<u16>,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptOutcome {
-    Sent,
-    Retry,
-    Failed,
-}
-
-impl AttemptOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttemptOutcome::Sent => "sent",
-            AttemptOutcome::Retry => "retry",
-            AttemptOutcome::Failed => "failed",
-        }
-    }
-}
-
-/// Where a delivery goes after an attempt.
-#[derive(Debug, Clone)]
-pub enum Next {
-    Sent,
-    RetryAt(Millis),
-    Dead(String),
-    /// The rule's enriched conditions did not hold: nothing to send.
-    Skipped(String),
-}
-
-/// The writes a store applies, many to a transaction (see [`writer::Writer`]).
-#[derive(Debug, Clone)]
-pub enum WriteOp {
-    Accept(NewEvent),
-    Record {
-        delivery_id: i64,
-        attempt: Option<Attempt>,
-        next: Next,
-    },
-    /// Proves the store can commit (readiness).
-    Heartbeat,
-    /// Lease up to `limit` due deliveries of `channel` until `lease_until`.
-    Claim {
-        channel: String,
-        limit: u32,
-        now: Millis,
-        lease_until: Millis,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub enum WriteResult {
-    /// The new deliveries' ids, in the order given.
-    Accepted(Vec<i64>),
-    Duplicate,
-    Recorded,
-    Claimed(Vec<Claimed>),
-}
-
-/// A delivery leased to this worker, with its event.
-#[derive(Debug, Clone)]
-pub struct Claimed {
-    pub delivery_id: i64,
-    pub event_id: String,
-    /// The event's name, such as `quote.ordered`, for logs.
-    pub event_type: String,
-    pub rule: String,
-    pub action_index: u32,
-    pub channel: String,
-    pub attempts: u32,
-    /// When the current round of retries began: creation, or the last replay.
-    pub round_started_at: Millis,
-    pub received_at: Millis,
-    pub body: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct EventRow {
-    pub event_id: String,
-    pub event_type: String,
-    pub received_at: Millis,
-    pub matched_rules: Vec<String>,
-    pub deliveries: Vec<DeliveryRow>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DeliveryRow {
-    pub id: i64,
-    pub event_id: String,
-    pub rule: String,
-    pub channel: String,
-    pub status: String,
-    pub attempts: u32,
-    pub next_attempt_at: Millis,
-    pub last_error: Option<String>,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-    pub attempt_log: Vec<AttemptRow>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AttemptRow {
-    pub started_at: Millis,
-    pub duration_ms: i64,
-    pub outcome: String,
-    pub status_code: Option<i64>,
-    pub detail: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct DeliveryFilter {
-    pub status: Option<String>,
-    pub event_id: Option<String>,
-    pub channel: Option<String>,
-    pub limit: u32,
-}
-
-/// Counts by state, for readiness and metrics.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct Counts {
-    pub pending: u64,
-    pub retrying: u64,
-    pub sent: u64,
-    pub dead: u64,
-}
+pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A store of events and deliveries. Every method is one transaction.
 pub trait Store: Send + Sync {
-    /// Applies the operations in one transaction, in order. One result per operation.
-    fn write_batch<'a>(
-        &'a self,
-        ops: &'a [WriteOp],
-    ) -> BoxFuture<'a, Result<Vec<WriteResult>, StoreError>>;
+    /// Stores an event and its deliveries, or says the event is a duplicate.
+    fn accept(&self, event: NewEvent) -> BoxFuture<'_, Result<Accepted>>;
 
-    /// Gives leases back (on shutdown), so the deliveries are due again at once.
-    fn release<'a>(&'a self, ids: &'a [i64]) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Leases up to `claim.limit` due deliveries of one channel.
+    fn claim(&self, claim: Claim) -> BoxFuture<'_, Result<Vec<Claimed>>>;
+
+    /// Records what an attempt came to, and where the delivery goes next.
+    fn record(&self, record: Record) -> BoxFuture<'_, Result<()>>;
+
+    /// Gives leases back (on shutdown, or when a destination paused), so the deliveries are
+    /// due again at once.
+    fn release(&self, ids: Vec<i64>) -> BoxFuture<'_, Result<()>>;
+
+    /// Proves the store can commit (readiness).
+    fn heartbeat(&self) -> BoxFuture<'_, Result<()>>;
 
     /// Recent events, newest first, with their deliveries.
-    fn events<'a>(
-        &'a self,
-        limit: u32,
-        event_type: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Vec<EventRow>, StoreError>>;
+    fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<Vec<EventRow>>>;
 
     /// Deliveries, newest first, with their attempts.
-    fn deliveries<'a>(
-        &'a self,
-        filter: &'a DeliveryFilter,
-    ) -> BoxFuture<'a, Result<Vec<DeliveryRow>, StoreError>>;
+    fn deliveries(&self, filter: DeliveryFilter) -> BoxFuture<'_, Result<Vec<DeliveryRow>>>;
 
     /// Queues deliveries again, now. Returns how many.
-    fn replay_ids<'a>(
-        &'a self,
-        ids: &'a [i64],
-        now: Millis,
-    ) -> BoxFuture<'a, Result<u64, StoreError>>;
-
-    /// Queues every dead delivery again (of one channel, if given). Returns how many.
-    fn replay_dead<'a>(
-        &'a self,
-        channel: Option<&'a str>,
-        now: Millis,
-    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn replay(&self, which: Replay, now: Millis) -> BoxFuture<'_, Result<u64>>;
 
     /// Deletes events received before `before` whose deliveries are all finished.
-    fn purge<'a>(&'a self, before: Millis) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn purge(&self, before: Millis) -> BoxFuture<'_, Result<u64>>;
 
-    fn counts(&self) -> BoxFuture<'_, Result<Counts, StoreError>>;
+    /// Deliveries by state.
+    fn counts(&self) -> BoxFuture<'_, Result<Counts>>;
 
     /// For each channel, the oldest delivery that has been due (and not leased) since before
     /// `before`: deliveries that should have been sent by now.
-    fn oldest_due(
-        &self,
-        before: Millis,
-    ) -> BoxFuture<'_, Result<Vec<(String, Millis)>, StoreError>>;
+    fn oldest_due(&self, before: Millis) -> BoxFuture<'_, Result<Vec<(String, Millis)>>>;
 
     /// Channels that have deliveries still to make.
-    fn channels_with_work(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;
+    fn channels_with_work(&self) -> BoxFuture<'_, Result<Vec<String>>>;
 }
 
 /// Opens (creating and migrating) the store a URL names.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
     } else {

@@ -1,0 +1,158 @@
+//! `herald serve`'s settings: every flag has an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::decode::parse_duration;
+use crate::ops::Net;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub rules: crate::cli::RulesArg,
+    #[command(flatten)]
+    pub db: crate::cli::DbArg,
+    /// Address and port to listen on (port 0 picks a free one).
+    #[arg(
+        long,
+        env = "HERALD_LISTEN",
+        hide_env_values = true,
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: SocketAddr,
+    /// A file with webhook secrets, one per line (any one verifies). Secrets may also come from
+    /// HERALD_WEBHOOK_SECRET, comma-separated.
+    #[arg(
+        long,
+        env = "HERALD_WEBHOOK_SECRET_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Accept unsigned webhooks when no secret is set. For trials on a laptop only.
+    #[arg(long, env = "HERALD_ALLOW_UNSIGNED", hide_env_values = true)]
+    pub allow_unsigned: bool,
+    /// Largest webhook body accepted (bytes, or with KiB / MiB); larger ones get 413.
+    #[arg(long, env = "HERALD_MAX_BODY", hide_env_values = true, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
+    pub max_body: usize,
+    /// How many messages are sent at once, over all channels.
+    #[arg(
+        long,
+        env = "HERALD_CONCURRENCY",
+        hide_env_values = true,
+        default_value_t = 16,
+        value_name = "N"
+    )]
+    pub concurrency: usize,
+    /// How long an EventId is remembered, so that a repeat is delivered once.
+    #[arg(long, env = "HERALD_DEDUP_WINDOW", hide_env_values = true, default_value = "7d", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub dedup_window: Duration,
+    /// How long events and finished deliveries are kept (at least the dedup window).
+    #[arg(long, env = "HERALD_RETENTION", hide_env_values = true, default_value = "30d", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub retention: Duration,
+    /// How long a delivery being sent is reserved; if herald dies, it is sent again after this.
+    /// Keep it well above the channels' timeouts.
+    #[arg(long, env = "HERALD_LEASE", hide_env_values = true, default_value = "60s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub lease: Duration,
+    /// Addresses allowed to call POST /-/reload without the admin token (HERALD_ADMIN_TOKEN),
+    /// comma-separated networks.
+    /// An empty list allows no address: only the token.
+    #[arg(
+        long,
+        env = "HERALD_ADMIN_ALLOW",
+        hide_env_values = true,
+        default_value = "127.0.0.0/8,::1/128",
+        value_parser = parse_nets,
+        value_name = "NETS"
+    )]
+    pub admin_allow: Nets,
+    /// Do not watch the rules file and templates for changes (SIGHUP and /-/reload still work).
+    #[arg(long, env = "HERALD_NO_WATCH", hide_env_values = true)]
+    pub no_watch: bool,
+    /// On SIGTERM or SIGINT, how long sends in flight may take to finish.
+    #[arg(long, env = "HERALD_SHUTDOWN_GRACE", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection is kept.
+    #[arg(long, env = "HERALD_HEADER_TIMEOUT", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub header_timeout: Duration,
+    /// How long a client may take to send a webhook's body; a slower one gets 408.
+    #[arg(long, env = "HERALD_BODY_TIMEOUT", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub body_timeout: Duration,
+    /// A connection on which nothing moves either way for this long is closed.
+    #[arg(long, env = "HERALD_IDLE_TIMEOUT", hide_env_values = true, default_value = "30s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait until one closes. Lowered to fit the process's
+    /// file-descriptor limit.
+    #[arg(
+        long,
+        env = "HERALD_MAX_CONNECTIONS",
+        hide_env_values = true,
+        default_value_t = 4096,
+        value_name = "N"
+    )]
+    pub max_connections: usize,
+    /// Bytes of webhook bodies held at once, over all requests (bytes, or with KiB / MiB); a
+    /// request that finds no room within the body timeout gets 503.
+    #[arg(long, env = "HERALD_MAX_BODIES_IN_FLIGHT", hide_env_values = true, default_value = "32MiB", value_parser = parse_size, value_name = "SIZE")]
+    pub max_bodies_in_flight: usize,
+}
+
+/// Comma-separated networks; empty for none.
+#[derive(Debug, Clone)]
+pub struct Nets(pub Vec<Net>);
+
+fn parse_nets(s: &str) -> Result<Nets, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map(Nets)
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration like 500ms, 10s, 2m or 24h"))
+}
+
+/// `1048576`, `512KiB`, `1MiB`, `2MB`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 1048576, 512KiB or 1MiB"))?;
+    let too_big = || format!("{s:?} is too large");
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1024,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1024 * 1024,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use KiB or MiB)")),
+    };
+    n.checked_mul(factor).ok_or_else(too_big)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_networks_may_be_none_for_a_token_only_policy() {
+        assert!(parse_nets("").unwrap().0.is_empty());
+        assert_eq!(parse_nets("127.0.0.0/8, ::1/128").unwrap().0.len(), 2);
+        assert!(parse_nets("not-a-net").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_units_and_never_overflow() {
+        assert_eq!(parse_size("1MiB"), Ok(1024 * 1024));
+        assert_eq!(parse_size("512KiB"), Ok(512 * 1024));
+        assert!(parse_size("99999999999999999999MiB").is_err());
+        assert!(parse_size("18446744073709551615MiB").is_err());
+    }
+}

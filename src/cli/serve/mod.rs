@@ -1,0 +1,220 @@
+//! `herald serve`: the service. Load and check the rules, open the store, start the
+//! dispatcher, the reloader and the housekeeping, then serve HTTP until told to stop, and let
+//! sends in flight finish.
+
+mod args;
+mod lifecycle;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::delivery::{Dispatcher, Settings};
+use crate::ingress::signature::Verifier;
+use crate::ingress::{self, Admin, AppState, server};
+use crate::live::Live;
+use crate::metrics::Metrics;
+use crate::ops::reload::Reloader;
+use crate::rules::RuleSet;
+use crate::store::{self, Store};
+
+pub use args::{Args, parse_size};
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let Some(config) = load(&args) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let Some(secrets) = secrets(&args)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let store = store::open(&args.db.db)
+        .await
+        .with_context(|| format!("cannot open the database {}", args.db.db))?;
+    warn_about_lease(&args, &config);
+    let live = Arc::new(Live::new(config.clone())?);
+    let metrics = Arc::new(Metrics::new());
+    let settings = Settings {
+        concurrency: args.concurrency,
+        lease: args.lease,
+        poll: Duration::from_millis(200),
+    };
+    let dispatcher = Dispatcher::new(live.clone(), store.clone(), settings, metrics.clone());
+    let (stop_tx, stop) = watch::channel(false);
+    let running = tokio::spawn(dispatcher.clone().run(stop.clone()));
+    let reloader = Reloader::new(args.rules.source(), live.clone(), metrics.clone());
+    start_housekeeping(&args, &reloader, &store, &stop);
+    let state = app_state(
+        &args,
+        secrets,
+        live,
+        dispatcher.clone(),
+        store,
+        metrics,
+        reloader,
+    );
+    listen(&args, &config, state).await?;
+    let _ = stop_tx.send(true);
+    let _ = running.await;
+    drain(&dispatcher, args.shutdown_grace).await;
+    info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The rules, checked; `None` (with every problem logged) when they have problems.
+fn load(args: &Args) -> Option<Arc<RuleSet>> {
+    match args.rules.source().load() {
+        Ok(c) => Some(Arc::new(c)),
+        Err(problems) => {
+            for p in &problems.items {
+                error!("{p}");
+            }
+            error!(
+                problems = problems.items.len(),
+                "the rules file has problems; not starting (run `herald check` for the list)"
+            );
+            None
+        }
+    }
+}
+
+/// The webhook secrets; `None` (logged) when there are none and unsigned webhooks were not
+/// allowed.
+fn secrets(args: &Args) -> anyhow::Result<Option<Vec<String>>> {
+    let mut secrets: Vec<String> = std::env::var("HERALD_WEBHOOK_SECRET")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if let Some(file) = &args.webhook_secret_file {
+        let text = crate::text::read_bounded(file, 64 * 1024)
+            .with_context(|| format!("cannot read the webhook secret file {}", file.display()))?;
+        secrets.extend(
+            text.lines()
+                .map(|l| l.trim().to_string())
+                .filter(|l| !l.is_empty() && !l.starts_with('#')),
+        );
+    }
+    if secrets.is_empty() && !args.allow_unsigned {
+        error!(
+            "no webhook secret: set HERALD_WEBHOOK_SECRET=<the secret you gave the webhook in SuperOffice> \
+             (comma-separated to rotate), or --webhook-secret-file FILE; for a local trial only, --allow-unsigned"
+        );
+        return Ok(None);
+    }
+    if secrets.is_empty() {
+        warn!(
+            "no webhook secret and --allow-unsigned: ANY request to /webhook is accepted; never run like this in production"
+        );
+    }
+    Ok(Some(secrets))
+}
+
+fn warn_about_lease(args: &Args, config: &RuleSet) {
+    let longest_timeout = config
+        .channels
+        .values()
+        .map(|c| c.timeout)
+        .max()
+        .unwrap_or_default();
+    if args.lease < longest_timeout.saturating_mul(2) {
+        warn!(
+            lease_ms = store::millis(args.lease),
+            timeout_ms = store::millis(longest_timeout),
+            "--lease is less than twice a channel's timeout: a slow send may be sent twice"
+        );
+    }
+}
+
+fn start_housekeeping(
+    args: &Args,
+    reloader: &Arc<Reloader>,
+    store: &Arc<dyn Store>,
+    stop: &watch::Receiver<bool>,
+) {
+    if !args.no_watch {
+        tokio::spawn(reloader.clone().watch(Duration::from_secs(1), stop.clone()));
+    }
+    #[cfg(unix)]
+    tokio::spawn(reloader.clone().on_sighup());
+    let keep = args.retention.max(args.dedup_window);
+    tokio::spawn(lifecycle::purge_loop(store.clone(), keep, stop.clone()));
+}
+
+fn app_state(
+    args: &Args,
+    secrets: Vec<String>,
+    live: Arc<Live>,
+    dispatcher: Arc<Dispatcher>,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    reloader: Arc<Reloader>,
+) -> Arc<AppState> {
+    let token = std::env::var("HERALD_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(crate::secret::Secret::new);
+    Arc::new(AppState {
+        verifier: Verifier::new(secrets),
+        live,
+        dispatcher,
+        dedup_window: args.dedup_window,
+        store,
+        metrics,
+        reloader,
+        admin: Admin {
+            token,
+            allow: args.admin_allow.0.clone(),
+        },
+        max_body: args.max_body,
+        bodies: ingress::BodyBudget::new(args.max_bodies_in_flight.max(args.max_body)),
+        body_timeout: args.body_timeout,
+        rejected_log: crate::ops::Throttle::new(Duration::from_secs(10)),
+    })
+}
+
+/// Serves HTTP until SIGTERM or SIGINT.
+async fn listen(args: &Args, config: &RuleSet, state: Arc<AppState>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let limits = server::Limits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: lifecycle::fit_connections(args.max_connections),
+    };
+    info!(
+        addr = %listener.local_addr()?,
+        rules = config.rules.len(),
+        channels = config.channels.len(),
+        file = %config.file.display(),
+        "listening"
+    );
+    let app = ingress::router(state);
+    let grace = args.shutdown_grace;
+    server::serve(listener, app, limits, lifecycle::shutdown_signal(), grace).await;
+    Ok(())
+}
+
+/// Lets sends in flight finish within the grace.
+async fn drain(dispatcher: &Dispatcher, grace: Duration) {
+    let in_flight = dispatcher.in_flight();
+    if in_flight == 0 {
+        return;
+    }
+    info!(
+        in_flight,
+        grace_ms = store::millis(grace),
+        "waiting for sends in flight"
+    );
+    if !dispatcher.drain(grace).await {
+        warn!(
+            in_flight = dispatcher.in_flight(),
+            "shutdown grace ran out; unfinished sends are retried at the next start"
+        );
+    }
+}

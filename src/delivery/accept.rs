@@ -1,0 +1,154 @@
+//! The one call ingress makes: store an event with its deliveries. Deliveries that can go at
+//! once (an unpaced channel, no SuperOffice data to fetch, room on the fast path) are leased in
+//! the same commit and handed straight to the senders; the rest wait for a claim.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tracing::warn;
+
+use super::{Dispatcher, Handed};
+use crate::rules::RuleSet;
+use crate::store::{Accepted, Claimed, NewEvent, Result};
+
+impl Dispatcher {
+    /// Stores an event and its deliveries in one commit, and starts sending what can go at
+    /// once. `config` is the snapshot the event was matched with.
+    pub async fn accept(&self, config: &RuleSet, mut event: NewEvent) -> Result<Accepted> {
+        let room = self.lease_fast(config, &mut event);
+        let handed = if room.is_some() {
+            fast_ones(&event)
+        } else {
+            Vec::new()
+        };
+        let accepted = self.store.accept(event).await?;
+        if let (Accepted::Stored(ids), Some(room)) = (&accepted, room) {
+            self.hand_over(ids, handed, room);
+        }
+        self.wake();
+        Ok(accepted)
+    }
+
+    /// Leases the deliveries that may take the fast path, if there is room for them all.
+    fn lease_fast(&self, config: &RuleSet, event: &mut NewEvent) -> Option<OwnedSemaphorePermit> {
+        let fast: Vec<usize> = event
+            .deliveries
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| self.may_go_at_once(config, &d.rule, d.action_index, &d.channel))
+            .map(|(i, _)| i)
+            .collect();
+        let n = u32::try_from(fast.len()).ok().filter(|n| *n > 0)?;
+        let room = self.fast_room.clone().try_acquire_many_owned(n).ok()?;
+        let lease_until = self.lease_until(event.received_at);
+        for i in fast {
+            event.deliveries[i].lease_until = Some(lease_until);
+        }
+        Some(room)
+    }
+
+    /// Unpaced, and needing nothing from the SuperOffice API: no API call ever starts before
+    /// SuperOffice has its 200.
+    fn may_go_at_once(&self, config: &RuleSet, rule: &str, index: u32, channel: &str) -> bool {
+        let unpaced = config
+            .channels
+            .get(channel)
+            .is_some_and(|c| c.pace.is_none());
+        let needs_api = config.superoffice.is_some()
+            && config
+                .action(rule, index, channel)
+                .is_ok_and(|(_, a)| !a.needs.is_empty());
+        unpaced && !needs_api
+    }
+
+    /// Gives the stored, leased deliveries to the fast path.
+    fn hand_over(
+        &self,
+        ids: &[i64],
+        handed: Vec<(usize, Claimed)>,
+        mut room: OwnedSemaphorePermit,
+    ) {
+        for (i, mut claimed) in handed {
+            let (Some(id), Some(one)) = (ids.get(i), room.split(1)) else {
+                break;
+            };
+            claimed.delivery_id = *id;
+            let _ = self.fast_tx.send((claimed, one));
+        }
+    }
+
+    /// Sends what was handed over, as slots free up. A delivery for a destination that asked
+    /// for a pause goes back to the store, to be claimed when the pause is over.
+    pub(super) async fn fast_path(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut rx = self.fast_rx.lock().await;
+        loop {
+            let (claimed, room): Handed = tokio::select! {
+                item = rx.recv() => match item { Some(i) => i, None => return },
+                _ = stop.changed() => break,
+            };
+            if self.paused(&claimed.channel) {
+                self.give_back(vec![claimed.delivery_id]).await;
+                continue;
+            }
+            let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                break;
+            };
+            drop(room);
+            let this = self.clone();
+            tokio::spawn(async move { this.deliver(claimed, slot).await });
+        }
+        // Stopping: what still waits is given back, due at the next start.
+        rx.close();
+        let mut left = Vec::new();
+        while let Ok((c, _)) = rx.try_recv() {
+            left.push(c.delivery_id);
+        }
+        self.give_back(left).await;
+    }
+
+    /// True if the channel asked for a pause, or is gone (the claim path settles it then).
+    fn paused(&self, channel: &str) -> bool {
+        let config = self.live.config();
+        let Some(spec) = config.channels.get(channel) else {
+            return true;
+        };
+        self.pacer(channel, spec.pace)
+            .lock()
+            .allowance(Instant::now())
+            == 0
+    }
+
+    pub(super) async fn give_back(&self, ids: Vec<i64>) {
+        let n = ids.len();
+        if let Err(e) = self.store.release(ids).await {
+            warn!(deliveries = n, error = %e, "cannot release leases; they are claimed again when they run out");
+        }
+        self.wake();
+    }
+}
+
+/// The leased deliveries of an event, as the senders take them (ids filled in once stored).
+fn fast_ones(event: &NewEvent) -> Vec<(usize, Claimed)> {
+    event
+        .deliveries
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.lease_until.is_some())
+        .map(|(i, d)| {
+            let claimed = Claimed {
+                delivery_id: 0,
+                event_id: event.event_id.clone(),
+                event_type: event.event_type.clone(),
+                rule: d.rule.clone(),
+                action_index: d.action_index,
+                channel: d.channel.clone(),
+                attempts: 0,
+                round_started_at: event.received_at,
+                received_at: event.received_at,
+                body: event.body.clone(),
+            };
+            (i, claimed)
+        })
+        .collect()
+}

@@ -1,0 +1,270 @@
+//! One attempt at one delivery: prepare the message, send it, decide what comes next, record
+//! it. This is the retry loop, once for every destination: a failure is retried under the
+//! channel's policy, honouring `Retry-After`, or becomes a dead letter.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use jiff::Timestamp;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::{error, info, warn};
+
+use super::Dispatcher;
+use super::prepare::{Job, Prepared, prepare};
+use super::retry::{Decision, decide};
+use crate::channels::SendError;
+use crate::event::Event;
+use crate::live::Runtime;
+use crate::metrics::EnrichLabels;
+use crate::store::{Attempt, AttemptOutcome, Claimed, Next, Record, millis, now_ms};
+
+/// What one attempt came to, before it is recorded.
+struct Outcome {
+    attempt: Option<Attempt>,
+    next: Next,
+}
+
+/// An attempt under way: the delivery, when it started, and the snapshot it works with.
+struct Try<'a> {
+    c: &'a Claimed,
+    runtime: Arc<Runtime>,
+    number: u32,
+    started_at: i64,
+    started: Instant,
+}
+
+impl Try<'_> {
+    fn attempt(&self, outcome: AttemptOutcome, status: Option<u16>, detail: String) -> Attempt {
+        Attempt {
+            started_at: self.started_at,
+            duration_ms: millis(self.started.elapsed()),
+            outcome,
+            status_code: status,
+            detail,
+        }
+    }
+
+    /// A permanent failure: a dead letter with the reason.
+    fn dead(&self, reason: &str, status: Option<u16>) -> Outcome {
+        let c = self.c;
+        let reason = self.runtime.config.redactor.redact(reason);
+        error!(event_id = c.event_id.as_str(), event = c.event_type.as_str(), rule = c.rule.as_str(), channel = c.channel.as_str(), delivery_id = c.delivery_id, attempt = self.number, status, reason = %reason, "delivery failed permanently");
+        Outcome {
+            attempt: Some(self.attempt(AttemptOutcome::Failed, status, reason.clone())),
+            next: Next::Dead(reason),
+        }
+    }
+
+    /// How long this delivery has been trying, since its creation or last replay.
+    fn elapsed(&self) -> Duration {
+        Duration::from_millis(now_ms().saturating_sub(self.c.round_started_at).max(0) as u64)
+    }
+
+    /// A failure worth another try: when, under the channel's policy, or a dead letter once
+    /// the policy gives up. `said` is the log line.
+    fn retry(
+        &self,
+        said: &str,
+        reason: &str,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+    ) -> Outcome {
+        let c = self.c;
+        let config = &self.runtime.config;
+        let reason = config.redactor.redact(reason);
+        let policy = config
+            .channels
+            .get(&c.channel)
+            .map(|s| s.retry.clone())
+            .unwrap_or_default();
+        match decide(
+            &policy,
+            self.number,
+            self.elapsed(),
+            retry_after,
+            fastrand::f64(),
+        ) {
+            Decision::RetryIn(wait) => {
+                warn!(event_id = c.event_id.as_str(), event = c.event_type.as_str(), rule = c.rule.as_str(), channel = c.channel.as_str(), delivery_id = c.delivery_id, attempt = self.number, status, retry_in_ms = millis(wait), reason = %reason, "{said}");
+                Outcome {
+                    attempt: Some(self.attempt(AttemptOutcome::Retry, status, reason)),
+                    next: Next::RetryAt(now_ms().saturating_add(millis(wait))),
+                }
+            }
+            Decision::GiveUp => {
+                let why = format!("gave up after {} attempts: {reason}", self.number);
+                self.dead(&why, status)
+            }
+        }
+    }
+}
+
+impl Dispatcher {
+    /// Makes one attempt and records it, holding a concurrency slot until the record commits.
+    pub(super) async fn deliver(&self, claimed: Claimed, slot: OwnedSemaphorePermit) {
+        // A bug that panics while one message is prepared or sent must not take the dispatcher
+        // down with it: the delivery becomes a dead letter that says so, and the rest go on.
+        let outcome = match AssertUnwindSafe(self.attempt(&claimed))
+            .catch_unwind()
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(panic) => self.panicked(&claimed, panic.as_ref()),
+        };
+        if let Some(a) = &outcome.attempt {
+            let seconds = a.duration_ms as f64 / 1000.0;
+            self.metrics
+                .attempt(&claimed.channel, a.outcome.as_str(), seconds);
+        }
+        let record = Record {
+            delivery_id: claimed.delivery_id,
+            attempt: outcome.attempt,
+            next: outcome.next,
+        };
+        match self.store.record(record).await {
+            Ok(()) => self.last_record.store(now_ms(), Ordering::Relaxed),
+            // The lease will expire and the delivery be tried again: at-least-once.
+            Err(e) => {
+                error!(event_id = claimed.event_id.as_str(), rule = claimed.rule.as_str(), channel = claimed.channel.as_str(), delivery_id = claimed.delivery_id, error = %e, "cannot record a delivery's outcome")
+            }
+        }
+        drop(slot);
+        if self.starved.load(Ordering::Relaxed) {
+            // A slot is free again and deliveries were left waiting for one.
+            self.wake();
+        }
+    }
+
+    fn panicked(&self, c: &Claimed, panic: &(dyn std::any::Any + Send)) -> Outcome {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        self.metrics.panic("delivery");
+        let attempt = self.start(c);
+        attempt.dead(
+            &format!("internal error while preparing or sending this message (panic: {what}); please report it, then replay"),
+            None,
+        )
+    }
+
+    fn start<'a>(&self, c: &'a Claimed) -> Try<'a> {
+        Try {
+            c,
+            runtime: self.live.get(),
+            number: c.attempts + 1,
+            started_at: now_ms(),
+            started: Instant::now(),
+        }
+    }
+
+    async fn attempt(&self, c: &Claimed) -> Outcome {
+        // One snapshot for the whole attempt, even if a reload lands meanwhile.
+        let t = self.start(c);
+        let ready = match self.prepared(&t).await {
+            Ok(ready) => ready,
+            Err(outcome) => return outcome,
+        };
+        for note in &ready.truncated {
+            warn!(
+                event_id = c.event_id.as_str(),
+                rule = c.rule.as_str(),
+                channel = c.channel.as_str(),
+                "{note}"
+            );
+        }
+        let Some(destination) = t.runtime.destinations.get(&c.channel) else {
+            return t.dead(
+                &format!("channel `{}` is no longer in the rules file", c.channel),
+                None,
+            );
+        };
+        match destination.send(&ready.outgoing).await {
+            Ok(done) => {
+                let detail = t.runtime.config.redactor.redact(&done.detail);
+                info!(event_id = c.event_id.as_str(), event = c.event_type.as_str(), rule = c.rule.as_str(), channel = c.channel.as_str(), delivery_id = c.delivery_id, attempt = t.number, status = done.status, took_ms = millis(t.started.elapsed()), detail = %detail, "delivered");
+                Outcome {
+                    attempt: Some(t.attempt(AttemptOutcome::Sent, done.status, detail)),
+                    next: Next::Sent,
+                }
+            }
+            Err(e) => self.failed(&t, &e),
+        }
+    }
+
+    /// A send that failed: dead if permanent, else retried; a `Retry-After` also pauses the
+    /// destination, and only it, for at most the channel's cap.
+    fn failed(&self, t: &Try<'_>, e: &SendError) -> Outcome {
+        if let SendError::Permanent { status, .. } = e {
+            return t.dead(&e.to_string(), *status);
+        }
+        let spec = t.runtime.config.channels.get(&t.c.channel);
+        if let (Some(wait), Some(spec)) = (e.retry_after(), spec) {
+            let wait = wait.min(spec.retry.max_retry_after);
+            self.pacer(&t.c.channel, spec.pace)
+                .lock()
+                .pause(Instant::now(), wait);
+        }
+        t.retry(
+            "delivery failed, will retry",
+            &e.to_string(),
+            e.status(),
+            e.retry_after(),
+        )
+    }
+
+    /// The message, or what became of the attempt if there is none to send.
+    async fn prepared(&self, t: &Try<'_>) -> Result<super::prepare::Ready, Outcome> {
+        let c = t.c;
+        let config = &t.runtime.config;
+        let event = Event::parse(c.body.as_bytes())
+            .map_err(|e| t.dead(&format!("stored event is unreadable: {e}"), None))?;
+        let (rule, action) = config
+            .action(&c.rule, c.action_index, &c.channel)
+            .map_err(|reason| t.dead(&reason, None))?;
+        let job = Job {
+            event: &event,
+            rule,
+            action,
+            received_at: Timestamp::from_millisecond(c.received_at)
+                .unwrap_or_else(|_| Timestamp::now()),
+            elapsed: t.elapsed(),
+            on_error: config.superoffice.as_ref().map(|so| so.on_error),
+        };
+        match prepare(config, t.runtime.enricher.as_deref(), job).await {
+            Prepared::Ready(ready) => Ok(ready),
+            Prepared::Dead(reason) => Err(t.dead(&reason, None)),
+            Prepared::Refused(reason) => {
+                self.enrichment_error("permanent");
+                Err(t.dead(&reason, None))
+            }
+            Prepared::Skip(reason) => {
+                info!(event_id = c.event_id.as_str(), event = c.event_type.as_str(), rule = c.rule.as_str(), channel = c.channel.as_str(), delivery_id = c.delivery_id, reason = %reason, "skipped: the rule's conditions on enriched fields did not hold");
+                Err(Outcome {
+                    attempt: None,
+                    next: Next::Skipped(reason),
+                })
+            }
+            Prepared::Retry(reason) => {
+                self.enrichment_error("retryable");
+                Err(t.retry(
+                    "cannot enrich the event yet, will retry",
+                    &reason,
+                    None,
+                    None,
+                ))
+            }
+        }
+    }
+
+    fn enrichment_error(&self, kind: &'static str) {
+        self.metrics
+            .enrichment_errors
+            .get_or_create(&EnrichLabels { kind })
+            .inc();
+    }
+}

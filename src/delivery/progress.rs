@@ -1,0 +1,101 @@
+//! Whether the dispatcher is making progress (for `/readyz`), and settling deliveries that no
+//! configuration can send any more.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tracing::{error, warn};
+
+use super::Dispatcher;
+use crate::store::{Claim, Millis, Next, Record, millis, now_ms};
+
+/// A dispatcher whose loop has not run, or that has sent nothing while deliveries were due,
+/// for this long is not making progress.
+const STALL_AFTER: Duration = Duration::from_secs(60);
+
+impl Dispatcher {
+    /// Whether deliveries are moving: the claim loop runs, and due deliveries of destinations
+    /// that asked for no pause are being sent. `Err` says what is wrong, for `/readyz`.
+    pub async fn progress(&self) -> Result<(), String> {
+        let now = now_ms();
+        let tick_age = now.saturating_sub(self.last_tick.load(Ordering::Relaxed));
+        if tick_age > millis(STALL_AFTER) {
+            return Err(format!(
+                "the dispatcher has not run for {} s",
+                tick_age / 1000
+            ));
+        }
+        let record_age = now.saturating_sub(self.last_record.load(Ordering::Relaxed));
+        if record_age <= millis(STALL_AFTER) {
+            return Ok(());
+        }
+        let due = self
+            .store
+            .oldest_due(now.saturating_sub(millis(STALL_AFTER)))
+            .await
+            .map_err(|e| format!("cannot read the store: {e}"))?;
+        match due.into_iter().find(|(channel, _)| !self.waiting(channel)) {
+            Some((channel, since)) => Err(format!(
+                "deliveries to `{channel}` have been due since {} and nothing was sent for {} s",
+                crate::text::show_time(since),
+                record_age / 1000
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// True if a channel is held back on purpose (paused after a 429, or gone).
+    fn waiting(&self, channel: &str) -> bool {
+        let config = self.live.config();
+        let Some(spec) = config.channels.get(channel) else {
+            return true;
+        };
+        self.pacer(channel, spec.pace).lock().paused(Instant::now())
+    }
+
+    /// Makes dead letters of the deliveries still to make for channels the configuration no
+    /// longer has (removed by a reload, or while herald was down): nothing would ever send them.
+    pub(super) async fn retire_orphans(&self) {
+        let channels = match self.store.channels_with_work().await {
+            Ok(c) => c,
+            Err(e) => return warn!(error = %e, "cannot look for deliveries to removed channels"),
+        };
+        let config = self.live.config();
+        for channel in channels
+            .into_iter()
+            .filter(|c| !config.channels.contains_key(c))
+        {
+            self.retire(&channel).await;
+        }
+    }
+
+    async fn retire(&self, channel: &str) {
+        let reason = format!("channel `{channel}` is no longer in the rules file");
+        loop {
+            // Due or not: claim as if it were the end of time.
+            let claim = Claim {
+                channel: channel.to_string(),
+                limit: 256,
+                now: Millis::MAX,
+                lease_until: now_ms(),
+            };
+            let claimed = match self.store.claim(claim).await {
+                Ok(c) if !c.is_empty() => c,
+                _ => break,
+            };
+            for c in claimed {
+                let record = Record {
+                    delivery_id: c.delivery_id,
+                    attempt: None,
+                    next: Next::Dead(reason.clone()),
+                };
+                match self.store.record(record).await {
+                    Ok(()) => {
+                        error!(event_id = %c.event_id, rule = %c.rule, channel = %channel, delivery_id = c.delivery_id, reason = %reason, "delivery failed permanently")
+                    }
+                    Err(e) => warn!(error = %e, "cannot record a dead letter"),
+                }
+            }
+        }
+    }
+}

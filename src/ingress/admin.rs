@@ -1,0 +1,92 @@
+//! The routes for operators: readiness, metrics, reload; and the guard that turns a panic in
+//! any handler into a 500 for that request alone.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tracing::warn;
+
+use super::AppState;
+use crate::ops::reload::Status;
+
+/// Ready when the configuration is loaded (it is, once serving), the store can commit, and
+/// the dispatcher is making progress.
+pub(super) async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+    let check = tokio::time::timeout(Duration::from_secs(3), app.store.heartbeat()).await;
+    let problem = match check {
+        Ok(Ok(_)) => match app.dispatcher.progress().await {
+            Ok(()) => return (StatusCode::OK, "ready\n").into_response(),
+            Err(reason) => reason,
+        },
+        Ok(Err(e)) => format!("the store cannot commit: {e}"),
+        Err(_) => "the store did not answer within 3s".to_string(),
+    };
+    warn!(reason = %problem, "not ready");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("not ready: {problem}\n"),
+    )
+        .into_response()
+}
+
+/// Turns a panic in a request's handler into a 500 for that request alone, logged and counted;
+/// the server and every other request go on.
+pub(super) async fn contain_panics(
+    State(app): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => {
+            app.metrics.panic("request");
+            tracing::error!("internal error while handling a request; answered 500");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}
+
+pub(super) async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    let counts = tokio::time::timeout(Duration::from_secs(2), app.store.counts())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(counts.as_ref()),
+    )
+        .into_response()
+}
+
+/// Reloads the configuration; only from an allowed address, or with the admin token.
+pub(super) async fn reload(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !app.admin.permits(peer, &headers) {
+        warn!(peer = %peer, "refused /-/reload: not from an allowed address and no valid admin token");
+        return (
+            StatusCode::FORBIDDEN,
+            "reload is allowed from loopback, or with the admin token (HERALD_ADMIN_TOKEN)\n",
+        )
+            .into_response();
+    }
+    let report = app.reloader.reload("api").await;
+    let status = match report.status {
+        Status::Reloaded => StatusCode::OK,
+        Status::Failed => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    (status, axum::Json(report)).into_response()
+}

@@ -1,0 +1,132 @@
+//! `POST /webhook`: verify, parse, match, store, answer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use tracing::{info, warn};
+
+use super::body::verified_body;
+use super::error::refused;
+use super::{AppState, IngressError};
+use crate::event::Event;
+use crate::metrics::RuleLabels;
+use crate::rules::Rule;
+use crate::store::{Accepted, NewDelivery, NewEvent, millis};
+
+pub(super) async fn webhook(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, IngressError> {
+    let verified = verified_body(&app, &headers, body)
+        .await
+        .inspect_err(|e| refused(&app, peer, e))?;
+    let received_at = Timestamp::now();
+    let event = Event::parse(verified.bytes())
+        .map_err(IngressError::from)
+        .inspect_err(|e| refused(&app, peer, e))?;
+    if event.is_test() {
+        app.metrics.event(event.name(), "test");
+        info!(
+            event_id = event.id(),
+            event = event.name(),
+            outcome = "test",
+            "received the registration test event"
+        );
+        return Ok((StatusCode::OK, "test event received\n").into_response());
+    }
+    let config = app.live.config();
+    let matched = config.matching(&event);
+    let body: Arc<str> = String::from_utf8_lossy(verified.bytes()).into();
+    let record = record(&app, &event, &matched, body, received_at);
+    let count = record.deliveries.len();
+    match app.dispatcher.accept(&config, record).await {
+        Ok(Accepted::Duplicate) => Ok(answer(
+            &app,
+            &event,
+            "duplicate",
+            "event already received",
+            "duplicate event ignored",
+        )),
+        Ok(Accepted::Stored(_)) if count == 0 => Ok(answer(
+            &app,
+            &event,
+            "unmatched",
+            "no rule matched",
+            "no rule matched",
+        )),
+        Ok(Accepted::Stored(_)) => {
+            for rule in &matched {
+                let labels = RuleLabels {
+                    rule: rule.name.clone(),
+                };
+                app.metrics.rule_matches.get_or_create(&labels).inc();
+            }
+            app.metrics.event(event.name(), "accepted");
+            info!(
+                event_id = event.id(),
+                event = event.name(),
+                outcome = "accepted",
+                deliveries = count,
+                "event accepted"
+            );
+            Ok((StatusCode::OK, format!("accepted: {count} deliveries\n")).into_response())
+        }
+        Err(e) => {
+            app.metrics.event(event.name(), "rejected_by_store");
+            warn!(event_id = event.id(), event = event.name(), outcome = "rejected_by_store", error = %e, "cannot store the event; answering 503 so SuperOffice retries");
+            Err(e.into())
+        }
+    }
+}
+
+/// A 200 that delivers nothing, counted and logged.
+fn answer(app: &AppState, event: &Event, outcome: &'static str, log: &str, text: &str) -> Response {
+    app.metrics.event(event.name(), outcome);
+    info!(
+        event_id = event.id(),
+        event = event.name(),
+        outcome,
+        "{log}"
+    );
+    (StatusCode::OK, format!("{text}\n")).into_response()
+}
+
+/// The event to store, with one delivery per action of each matched rule.
+fn record(
+    app: &AppState,
+    event: &Event,
+    matched: &[&Rule],
+    body: Arc<str>,
+    received_at: Timestamp,
+) -> NewEvent {
+    let deliveries = matched
+        .iter()
+        .flat_map(|rule| {
+            rule.notify
+                .iter()
+                .enumerate()
+                .map(|(i, action)| NewDelivery {
+                    rule: rule.name.clone(),
+                    action_index: i as u32,
+                    channel: action.channel.clone(),
+                    lease_until: None,
+                })
+        })
+        .collect();
+    NewEvent {
+        event_id: event.id().to_string(),
+        event_type: event.name().to_string(),
+        received_at: received_at.as_millisecond(),
+        body,
+        matched_rules: matched.iter().map(|r| r.name.clone()).collect(),
+        deliveries,
+        dedup_window_ms: millis(app.dedup_window),
+    }
+}

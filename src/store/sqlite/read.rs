@@ -1,0 +1,226 @@
+//! SQLite reads for people (events, deliveries, counts) and the few writes that do not go
+//! through group commit: replay, release and purge, which are rare and need their own answer.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use crate::store::{
+    AttemptOutcome, AttemptRow, Counts, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
+    EventRow, Millis, Replay, Result,
+};
+
+const DELIVERY_COLUMNS: &str = "SELECT id, event_id, rule, channel, status, attempts, next_attempt_at, last_error, created_at, updated_at FROM deliveries";
+
+fn delivery_row(r: &SqliteRow) -> DeliveryRow {
+    DeliveryRow {
+        id: r.get("id"),
+        event_id: r.get("event_id"),
+        rule: r.get("rule"),
+        channel: r.get("channel"),
+        // A state this version does not know reads as pending: it will be looked at again.
+        status: r
+            .get::<String, _>("status")
+            .parse()
+            .unwrap_or(DeliveryStatus::Pending),
+        attempts: r.get::<i64, _>("attempts") as u32,
+        next_attempt_at: r.get("next_attempt_at"),
+        last_error: r.get("last_error"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+        attempt_log: Vec::new(),
+    }
+}
+
+/// Fills in each delivery's attempts, oldest first.
+async fn attempts_for(pool: &SqlitePool, rows: &mut [DeliveryRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT delivery_id, started_at, duration_ms, outcome, status_code, detail FROM attempts WHERE delivery_id IN (",
+    );
+    let mut sep = q.separated(", ");
+    for r in rows.iter() {
+        sep.push_bind(r.id);
+    }
+    q.push(") ORDER BY id");
+    for a in q.build().fetch_all(pool).await? {
+        let id: i64 = a.get("delivery_id");
+        if let Some(row) = rows.iter_mut().find(|r| r.id == id) {
+            row.attempt_log.push(AttemptRow {
+                started_at: a.get("started_at"),
+                duration_ms: a.get("duration_ms"),
+                outcome: AttemptOutcome::parse(&a.get::<String, _>("outcome"))
+                    .unwrap_or(AttemptOutcome::Failed),
+                status_code: a.get("status_code"),
+                detail: a.get("detail"),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn deliveries(pool: &SqlitePool, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(DELIVERY_COLUMNS);
+    q.push(" WHERE 1 = 1");
+    if let Some(s) = f.status {
+        q.push(" AND status = ").push_bind(s.as_str());
+    }
+    if let Some(e) = &f.event_id {
+        q.push(" AND event_id = ").push_bind(e.clone());
+    }
+    if let Some(c) = &f.channel {
+        q.push(" AND channel = ").push_bind(c.clone());
+    }
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(f.limit.max(1)));
+    let mut rows: Vec<DeliveryRow> = q
+        .build()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(delivery_row)
+        .collect();
+    attempts_for(pool, &mut rows).await?;
+    Ok(rows)
+}
+
+pub(super) async fn events(pool: &SqlitePool, f: &EventFilter) -> Result<Vec<EventRow>> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT event_id, event_type, received_at, matched_rules FROM events WHERE 1 = 1",
+    );
+    if let Some(t) = &f.event_type {
+        q.push(" AND event_type = ").push_bind(t.clone());
+    }
+    q.push(" ORDER BY received_at DESC, rowid DESC LIMIT ")
+        .push_bind(i64::from(f.limit.max(1)));
+    let mut events: Vec<EventRow> = q
+        .build()
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| EventRow {
+            event_id: r.get("event_id"),
+            event_type: r.get("event_type"),
+            received_at: r.get("received_at"),
+            matched_rules: serde_json::from_str(&r.get::<String, _>("matched_rules"))
+                .unwrap_or_default(),
+            deliveries: Vec::new(),
+        })
+        .collect();
+    deliveries_of(pool, &mut events).await?;
+    Ok(events)
+}
+
+/// Fills in each event's deliveries, oldest first.
+async fn deliveries_of(pool: &SqlitePool, events: &mut [EventRow]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(DELIVERY_COLUMNS);
+    q.push(" WHERE event_id IN (");
+    let mut sep = q.separated(", ");
+    for e in events.iter() {
+        sep.push_bind(e.event_id.clone());
+    }
+    q.push(") ORDER BY id");
+    for r in q.build().fetch_all(pool).await? {
+        let d = delivery_row(&r);
+        if let Some(e) = events.iter_mut().find(|e| e.event_id == d.event_id) {
+            e.deliveries.push(d);
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn replay(pool: &SqlitePool, which: &Replay, now: Millis) -> Result<u64> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ",
+    );
+    q.push_bind(now)
+        .push(", round_started_at = ")
+        .push_bind(now)
+        .push(", lease_until = NULL, updated_at = ")
+        .push_bind(now);
+    match which {
+        Replay::Ids(ids) => {
+            q.push(" WHERE id IN (");
+            let mut sep = q.separated(", ");
+            for id in ids {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+        }
+        Replay::Dead { channel } => {
+            q.push(" WHERE status = 'dead'");
+            if let Some(c) = channel {
+                q.push(" AND channel = ").push_bind(c.clone());
+            }
+        }
+    }
+    Ok(q.build().execute(pool).await?.rows_affected())
+}
+
+pub(super) async fn release(pool: &SqlitePool, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, created_at) WHERE id IN (",
+    );
+    let mut sep = q.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    q.push(")");
+    q.build().execute(pool).await?;
+    Ok(())
+}
+
+pub(super) async fn purge(pool: &SqlitePool, before: Millis) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM events WHERE received_at < ?1 AND NOT EXISTS (
+           SELECT 1 FROM deliveries d WHERE d.event_id = events.event_id
+           AND d.status IN ('pending', 'retrying'))",
+    )
+    .bind(before)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn counts(pool: &SqlitePool) -> Result<Counts> {
+    let mut counts = Counts::default();
+    for r in sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+        .fetch_all(pool)
+        .await?
+    {
+        if let Ok(status) = r.get::<String, _>("status").parse() {
+            counts.set(status, r.get::<i64, _>("n") as u64);
+        }
+    }
+    Ok(counts)
+}
+
+pub(super) async fn oldest_due(pool: &SqlitePool, before: Millis) -> Result<Vec<(String, Millis)>> {
+    let rows = sqlx::query(
+        "SELECT channel, MIN(next_attempt_at) AS since FROM deliveries
+         WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?1
+         GROUP BY channel",
+    )
+    .bind(before)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("channel"), r.get("since")))
+        .collect())
+}
+
+pub(super) async fn channels_with_work(pool: &SqlitePool) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT channel FROM deliveries WHERE status IN ('pending', 'retrying')",
+    )
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,189 @@
+//! What goes into the store and what comes out.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{DeliveryStatus, Millis};
+
+/// An event to record, with the deliveries its matched rules make.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub event_type: String,
+    pub received_at: Millis,
+    pub body: Arc<str>,
+    pub matched_rules: Vec<String>,
+    pub deliveries: Vec<NewDelivery>,
+    /// An event with the same id received within this many milliseconds is a duplicate.
+    pub dedup_window_ms: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub rule: String,
+    pub action_index: u32,
+    pub channel: String,
+    /// Leased from the start when this process will send it straight away.
+    pub lease_until: Option<Millis>,
+}
+
+/// What accepting an event came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored; the new deliveries' ids, in the order given.
+    Stored(Vec<i64>),
+    /// An event with this id was received within the dedup window: nothing stored.
+    Duplicate,
+}
+
+/// Lease up to `limit` due deliveries of `channel` until `lease_until`.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub channel: String,
+    pub limit: u32,
+    pub now: Millis,
+    pub lease_until: Millis,
+}
+
+/// A delivery leased to this worker, with its event.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub delivery_id: i64,
+    pub event_id: String,
+    /// The event's name, such as `quote.ordered`, for logs.
+    pub event_type: String,
+    pub rule: String,
+    pub action_index: u32,
+    pub channel: String,
+    pub attempts: u32,
+    /// When the current round of retries began: creation, or the last replay.
+    pub round_started_at: Millis,
+    pub received_at: Millis,
+    pub body: Arc<str>,
+}
+
+/// An attempt's outcome, to record.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub delivery_id: i64,
+    /// What happened, if anything was tried (a delivery retired without trying has none).
+    pub attempt: Option<Attempt>,
+    pub next: Next,
+}
+
+/// What happened in one attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub started_at: Millis,
+    pub duration_ms: i64,
+    pub outcome: AttemptOutcome,
+    pub status_code: Option<u16>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptOutcome {
+    Sent,
+    Retry,
+    Failed,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Sent => "sent",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AttemptOutcome> {
+        [
+            AttemptOutcome::Sent,
+            AttemptOutcome::Retry,
+            AttemptOutcome::Failed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// Where a delivery goes after an attempt.
+#[derive(Debug, Clone)]
+pub enum Next {
+    Sent,
+    RetryAt(Millis),
+    Dead(String),
+    /// The rule's enriched conditions did not hold: nothing to send.
+    Skipped(String),
+}
+
+impl Next {
+    pub fn status(&self) -> DeliveryStatus {
+        match self {
+            Next::Sent => DeliveryStatus::Sent,
+            Next::RetryAt(_) => DeliveryStatus::Retrying,
+            Next::Dead(_) => DeliveryStatus::Dead,
+            Next::Skipped(_) => DeliveryStatus::Skipped,
+        }
+    }
+}
+
+/// Which deliveries to queue again.
+#[derive(Debug, Clone)]
+pub enum Replay {
+    Ids(Vec<i64>),
+    /// Every dead letter, of one channel if given.
+    Dead {
+        channel: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub limit: u32,
+    pub event_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub event_id: String,
+    pub event_type: String,
+    pub received_at: Millis,
+    pub matched_rules: Vec<String>,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<DeliveryStatus>,
+    pub event_id: Option<String>,
+    pub channel: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub event_id: String,
+    pub rule: String,
+    pub channel: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Millis,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub attempt_log: Vec<AttemptRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptRow {
+    pub started_at: Millis,
+    pub duration_ms: i64,
+    pub outcome: AttemptOutcome,
+    pub status_code: Option<i64>,
+    pub detail: String,
+}
