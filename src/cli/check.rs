@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::rules;
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -13,7 +11,7 @@ pub struct Args {
 
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let file = &args.rules.rules;
-    match rules::load(file) {
+    match args.rules.source().load() {
         Ok(config) => {
             for rule in &config.rules {
                 let destinations: Vec<String> = rule

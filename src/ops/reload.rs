@@ -42,16 +42,21 @@ pub struct Reloader {
     live: Arc<Live>,
     metrics: Arc<Metrics>,
     running: tokio::sync::Mutex<()>,
+    /// The files as they were when the configuration in force was loaded (at start: taken
+    /// here, before any task runs, so an edit made right after start is not missed).
+    loaded: u64,
 }
 
 impl Reloader {
     pub fn new(source: Source, live: Arc<Live>, metrics: Arc<Metrics>) -> Arc<Reloader> {
         metrics.reloaded(true);
+        let loaded = fingerprint(&source, &live.config().templates_dir);
         Arc::new(Reloader {
             source,
             live,
             metrics,
             running: tokio::sync::Mutex::new(()),
+            loaded,
         })
     }
 
@@ -100,7 +105,7 @@ impl Reloader {
     /// Polls the rules file, the templates and the environment file; reloads once a change has
     /// settled (two polls alike).
     pub async fn watch(self: Arc<Self>, every: Duration, mut stop: watch::Receiver<bool>) {
-        let mut known = self.fingerprint();
+        let mut known = self.loaded;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
@@ -138,21 +143,25 @@ impl Reloader {
     }
 
     fn fingerprint(&self) -> u64 {
-        let mut h = DefaultHasher::new();
-        let templates = self.live.config().templates_dir.clone();
-        let mut files = vec![self.source.rules.clone()];
-        files.extend(self.source.env_file.clone());
-        collect(&templates, &mut files);
-        files.sort();
-        for f in files {
-            f.hash(&mut h);
-            if let Ok(m) = std::fs::metadata(&f) {
-                m.len().hash(&mut h);
-                m.modified().ok().hash(&mut h);
-            }
-        }
-        h.finish()
+        fingerprint(&self.source, &self.live.config().templates_dir)
     }
+}
+
+/// A hash of every watched file's name, size and modification time.
+fn fingerprint(source: &Source, templates: &Path) -> u64 {
+    let mut h = DefaultHasher::new();
+    let mut files = vec![source.rules.clone()];
+    files.extend(source.env_file.clone());
+    collect(templates, &mut files);
+    files.sort();
+    for f in files {
+        f.hash(&mut h);
+        if let Ok(m) = std::fs::metadata(&f) {
+            m.len().hash(&mut h);
+            m.modified().ok().hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 fn failed(trigger: &'static str, problems: Vec<String>) -> Report {

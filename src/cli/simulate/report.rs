@@ -1,0 +1,100 @@
+//! What `simulate` found, as a type: `--json` serialises it, the human form prints it.
+
+use serde::Serialize;
+
+use crate::event::Event;
+use crate::render::message::Message;
+use crate::rules::{Action, RuleSet};
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub event: EventRef,
+    pub rules: Vec<RuleReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventRef {
+    pub id: String,
+    pub name: String,
+}
+
+impl Report {
+    pub fn new(event: &Event, rules: Vec<RuleReport>) -> Report {
+        Report {
+            event: EventRef {
+                id: event.id().to_string(),
+                name: event.name().to_string(),
+            },
+            rules,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleReport {
+    pub rule: String,
+    #[serde(flatten)]
+    pub outcome: RuleOutcome,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RuleOutcome {
+    Match {
+        messages: Vec<MessageReport>,
+    },
+    NoMatch {
+        reason: String,
+    },
+    /// An earlier matching rule had `stop: true`.
+    NotEvaluated {
+        reason: String,
+    },
+    /// The SuperOffice API refused.
+    Error {
+        reason: String,
+    },
+}
+
+/// One action's message, or why it could not be made.
+#[derive(Debug, Serialize)]
+pub struct MessageReport {
+    pub channel: String,
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<Shown>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A message as the destination would get it; for email, with its addresses.
+#[derive(Debug, Serialize)]
+pub struct Shown {
+    #[serde(flatten)]
+    pub message: Message,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<Addresses>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Addresses {
+    pub from: String,
+    pub to: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<String>,
+}
+
+impl Addresses {
+    /// The sender and recipients of an email action: the action's `to`, or the channel's.
+    pub fn of(config: &RuleSet, action: &Action) -> Option<Addresses> {
+        let email = config.channels.get(&action.channel)?.email()?;
+        let to = action.to.as_ref().unwrap_or(&email.to);
+        Some(Addresses {
+            from: email.from.to_string(),
+            to: to.iter().map(ToString::to_string).collect(),
+            cc: email.cc.iter().map(ToString::to_string).collect(),
+        })
+    }
+}
