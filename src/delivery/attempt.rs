@@ -10,21 +10,23 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use jiff::Timestamp;
 use tokio::sync::OwnedSemaphorePermit;
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 
 use super::Dispatcher;
 use super::prepare::{Job, Prepared, prepare};
 use super::retry::{Decision, decide};
+use super::said::Said;
 use crate::channels::SendError;
 use crate::event::Event;
 use crate::live::Runtime;
 use crate::metrics::EnrichLabels;
 use crate::store::{Attempt, AttemptOutcome, Claimed, Next, Record, millis, now_ms};
 
-/// What one attempt came to, before it is recorded.
+/// What one attempt came to, before it is recorded, and what to log once it is.
 struct Outcome {
     attempt: Option<Attempt>,
     next: Next,
+    said: Said,
 }
 
 /// An attempt under way: the delivery, when it started, and the snapshot it works with.
@@ -49,12 +51,11 @@ impl Try<'_> {
 
     /// A permanent failure: a dead letter with the reason.
     fn dead(&self, reason: &str, status: Option<u16>) -> Outcome {
-        let c = self.c;
         let reason = self.runtime.config.redactor.redact(reason);
-        error!(event_id = c.event_id.as_str(), event = c.event_type.as_str(), rule = c.rule.as_str(), channel = c.channel.as_str(), delivery_id = c.delivery_id, attempt = self.number, status, reason = %reason, "delivery failed permanently");
         Outcome {
             attempt: Some(self.attempt(AttemptOutcome::Failed, status, reason.clone())),
-            next: Next::Dead(reason),
+            next: Next::Dead(reason.clone()),
+            said: Said::Dead { status, reason },
         }
     }
 
@@ -67,17 +68,16 @@ impl Try<'_> {
     /// the policy gives up. `said` is the log line.
     fn retry(
         &self,
-        said: &str,
+        said: &'static str,
         reason: &str,
         status: Option<u16>,
         retry_after: Option<Duration>,
     ) -> Outcome {
-        let c = self.c;
         let config = &self.runtime.config;
         let reason = config.redactor.redact(reason);
         let policy = config
             .channels
-            .get(&c.channel)
+            .get(&self.c.channel)
             .map(|s| s.retry.clone())
             .unwrap_or_default();
         match decide(
@@ -87,13 +87,16 @@ impl Try<'_> {
             retry_after,
             fastrand::f64(),
         ) {
-            Decision::RetryIn(wait) => {
-                warn!(event_id = c.event_id.as_str(), event = c.event_type.as_str(), rule = c.rule.as_str(), channel = c.channel.as_str(), delivery_id = c.delivery_id, attempt = self.number, status, retry_in_ms = millis(wait), reason = %reason, "{said}");
-                Outcome {
-                    attempt: Some(self.attempt(AttemptOutcome::Retry, status, reason)),
-                    next: Next::RetryAt(now_ms().saturating_add(millis(wait))),
-                }
-            }
+            Decision::RetryIn(wait) => Outcome {
+                attempt: Some(self.attempt(AttemptOutcome::Retry, status, reason.clone())),
+                next: Next::RetryAt(now_ms().saturating_add(millis(wait))),
+                said: Said::Retry {
+                    said,
+                    status,
+                    retry_in_ms: millis(wait),
+                    reason,
+                },
+            },
             Decision::GiveUp => {
                 let why = format!("gave up after {} attempts: {reason}", self.number);
                 self.dead(&why, status)
@@ -124,7 +127,9 @@ impl Dispatcher {
             attempt: outcome.attempt,
             next: outcome.next,
         };
-        match self.store.record(record).await {
+        let recorded = self.store.record(record).await;
+        outcome.said.log(&claimed, claimed.attempts + 1);
+        match recorded {
             Ok(()) => self.last_record.store(now_ms(), Ordering::Relaxed),
             // The lease will expire and the delivery be tried again: at-least-once.
             Err(e) => {
@@ -186,10 +191,14 @@ impl Dispatcher {
         match destination.send(&ready.outgoing).await {
             Ok(done) => {
                 let detail = t.runtime.config.redactor.redact(&done.detail);
-                info!(event_id = c.event_id.as_str(), event = c.event_type.as_str(), rule = c.rule.as_str(), channel = c.channel.as_str(), delivery_id = c.delivery_id, attempt = t.number, status = done.status, took_ms = millis(t.started.elapsed()), detail = %detail, "delivered");
                 Outcome {
-                    attempt: Some(t.attempt(AttemptOutcome::Sent, done.status, detail)),
+                    attempt: Some(t.attempt(AttemptOutcome::Sent, done.status, detail.clone())),
                     next: Next::Sent,
+                    said: Said::Delivered {
+                        status: done.status,
+                        took_ms: millis(t.started.elapsed()),
+                        detail,
+                    },
                 }
             }
             Err(e) => self.failed(&t, &e),
@@ -242,13 +251,11 @@ impl Dispatcher {
                 self.enrichment_error("permanent");
                 Err(t.dead(&reason, None))
             }
-            Prepared::Skip(reason) => {
-                info!(event_id = c.event_id.as_str(), event = c.event_type.as_str(), rule = c.rule.as_str(), channel = c.channel.as_str(), delivery_id = c.delivery_id, reason = %reason, "skipped: the rule's conditions on enriched fields did not hold");
-                Err(Outcome {
-                    attempt: None,
-                    next: Next::Skipped(reason),
-                })
-            }
+            Prepared::Skip(reason) => Err(Outcome {
+                attempt: None,
+                next: Next::Skipped(reason.clone()),
+                said: Said::Skipped { reason },
+            }),
             Prepared::Retry(reason) => {
                 self.enrichment_error("retryable");
                 Err(t.retry(

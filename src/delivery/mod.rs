@@ -18,6 +18,7 @@ pub mod pace;
 pub mod prepare;
 mod progress;
 pub mod retry;
+mod said;
 
 use std::collections::HashMap;
 use std::sync::Arc;
