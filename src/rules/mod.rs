@@ -89,6 +89,18 @@ pub fn is_deferred(cond: &Condition) -> bool {
 }
 
 impl Rule {
+    /// A rule known only by its name: what a broken rule leaves, for the duplicate check.
+    pub fn named(name: String, pos: Pos) -> Rule {
+        Rule {
+            name,
+            pos,
+            events: Vec::new(),
+            when: Vec::new(),
+            notify: Vec::new(),
+            stop: false,
+        }
+    }
+
     /// True if some condition can only be decided after enrichment.
     pub fn is_deferred(&self) -> bool {
         self.when.iter().any(is_deferred)

@@ -1,0 +1,204 @@
+//! `notify:`: each action names a channel and a message, from a template folder or inline
+//! `text:`, with email's own `to:` and `subject:`.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use lettre::message::Mailbox;
+
+use super::document::{Channels, Loader};
+use super::known_root;
+use crate::config::channel::{self, Kind};
+use crate::config::decode::{Entries, get};
+use crate::config::diag::did_you_mean;
+use crate::config::names::Needs;
+use crate::config::yaml::Node;
+use crate::render::message::MessageTemplate;
+use crate::rules::Action;
+
+const ACTION_KEYS: &[&str] = &["channel", "template", "text", "subject", "to"];
+
+impl Loader {
+    pub(super) fn actions(
+        &mut self,
+        node: &Node,
+        label: &str,
+        channels: &Channels,
+    ) -> Option<Vec<Action>> {
+        let items = self.d().list(node, &format!("{label}: notify"))?;
+        if items.is_empty() {
+            self.sink
+                .error(node.pos, format!("{label}: notify is empty"));
+            return None;
+        }
+        let parsed: Vec<Option<Action>> = items
+            .iter()
+            .map(|item| self.action(item, label, channels))
+            .collect();
+        parsed.into_iter().collect()
+    }
+
+    fn action(&mut self, node: &Node, label: &str, channels: &Channels) -> Option<Action> {
+        let entries = self.d().map(node, &format!("{label}: a notify entry"))?;
+        self.d()
+            .only_keys(entries, ACTION_KEYS, &format!("{label}: notify entry"));
+        let (channel, kind) = self.action_channel(entries, node, label, channels)?;
+        let to = self.email_only(entries, "to", kind, &channel, label)?;
+        let to = match to {
+            Some(n) => Some(channel::mailboxes(
+                &mut self.d(),
+                n,
+                &format!("{label}: to"),
+            )?),
+            None => None,
+        };
+        let subject = match self.email_only(entries, "subject", kind, &channel, label)? {
+            Some(n) => Some(self.d().text(n, &format!("{label}: subject"))?),
+            None => None,
+        };
+        self.check_recipients(&to, &channel, kind, channels, node, label)?;
+        let (template, template_name, needs) = match (
+            get(entries, "template"),
+            get(entries, "text"),
+        ) {
+            (Some(t), None) => {
+                let name = self.d().text(t, &format!("{label}: template"))?;
+                let (template, needs) = self.folder_template(&name, kind, t, label)?;
+                (template, Some(name), needs)
+            }
+            (None, Some(t)) => {
+                let channel_subject = channels
+                    .specs
+                    .get(&channel)
+                    .and_then(|c| c.email()?.subject.clone());
+                let subject = subject.or(channel_subject);
+                let (template, needs) = self.inline(t, kind, subject.as_deref(), label)?;
+                (template, None, needs)
+            }
+            (Some(_), Some(t)) => {
+                self.sink.error(
+                    t.pos,
+                    format!("{label}: give `template:` or `text:`, not both"),
+                );
+                return None;
+            }
+            (None, None) => {
+                self.sink.error(node.pos, format!("{label}: a notify entry needs `template:` (a folder in templates/) or `text:`"));
+                return None;
+            }
+        };
+        Some(Action {
+            channel,
+            template,
+            template_name,
+            to,
+            needs,
+        })
+    }
+
+    /// The channel an action names, and its kind. A channel whose definition is broken was
+    /// reported where it is defined.
+    fn action_channel(
+        &mut self,
+        entries: &Entries,
+        node: &Node,
+        label: &str,
+        channels: &Channels,
+    ) -> Option<(String, Kind)> {
+        let Some(channel_node) = get(entries, "channel") else {
+            self.sink.error(
+                node.pos,
+                format!("{label}: a notify entry needs `channel:`"),
+            );
+            return None;
+        };
+        let channel = self.d().text(channel_node, &format!("{label}: channel"))?;
+        let Some(kind) = channels.kinds.get(&channel) else {
+            self.sink.error(
+                channel_node.pos,
+                format!(
+                    "{label}: channel `{channel}` does not exist{}",
+                    did_you_mean(&channel, channels.kinds.keys().map(String::as_str))
+                ),
+            );
+            return None;
+        };
+        Some((channel, (*kind)?))
+    }
+
+    /// A key only email actions take: `Some(None)` when absent, `None` (reported) when given
+    /// to another kind.
+    fn email_only<'e>(
+        &mut self,
+        entries: &'e Entries,
+        key: &str,
+        kind: Kind,
+        channel: &str,
+        label: &str,
+    ) -> Option<Option<&'e Node>> {
+        match get(entries, key) {
+            Some(n) if kind != Kind::Email => {
+                let message = format!(
+                    "{label}: `{key}` is for email channels; `{channel}` is {}",
+                    kind.as_str()
+                );
+                self.sink.error(n.pos, message);
+                None
+            }
+            found => Some(found),
+        }
+    }
+
+    /// An email action needs someone to send to: here, or on its channel.
+    fn check_recipients(
+        &mut self,
+        to: &Option<Vec<Mailbox>>,
+        channel: &str,
+        kind: Kind,
+        channels: &Channels,
+        node: &Node,
+        label: &str,
+    ) -> Option<()> {
+        let Some(spec) = channels.specs.get(channel).filter(|_| kind == Kind::Email) else {
+            return Some(());
+        };
+        let has_to = to.as_ref().is_some_and(|t| !t.is_empty())
+            || spec
+                .email()
+                .is_some_and(|e| !e.to.is_empty() || !e.cc.is_empty());
+        if !has_to {
+            let message =
+                format!("{label}: no recipient: give `to:` here or on channel `{channel}`");
+            self.sink.error(node.pos, message);
+            return None;
+        }
+        Some(())
+    }
+
+    /// Inline `text:` (and `subject:`): the destination's default message around it.
+    fn inline(
+        &mut self,
+        node: &Node,
+        kind: Kind,
+        subject: Option<&str>,
+        label: &str,
+    ) -> Option<(Arc<MessageTemplate>, Needs)> {
+        let text = self.d().text(node, &format!("{label}: text"))?;
+        let used = RefCell::new(Needs::default());
+        let has_so = self.superoffice.is_some();
+        let known = |r: &str| {
+            used.borrow_mut().add(r);
+            known_root(has_so, r)
+        };
+        match MessageTemplate::inline(&mut self.renderer, kind, &text, subject, &known) {
+            Ok(template) => Some((Arc::new(template), used.into_inner())),
+            Err(problems) => {
+                for p in problems {
+                    self.sink
+                        .error(node.pos, format!("{label}: text: {}", p.message));
+                }
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Reads `rules.yaml` into a [`RuleSet`], reporting every problem at once with its position.
+//!
+//! One pass over the positioned YAML tree ([`document`]): the `superoffice:` section, the
+//! channels, then each rule with its conditions ([`condition`]) and actions ([`action`]), whose
+//! templates are compiled once per folder and destination kind ([`template`]). Nothing stops at
+//! the first problem.
+
+mod action;
+mod condition;
+mod document;
+mod template;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::RuleSet;
+use crate::config::channel::Kind;
+use crate::config::decode::{Decoder, get};
+use crate::config::diag::{Diagnostics, Sink};
+use crate::config::interp;
+use crate::config::names::{ENRICHED, is_known_root};
+use crate::config::superoffice::{Auth, SuperOfficeSpec};
+use crate::config::yaml::{self, Kind as NodeKind, Node, Pos};
+use crate::render::Renderer;
+use crate::secret::Redactor;
+use document::Loader;
+
+/// The largest rules file herald reads.
+pub const MAX_RULES_BYTES: usize = 1024 * 1024;
+
+/// The largest the rules file's text may grow to once its `${VAR}` values are filled in.
+pub const MAX_FILLED_BYTES: usize = 4 * 1024 * 1024;
+
+/// Loads the rules file with variables from the process environment.
+pub fn load(file: &Path) -> Result<RuleSet, Diagnostics> {
+    load_with_env(file, &|name| std::env::var(name).ok())
+}
+
+/// Loads the rules file, `${VAR}` read through `env`.
+pub fn load_with_env(
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RuleSet, Diagnostics> {
+    let mut sink = Sink::new(file);
+    let Some(mut root) = read_tree(file, &mut sink) else {
+        return Err(sink.finish());
+    };
+    let mut secrets = Vec::new();
+    let mut budget = MAX_FILLED_BYTES;
+    fill_variables(&mut root, env, &mut sink, &mut secrets, &mut budget);
+    let templates_dir = templates_dir(file, &root, &mut sink);
+    let mut loader = Loader {
+        sink,
+        renderer: Renderer::new(),
+        templates_dir,
+        compiled: HashMap::new(),
+        superoffice: None,
+        reported_files: HashSet::new(),
+    };
+    let (channels, rules) = loader.document(&root);
+    secrets.extend(
+        loader
+            .superoffice
+            .as_ref()
+            .map(superoffice_secrets)
+            .unwrap_or_default(),
+    );
+    if !loader.sink.is_empty() {
+        return Err(redacted(loader.sink.finish(), secrets));
+    }
+    secrets.extend(channels.values().flat_map(|spec| spec.secrets()));
+    Ok(RuleSet {
+        file: file.to_path_buf(),
+        templates_dir: loader.templates_dir,
+        channels,
+        rules,
+        renderer: Arc::new(loader.renderer),
+        redactor: Redactor::new(secrets),
+        superoffice: loader.superoffice,
+    })
+}
+
+/// The file as a positioned YAML tree, or the reason it is not one.
+fn read_tree(file: &Path, sink: &mut Sink) -> Option<Node> {
+    let text = match crate::text::read_bounded(file, MAX_RULES_BYTES) {
+        Ok(t) => t,
+        Err(e) => {
+            sink.error(
+                Pos { line: 1, column: 1 },
+                format!("cannot read the rules file: {e}"),
+            );
+            return None;
+        }
+    };
+    match yaml::parse(&text) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            sink.error(e.pos, format!("invalid YAML: {}", e.message));
+            None
+        }
+    }
+}
+
+/// `templates:`, relative to the rules file; `templates/` beside it by default.
+fn templates_dir(file: &Path, root: &Node, sink: &mut Sink) -> PathBuf {
+    let mut d = Decoder { sink };
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    match &root.kind {
+        NodeKind::Map(entries) => match get(entries, "templates") {
+            Some(n) => d.text(n, "templates").map(|t| base.join(t)),
+            None => Some(base.join("templates")),
+        },
+        _ => None,
+    }
+    .unwrap_or_else(|| PathBuf::from("templates"))
+}
+
+fn superoffice_secrets(so: &SuperOfficeSpec) -> Vec<String> {
+    match &so.auth {
+        Auth::Bearer(t) => vec![t.expose().clone()],
+        Auth::Ticket { ticket, app_token } => {
+            vec![ticket.expose().clone(), app_token.expose().clone()]
+        }
+    }
+}
+
+/// A message may quote a value that came from the environment: never print it.
+fn redacted(mut problems: Diagnostics, secrets: Vec<String>) -> Diagnostics {
+    let redactor = Redactor::new(secrets);
+    for p in &mut problems.items {
+        p.message = redactor.redact(&p.message);
+    }
+    problems
+}
+
+/// Replaces `${VAR}` in every text value (not keys), remembering what came from the
+/// environment as secrets. `budget` is what is left of [`MAX_FILLED_BYTES`]; past it, filling
+/// stops with one error.
+fn fill_variables(
+    node: &mut Node,
+    env: &dyn Fn(&str) -> Option<String>,
+    sink: &mut Sink,
+    secrets: &mut Vec<String>,
+    budget: &mut usize,
+) {
+    if *budget == 0 {
+        return;
+    }
+    match &mut node.kind {
+        NodeKind::Str(s) => match interp::fill(s, env) {
+            Ok(filled) if filled.text.len() > *budget => {
+                *budget = 0;
+                sink.error(
+                    node.pos,
+                    format!(
+                        "with its ${{VAR}} values filled in, the rules file is larger than {} MiB",
+                        MAX_FILLED_BYTES / (1024 * 1024)
+                    ),
+                );
+            }
+            Ok(filled) => {
+                *budget -= filled.text.len();
+                *s = filled.text;
+                secrets.extend(filled.from_env);
+            }
+            Err(e) => sink.error(node.pos, e.to_string()),
+        },
+        NodeKind::Seq(items) => items
+            .iter_mut()
+            .for_each(|n| fill_variables(n, env, sink, secrets, budget)),
+        NodeKind::Map(entries) => entries
+            .iter_mut()
+            .for_each(|(_, n)| fill_variables(n, env, sink, secrets, budget)),
+        _ => {}
+    }
+}
+
+/// Names a template or condition may use: the event's, herald's, and with a `superoffice:`
+/// section the enriched ones.
+fn known_root(has_superoffice: bool, name: &str) -> bool {
+    is_known_root(name) || (has_superoffice && ENRICHED.contains(&name))
+}
+
+/// The `type:` of a channel that failed to decode, so rules using it can still be checked.
+fn declared_kind(node: &Node) -> Option<Kind> {
+    match &node.kind {
+        NodeKind::Map(entries) => match get(entries, "type").map(|n| &n.kind) {
+            Some(NodeKind::Str(t)) => Kind::parse(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
