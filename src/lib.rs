@@ -3,16 +3,27 @@
 //!
 //! The modules in the order an event travels through them:
 //!
-//! - [`ingress`]: `POST /webhook`, the signature check on raw bytes, errors to responses.
+//! - [`ingress`]: `POST /webhook` on a server with limits; the signature check on raw bytes;
+//!   every refusal becomes a response in one place.
 //! - [`event`]: the SuperOffice wire format and the [`event::Event`] type.
-//! - [`rules`]: the rules file, checked whole at load into a [`rules::RuleSet`]; matching.
-//! - [`render`]: templates and per-destination escaping.
+//! - [`config`]: the configuration's vocabulary: the positioned YAML tree, diagnostics,
+//!   `${VAR}`, channel, retry and SuperOffice settings, the names a template can use.
+//! - [`rules`]: the rules file, loaded through one [`rules::Source`] and checked whole into a
+//!   [`rules::RuleSet`]; conditions and matching.
+//! - [`live`]: the configuration in force and what was built from it, swapped whole on reload.
 //! - [`store`]: events, deliveries and attempts, durably, behind one trait.
-//! - [`delivery`]: the dispatcher that claims, sends and records; the one retry loop.
-//! - [`channels`]: one file per destination kind behind one trait.
+//! - [`delivery`]: the dispatcher that claims, prepares, sends and records; the one retry
+//!   loop and its pure policy.
+//! - [`enrich`]: SuperOffice REST API data for messages about events that carry only ids.
+//! - [`render`]: templates and per-destination escaping.
+//! - [`channels`]: the destinations behind one trait, each classifying its own failures.
+//! - [`http`]: the HTTP client and the one classifier of HTTP answers.
+//! - [`ops`]: reload, admin access, throttled logging.
+//! - [`metrics`]: Prometheus metrics.
 //! - [`cli`]: the subcommands.
 //!
-//! [`secret`] keeps secrets out of logs and output throughout.
+//! [`secret`] keeps secrets out of logs and output throughout; [`text`] bounds what is read
+//! from files and escapes what reaches a terminal.
 
 pub mod channels;
 pub mod cli;

@@ -62,6 +62,25 @@ pub struct BuildLabels {
     pub version: String,
 }
 
+/// Registers a new metric and hands it back (metrics are shared handles).
+fn add<M: Clone + Default + prometheus_client::registry::Metric>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+) -> M {
+    register(registry, name, help, M::default())
+}
+
+fn register<M: Clone + prometheus_client::registry::Metric>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 fn attempt_histogram() -> Histogram {
     Histogram::new([
         0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -91,69 +110,49 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("herald");
-        let events = Family::<EventLabels, Counter>::default();
-        registry.register(
-            "events_received",
-            "Webhook requests by event type and outcome",
-            events.clone(),
-        );
-        let rule_matches = Family::<RuleLabels, Counter>::default();
-        registry.register(
-            "rule_matches",
-            "Events each rule matched",
-            rule_matches.clone(),
-        );
-        let deliveries = Family::<DeliveryLabels, Counter>::default();
-        registry.register(
-            "delivery_attempts",
-            "Delivery attempts by channel and outcome",
-            deliveries.clone(),
-        );
-        let attempt_seconds =
-            Family::<ChannelLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-                attempt_histogram,
-            );
-        registry.register(
-            "delivery_attempt_duration_seconds",
-            "How long delivery attempts took",
-            attempt_seconds.clone(),
-        );
-        let delivery_states = Family::<StateLabels, Gauge>::default();
-        registry.register(
-            "deliveries",
-            "Deliveries in the store by state",
-            delivery_states.clone(),
-        );
-        let reloads = Family::<ReloadLabels, Counter>::default();
-        registry.register(
-            "config_reloads",
-            "Configuration reloads by result",
-            reloads.clone(),
-        );
-        let enrichment_errors = Family::<EnrichLabels, Counter>::default();
-        registry.register(
-            "enrichment_errors",
-            "Failed SuperOffice API lookups by kind",
-            enrichment_errors.clone(),
-        );
-        let panics = Family::<PanicLabels, Counter>::default();
-        registry.register(
-            "panics",
-            "Internal errors caught and contained, by where they happened",
-            panics.clone(),
-        );
-        let reload_ok = Gauge::default();
-        registry.register(
-            "config_last_reload_successful",
-            "1 if the last reload succeeded",
-            reload_ok.clone(),
-        );
-        let reload_success_time = Gauge::<f64, AtomicU64>::default();
-        registry.register(
-            "config_last_reload_success_timestamp_seconds",
-            "When the configuration was last loaded successfully",
-            reload_success_time.clone(),
-        );
+        let r = &mut registry;
+        let metrics = Metrics {
+            events: add(
+                r,
+                "events_received",
+                "Webhook requests by event type and outcome",
+            ),
+            rule_matches: add(r, "rule_matches", "Events each rule matched"),
+            deliveries: add(
+                r,
+                "delivery_attempts",
+                "Delivery attempts by channel and outcome",
+            ),
+            attempt_seconds: register(
+                r,
+                "delivery_attempt_duration_seconds",
+                "How long delivery attempts took",
+                Family::new_with_constructor(attempt_histogram as fn() -> Histogram),
+            ),
+            delivery_states: add(r, "deliveries", "Deliveries in the store by state"),
+            reloads: add(r, "config_reloads", "Configuration reloads by result"),
+            enrichment_errors: add(
+                r,
+                "enrichment_errors",
+                "Failed SuperOffice API lookups by kind",
+            ),
+            panics: add(
+                r,
+                "panics",
+                "Internal errors caught and contained, by where they happened",
+            ),
+            reload_ok: add(
+                r,
+                "config_last_reload_successful",
+                "1 if the last reload succeeded",
+            ),
+            reload_success_time: add(
+                r,
+                "config_last_reload_success_timestamp_seconds",
+                "When the configuration was last loaded successfully",
+            ),
+            registry: Registry::default(),
+        };
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -163,16 +162,7 @@ impl Metrics {
         registry.register("build_info", "herald's version", build);
         Metrics {
             registry,
-            events,
-            rule_matches,
-            deliveries,
-            attempt_seconds,
-            delivery_states,
-            reloads,
-            enrichment_errors,
-            panics,
-            reload_ok,
-            reload_success_time,
+            ..metrics
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::decode::{Decoder, get};
+use super::decode::{Decoder, Entries, get};
 use super::yaml::Node;
 use crate::secret::Secret;
 
@@ -56,43 +56,10 @@ const KEYS: &[&str] = &[
 ];
 
 pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<SuperOfficeSpec> {
-    let what = "superoffice";
-    let entries = d.map(node, what)?;
-    d.only_keys(entries, KEYS, what);
+    let entries = d.map(node, WHAT)?;
+    d.only_keys(entries, KEYS, WHAT);
     let before = d.sink.items.len();
-    let url = |d: &mut Decoder<'_>, key: &str| -> Option<Url> {
-        let n = get(entries, key)?;
-        let text = d.text(n, &format!("{what}: {key}"))?;
-        match Url::parse(text.trim_end_matches('/')) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
-            _ => {
-                d.sink
-                    .error(n.pos, format!("{what}: {key} must be an http(s) URL"));
-                None
-            }
-        }
-    };
-    let root = match (
-        get(entries, "api").is_some(),
-        get(entries, "tenant_lookup").is_some(),
-    ) {
-        (true, false) => url(d, "api").map(ApiRoot::Fixed),
-        (false, true) => url(d, "tenant_lookup").map(ApiRoot::Lookup),
-        (true, true) => {
-            d.sink.error(
-                node.pos,
-                "superoffice: give `api` or `tenant_lookup`, not both",
-            );
-            None
-        }
-        (false, false) => {
-            d.sink.error(
-                node.pos,
-                "superoffice needs `api:` (the tenant's API root) or `tenant_lookup:`",
-            );
-            None
-        }
-    };
+    let root = root(d, entries, node);
     let auth = match get(entries, "auth") {
         Some(n) => auth(d, n),
         None => {
@@ -103,30 +70,9 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<SuperOfficeSpec> {
             None
         }
     };
-    let duration = |d: &mut Decoder<'_>, key: &str, default: u64| match get(entries, key) {
-        Some(n) => d.duration(n, &format!("{what}: {key}")),
-        None => Some(Duration::from_secs(default)),
-    };
-    let timeout = duration(d, "timeout", 5);
-    let cache_ttl = duration(d, "cache_ttl", 300);
-    let retry_for = duration(d, "retry_for", 900);
-    let on_error = match get(entries, "on_enrichment_error") {
-        None => retry_for.map(OnError::Retry),
-        Some(n) => {
-            match d
-                .text(n, &format!("{what}: on_enrichment_error"))
-                .as_deref()
-            {
-                Some("retry") => retry_for.map(OnError::Retry),
-                Some("send_without") => Some(OnError::SendWithout),
-                Some(other) => {
-                    d.sink.error(n.pos, format!("{what}: on_enrichment_error must be retry or send_without, found {other:?}"));
-                    None
-                }
-                None => None,
-            }
-        }
-    };
+    let timeout = duration(d, entries, "timeout", 5);
+    let cache_ttl = duration(d, entries, "cache_ttl", 300);
+    let on_error = on_error(d, entries);
     if d.sink.items.len() != before {
         return None;
     }
@@ -137,6 +83,74 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<SuperOfficeSpec> {
         cache_ttl: cache_ttl?,
         on_error: on_error?,
     })
+}
+
+const WHAT: &str = "superoffice";
+
+/// `api:` or `tenant_lookup:`, exactly one.
+fn root(d: &mut Decoder<'_>, entries: &Entries, node: &Node) -> Option<ApiRoot> {
+    match (get(entries, "api"), get(entries, "tenant_lookup")) {
+        (Some(n), None) => url(d, n, "api").map(ApiRoot::Fixed),
+        (None, Some(n)) => url(d, n, "tenant_lookup").map(ApiRoot::Lookup),
+        (Some(_), Some(_)) => {
+            d.sink.error(
+                node.pos,
+                "superoffice: give `api` or `tenant_lookup`, not both",
+            );
+            None
+        }
+        (None, None) => {
+            d.sink.error(
+                node.pos,
+                "superoffice needs `api:` (the tenant's API root) or `tenant_lookup:`",
+            );
+            None
+        }
+    }
+}
+
+fn url(d: &mut Decoder<'_>, n: &Node, key: &str) -> Option<Url> {
+    let text = d.text(n, &format!("{WHAT}: {key}"))?;
+    match Url::parse(text.trim_end_matches('/')) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        _ => {
+            d.sink
+                .error(n.pos, format!("{WHAT}: {key} must be an http(s) URL"));
+            None
+        }
+    }
+}
+
+fn duration(d: &mut Decoder<'_>, entries: &Entries, key: &str, default: u64) -> Option<Duration> {
+    match get(entries, key) {
+        Some(n) => d.duration(n, &format!("{WHAT}: {key}")),
+        None => Some(Duration::from_secs(default)),
+    }
+}
+
+/// `on_enrichment_error: retry` (for `retry_for`, 15 minutes by default) or `send_without`.
+fn on_error(d: &mut Decoder<'_>, entries: &Entries) -> Option<OnError> {
+    let retry_for = duration(d, entries, "retry_for", 900);
+    let Some(n) = get(entries, "on_enrichment_error") else {
+        return retry_for.map(OnError::Retry);
+    };
+    match d
+        .text(n, &format!("{WHAT}: on_enrichment_error"))
+        .as_deref()
+    {
+        Some("retry") => retry_for.map(OnError::Retry),
+        Some("send_without") => Some(OnError::SendWithout),
+        Some(other) => {
+            d.sink.error(
+                n.pos,
+                format!(
+                    "{WHAT}: on_enrichment_error must be retry or send_without, found {other:?}"
+                ),
+            );
+            None
+        }
+        None => None,
+    }
 }
 
 fn auth(d: &mut Decoder<'_>, node: &Node) -> Option<Auth> {

@@ -7,6 +7,7 @@
 //! calls. `enriched` says whether the data is there (false when enrichment failed or is off).
 
 pub mod api;
+mod quote;
 
 use serde_json::{Map, Value};
 
@@ -71,7 +72,7 @@ impl Enricher {
         Ok(out)
     }
 
-    async fn get(
+    pub(crate) async fn get(
         &self,
         tenant: &str,
         entity: &'static str,
@@ -80,7 +81,7 @@ impl Enricher {
         self.api.call(tenant, Call::Get { entity, id }).await
     }
 
-    async fn agent(
+    pub(crate) async fn agent(
         &self,
         tenant: &str,
         method: &'static str,
@@ -89,106 +90,10 @@ impl Enricher {
     ) -> Result<Option<Value>, ApiError> {
         self.api.call(tenant, Call::Agent { method, arg, id }).await
     }
-
-    async fn quote(
-        &self,
-        tenant: &str,
-        id: i64,
-        needs: &Needs,
-        out: &mut Map<String, Value>,
-    ) -> Result<(), ApiError> {
-        if !needs.any(&[
-            "quote",
-            "version",
-            "alternative",
-            "lines",
-            "sale",
-            "contact",
-            "person",
-            "owner",
-        ]) {
-            return Ok(());
-        }
-        // The docs do not say whether PrimaryKey is the quote or the quote version: try the
-        // quote, then read it as a version and go to its quote.
-        let mut version = None;
-        let quote = match self.agent(tenant, "GetQuoteEntity", "QuoteId", id).await? {
-            Some(q) => Some(q),
-            None => match self
-                .agent(tenant, "GetQuoteVersion", "QuoteVersionId", id)
-                .await?
-            {
-                Some(v) => {
-                    let quote_id = v.get("QuoteId").and_then(as_id);
-                    version = Some(v);
-                    match quote_id {
-                        Some(q) => self.agent(tenant, "GetQuoteEntity", "QuoteId", q).await?,
-                        None => None,
-                    }
-                }
-                None => None,
-            },
-        };
-        let Some(quote) = quote else { return Ok(()) };
-        if needs.any(&["version", "alternative", "lines"])
-            && version.is_none()
-            && let Some(vid) = quote.get("ActiveQuoteVersionId").and_then(as_id)
-        {
-            version = self
-                .agent(tenant, "GetQuoteVersion", "QuoteVersionId", vid)
-                .await?;
-        }
-        if let Some(v) = &version
-            && needs.any(&["alternative", "lines"])
-        {
-            let vid = v.get("QuoteVersionId").and_then(as_id);
-            let alternatives = match vid {
-                Some(vid) => {
-                    self.agent(tenant, "GetQuoteAlternatives", "QuoteVersionId", vid)
-                        .await?
-                }
-                None => None,
-            };
-            let wanted = quote
-                .get("AcceptedQuoteAlternativeId")
-                .and_then(as_id)
-                .or_else(|| v.get("LikelyQuoteAlternativeId").and_then(as_id));
-            let list = alternatives
-                .and_then(|a| a.as_array().cloned())
-                .unwrap_or_default();
-            let alternative = list
-                .iter()
-                .find(|a| a.get("QuoteAlternativeId").and_then(as_id) == wanted)
-                .or(list.first())
-                .cloned();
-            if let Some(alt) = alternative {
-                if needs.any(&["lines"])
-                    && let Some(aid) = alt.get("QuoteAlternativeId").and_then(as_id)
-                {
-                    let lines = self
-                        .agent(tenant, "GetQuoteLines", "QuoteAlternativeId", aid)
-                        .await?;
-                    out.insert("lines".into(), lines.unwrap_or(Value::Array(Vec::new())));
-                }
-                out.insert("alternative".into(), alt);
-            }
-        }
-        if needs.any(&["sale", "contact", "person", "owner"])
-            && let Some(sale_id) = quote.get("SaleId").and_then(as_id)
-            && let Some(sale) = self.get(tenant, "Sale", sale_id).await?
-        {
-            add_sale(sale, out);
-        }
-        if let Some(v) = version {
-            out.insert("version".into(), v);
-        }
-        out.insert("quote".into(), quote);
-        Ok(())
-    }
 }
 
 /// The sale, and the customer, contact person and owner it carries.
-fn add_sale(sale: Value, out: &mut Map<String, Value>) {
+pub(crate) fn add_sale(sale: Value, out: &mut Map<String, Value>) {
     for (name, key) in [
         ("contact", "Contact"),
         ("person", "Person"),
@@ -202,7 +107,7 @@ fn add_sale(sale: Value, out: &mut Map<String, Value>) {
 }
 
 /// Ids are positive integers, sent as numbers or text.
-fn as_id(v: &Value) -> Option<i64> {
+pub(crate) fn as_id(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),

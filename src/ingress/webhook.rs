@@ -61,29 +61,32 @@ pub(super) async fn webhook(
             "no rule matched",
             "no rule matched",
         )),
-        Ok(Accepted::Stored(_)) => {
-            for rule in &matched {
-                let labels = RuleLabels {
-                    rule: rule.name.clone(),
-                };
-                app.metrics.rule_matches.get_or_create(&labels).inc();
-            }
-            app.metrics.event(event.name(), "accepted");
-            info!(
-                event_id = event.id(),
-                event = event.name(),
-                outcome = "accepted",
-                deliveries = count,
-                "event accepted"
-            );
-            Ok((StatusCode::OK, format!("accepted: {count} deliveries\n")).into_response())
-        }
+        Ok(Accepted::Stored(_)) => Ok(accepted(&app, &event, &matched, count)),
         Err(e) => {
             app.metrics.event(event.name(), "rejected_by_store");
             warn!(event_id = event.id(), event = event.name(), outcome = "rejected_by_store", error = %e, "cannot store the event; answering 503 so SuperOffice retries");
             Err(e.into())
         }
     }
+}
+
+/// A 200 for an event stored with its deliveries, counted and logged.
+fn accepted(app: &AppState, event: &Event, matched: &[&Rule], count: usize) -> Response {
+    for rule in matched {
+        let labels = RuleLabels {
+            rule: rule.name.clone(),
+        };
+        app.metrics.rule_matches.get_or_create(&labels).inc();
+    }
+    app.metrics.event(event.name(), "accepted");
+    info!(
+        event_id = event.id(),
+        event = event.name(),
+        outcome = "accepted",
+        deliveries = count,
+        "event accepted"
+    );
+    (StatusCode::OK, format!("accepted: {count} deliveries\n")).into_response()
 }
 
 /// A 200 that delivers nothing, counted and logged.

@@ -1,15 +1,7 @@
-//! What each kind of destination receives, and the templates that make it.
-//!
-//! A template folder `templates/NAME/` holds one part per destination kind:
-//!
-//! | kind    | files                                                         |
-//! |---------|---------------------------------------------------------------|
-//! | email   | `email.subject.hbs`, `email.text.hbs`, `email.html.hbs`       |
-//! | slack   | `slack.yaml` (or `.json`): `text`, optionally `blocks`         |
-//! | teams   | `teams.yaml` (or `.json`): an Adaptive Card                    |
-//! | webhook | `webhook.yaml` (or `.json`): the JSON body                     |
+//! What each kind of destination receives, and the templates that make it: from a template
+//! folder (see `folder`), or around an inline `text:`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use handlebars::RenderError;
 use serde::Serialize;
@@ -18,7 +10,7 @@ use serde_json::{Value, json};
 use super::context::TemplateContext;
 use super::{Escape, Problem, Renderer, Text, Tree, limits, mail};
 use crate::config::channel::Kind;
-use crate::config::yaml::{self, Pos};
+use crate::config::yaml::Pos;
 
 /// A compiled message template for one destination kind.
 #[derive(Debug, Clone)]
@@ -84,7 +76,7 @@ pub enum RenderFailure {
 /// [`super::guard::MAX_TEMPLATE_BYTES`].
 pub const MAX_TEMPLATE_FILE_BYTES: usize = 256 * 1024;
 
-const DEFAULT_SUBJECT: &str = "{{Event}} {{PrimaryKey}}";
+pub(super) const DEFAULT_SUBJECT: &str = "{{Event}} {{PrimaryKey}}";
 
 impl MessageTemplate {
     pub fn render(
@@ -167,163 +159,14 @@ impl MessageTemplate {
             }),
         })
     }
-
-    /// Loads the part of `templates/NAME/` that a destination kind needs.
-    pub fn from_folder(
-        renderer: &mut Renderer,
-        folder: &Path,
-        kind: Kind,
-        known: &dyn Fn(&str) -> bool,
-    ) -> Result<MessageTemplate, Vec<FileProblem>> {
-        match kind {
-            Kind::Email => {
-                let text_file = folder.join("email.text.hbs");
-                let text_src = read(&text_file)?;
-                let subject_file = folder.join("email.subject.hbs");
-                let subject_src =
-                    read_optional(&subject_file)?.unwrap_or_else(|| DEFAULT_SUBJECT.to_string());
-                let html_file = folder.join("email.html.hbs");
-                let html_src = read_optional(&html_file)?;
-                let mut problems = Vec::new();
-                let mut compile = |file: &Path, src: &str, escape| {
-                    renderer
-                        .compile(src.trim_end_matches('\n'), escape, known)
-                        .map_err(|ps| problems.extend(in_file(file, ps)))
-                        .ok()
-                };
-                let subject = compile(&subject_file, &subject_src, Escape::None);
-                let text = compile(&text_file, &text_src, Escape::None);
-                // Without an HTML part the text is sent as HTML too; its problems were reported.
-                let html = match (&html_src, &text) {
-                    (Some(src), _) => compile(&html_file, src, Escape::Html),
-                    (None, Some(_)) => compile(&text_file, &html_page(&text_src), Escape::Html),
-                    (None, None) => None,
-                };
-                match (subject, text, html) {
-                    (Some(subject), Some(text), Some(html)) => {
-                        Ok(MessageTemplate::Email(EmailTemplate {
-                            subject,
-                            text,
-                            html,
-                        }))
-                    }
-                    _ => Err(problems),
-                }
-            }
-            Kind::Slack | Kind::Teams | Kind::Webhook => {
-                let stem = kind.as_str();
-                let yaml_file = folder.join(format!("{stem}.yaml"));
-                let json_file = folder.join(format!("{stem}.json"));
-                let file = if json_file.exists() && !yaml_file.exists() {
-                    json_file
-                } else {
-                    yaml_file
-                };
-                let source = read(&file)?;
-                let node = yaml::parse(&source).map_err(|e| {
-                    vec![FileProblem {
-                        file: file.clone(),
-                        pos: e.pos,
-                        message: format!("invalid YAML: {e}"),
-                    }]
-                })?;
-                let escape = if kind == Kind::Slack {
-                    Escape::Mrkdwn
-                } else {
-                    Escape::None
-                };
-                let tree = renderer
-                    .compile_tree(&node, escape, known)
-                    .map_err(|ps| in_file(&file, ps))?;
-                let shape = match kind {
-                    Kind::Slack => check_slack_shape(&tree),
-                    Kind::Teams => check_teams_shape(&tree),
-                    _ => Ok(()),
-                };
-                shape.map_err(|message| {
-                    vec![FileProblem {
-                        file: file.clone(),
-                        pos: node.pos,
-                        message,
-                    }]
-                })?;
-                Ok(match kind {
-                    Kind::Slack => MessageTemplate::Slack(tree),
-                    Kind::Teams => MessageTemplate::Teams(tree),
-                    _ => MessageTemplate::Webhook(tree),
-                })
-            }
-        }
-    }
-}
-
-fn in_file(file: &Path, problems: Vec<Problem>) -> Vec<FileProblem> {
-    problems
-        .into_iter()
-        .map(|p| FileProblem {
-            file: file.to_path_buf(),
-            pos: p.pos,
-            message: p.message,
-        })
-        .collect()
-}
-
-fn read(file: &Path) -> Result<String, Vec<FileProblem>> {
-    read_optional(file)?.ok_or_else(|| {
-        vec![FileProblem {
-            file: file.to_path_buf(),
-            pos: Pos { line: 1, column: 1 },
-            message: format!("template part {} is missing", file.display()),
-        }]
-    })
-}
-
-fn read_optional(file: &Path) -> Result<Option<String>, Vec<FileProblem>> {
-    match crate::text::read_bounded(file, MAX_TEMPLATE_FILE_BYTES) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(vec![FileProblem {
-            file: file.to_path_buf(),
-            pos: Pos { line: 1, column: 1 },
-            message: format!("cannot read template part: {e}"),
-        }]),
-    }
 }
 
 /// A minimal HTML page around a plain-text template: the text keeps its line breaks.
-fn html_page(text: &str) -> String {
+pub(super) fn html_page(text: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html><body><div style=\"white-space: pre-wrap; font-family: sans-serif\">{}</div></body></html>",
         text.trim_end_matches('\n')
     )
-}
-
-fn check_slack_shape(tree: &Tree) -> Result<(), String> {
-    match tree.get("text") {
-        Some(Tree::Text(_)) | Some(Tree::Value(Value::String(_))) => Ok(()),
-        _ => Err(
-            "a Slack template needs a top-level `text` (Slack's notification text, \
-                  also when `blocks` are given)"
-                .into(),
-        ),
-    }
-}
-
-fn check_teams_shape(tree: &Tree) -> Result<(), String> {
-    if tree.get("attachments").is_some() {
-        return Ok(());
-    }
-    match tree.get("type") {
-        Some(Tree::Value(Value::String(t))) if t == "AdaptiveCard" => match tree.get("body") {
-            Some(Tree::Array(_)) => Ok(()),
-            _ => Err("a Teams template's Adaptive Card needs a `body` list".into()),
-        },
-        _ => Err(
-            "a Teams template is an Adaptive Card: `type: AdaptiveCard` with a `body` \
-                  (or a whole message with `attachments`)"
-                .into(),
-        ),
-    }
 }
 
 /// Wraps a card in the message envelope Teams workflows expect, fills in the schema and

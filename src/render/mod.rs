@@ -7,6 +7,7 @@
 //! never break or extend the JSON; serde encodes the result.
 
 pub mod context;
+mod folder;
 pub mod guard;
 pub mod helpers;
 pub mod limits;

@@ -6,6 +6,7 @@
 pub mod condition;
 pub mod load;
 mod source;
+mod values;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

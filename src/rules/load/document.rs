@@ -19,6 +19,9 @@ use crate::rules::{Action, Condition, Rule};
 const TOP_KEYS: &[&str] = &["superoffice", "channels", "rules", "templates"];
 const RULE_KEYS: &[&str] = &["name", "description", "events", "when", "notify", "stop"];
 
+/// A rule's events, conditions, actions and `stop`.
+type RuleParts = (Vec<String>, Vec<Condition>, Vec<Action>, bool);
+
 /// A template compiled for a destination kind, and the enriched names it reads.
 pub(super) type Compiled = (Arc<MessageTemplate>, Needs);
 
@@ -172,7 +175,7 @@ impl Loader {
         node: &Node,
         label: &str,
         channels: &Channels,
-    ) -> Option<(Vec<String>, Vec<Condition>, Vec<Action>, bool)> {
+    ) -> Option<RuleParts> {
         let events = self.events(entries, node, label);
         let when = match get(entries, "when") {
             Some(n) => self.conditions(n, label),

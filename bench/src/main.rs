@@ -7,7 +7,7 @@
 //! same run it fires the same requests at a bare axum endpoint that only verifies the
 //! signature: the floor on this machine.
 //!
-//!     cargo build --release && cargo run --release --bin herald-bench -- --events 20000
+//!     cargo build --release && cargo run --release -p herald-bench -- --events 20000
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
