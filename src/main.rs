@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => {
             runtime().and_then(|rt| rt.block_on(simulate::run(args, &mut std::io::stdout())))
         }
-        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(args))),
+        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(*args))),
         Command::Send(args) => runtime().and_then(|rt| rt.block_on(send::run(args))),
         Command::Events(args) => runtime().and_then(|rt| rt.block_on(events::run(args))),
         Command::Deliveries(args) => runtime().and_then(|rt| rt.block_on(deliveries::run(args))),

@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store = store::open(&args.db.db).await?;
+    let store = store::open(&args.db.db, store::Mode::Inspect).await?;
     let filter = DeliveryFilter {
         status: args.status.as_deref().map(str::parse).transpose()?,
         event_id: args.event,

@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store = store::open(&args.db.db).await?;
+    let store = store::open(&args.db.db, store::Mode::Inspect).await?;
     let filter = EventFilter {
         limit: args.limit,
         event_type: args.event_type,

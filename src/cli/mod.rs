@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service: receive webhooks, match rules, deliver messages.
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     /// Check the rules file and every template it uses; print every problem at once.
     Check(check::Args),
     /// Show what the rules would do with a saved event, sending nothing.
@@ -88,7 +88,8 @@ impl RulesArg {
 /// The `--db` option: the service and the history commands share it.
 #[derive(Debug, clap::Args)]
 pub struct DbArg {
-    /// The database: sqlite://FILE (created and migrated at start).
+    /// The database: sqlite://FILE (created and migrated at start), or
+    /// postgres://USER[:PASSWORD]@HOST:PORT/DB[?sslmode=require] for several replicas.
     #[arg(
         long,
         env = "HERALD_DB",

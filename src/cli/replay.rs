@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store = store::open(&args.db.db).await?;
+    let store = store::open(&args.db.db, store::Mode::Inspect).await?;
     let now = store::now_ms();
     let which = if args.dead {
         Replay::Dead {

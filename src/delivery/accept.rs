@@ -3,14 +3,13 @@
 //! the same commit and handed straight to the senders; the rest wait for a claim.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::warn;
 
 use super::{Dispatcher, Handed};
 use crate::rules::RuleSet;
-use crate::store::{Accepted, Claimed, NewEvent, Result};
+use crate::store::{Accepted, Claimed, NewEvent, Result, now_ms};
 
 impl Dispatcher {
     /// Stores an event and its deliveries in one commit, and starts sending what can go at
@@ -41,9 +40,9 @@ impl Dispatcher {
             .collect();
         let n = u32::try_from(fast.len()).ok().filter(|n| *n > 0)?;
         let room = self.fast_room.clone().try_acquire_many_owned(n).ok()?;
-        let lease_until = self.lease_until(event.received_at);
+        let lease = self.lease(event.received_at);
         for i in fast {
-            event.deliveries[i].lease_until = Some(lease_until);
+            event.deliveries[i].lease = Some(lease.clone());
         }
         Some(room)
     }
@@ -87,8 +86,9 @@ impl Dispatcher {
                 item = rx.recv() => match item { Some(i) => i, None => return },
                 _ = stop.changed() => break,
             };
-            if self.paused(&claimed.channel) {
-                self.give_back(vec![claimed.delivery_id]).await;
+            if self.held_back(&claimed.channel) {
+                self.give_back(vec![(claimed.delivery_id, claimed.token)])
+                    .await;
                 continue;
             }
             let Ok(slot) = self.slots.clone().acquire_owned().await else {
@@ -102,26 +102,19 @@ impl Dispatcher {
         rx.close();
         let mut left = Vec::new();
         while let Ok((c, _)) = rx.try_recv() {
-            left.push(c.delivery_id);
+            left.push((c.delivery_id, c.token));
         }
         self.give_back(left).await;
     }
 
     /// True if the channel asked for a pause, or is gone (the claim path settles it then).
-    fn paused(&self, channel: &str) -> bool {
-        let config = self.live.config();
-        let Some(spec) = config.channels.get(channel) else {
-            return true;
-        };
-        self.pacer(channel, spec.pace)
-            .lock()
-            .allowance(Instant::now())
-            == 0
+    fn held_back(&self, channel: &str) -> bool {
+        !self.live.config().channels.contains_key(channel) || self.paused(channel, now_ms())
     }
 
-    pub(super) async fn give_back(&self, ids: Vec<i64>) {
-        let n = ids.len();
-        if let Err(e) = self.store.release(ids).await {
+    pub(super) async fn give_back(&self, leases: Vec<(i64, i64)>) {
+        let n = leases.len();
+        if let Err(e) = self.store.release(leases).await {
             warn!(deliveries = n, error = %e, "cannot release leases; they are claimed again when they run out");
         }
         self.wake();
@@ -134,8 +127,8 @@ fn fast_ones(event: &NewEvent) -> Vec<(usize, Claimed)> {
         .deliveries
         .iter()
         .enumerate()
-        .filter(|(_, d)| d.lease_until.is_some())
-        .map(|(i, d)| {
+        .filter_map(|(i, d)| Some((i, d, d.lease.as_ref()?.token)))
+        .map(|(i, d, token)| {
             let claimed = Claimed {
                 delivery_id: 0,
                 event_id: event.event_id.clone(),
@@ -147,6 +140,7 @@ fn fast_ones(event: &NewEvent) -> Vec<(usize, Claimed)> {
                 round_started_at: event.received_at,
                 received_at: event.received_at,
                 body: event.body.clone(),
+                token,
             };
             (i, claimed)
         })

@@ -20,7 +20,7 @@ use crate::channels::SendError;
 use crate::event::Event;
 use crate::live::Runtime;
 use crate::metrics::EnrichLabels;
-use crate::store::{Attempt, AttemptOutcome, Claimed, Next, Record, millis, now_ms};
+use crate::store::{Attempt, AttemptOutcome, Claimed, Next, Record, Recorded, millis, now_ms};
 
 /// What one attempt came to, before it is recorded, and what to log once it is.
 struct Outcome {
@@ -124,13 +124,23 @@ impl Dispatcher {
         }
         let record = Record {
             delivery_id: claimed.delivery_id,
+            token: claimed.token,
             attempt: outcome.attempt,
             next: outcome.next,
         };
         let recorded = self.store.record(record).await;
         outcome.said.log(&claimed, claimed.attempts + 1);
         match recorded {
-            Ok(()) => self.last_record.store(now_ms(), Ordering::Relaxed),
+            Ok(Recorded::Done) => self.last_record.store(now_ms(), Ordering::Relaxed),
+            Ok(Recorded::Stale) => {
+                warn!(
+                    event_id = claimed.event_id.as_str(),
+                    rule = claimed.rule.as_str(),
+                    channel = claimed.channel.as_str(),
+                    delivery_id = claimed.delivery_id,
+                    "this attempt's claim was overtaken (its lease ran out or was released): its outcome was not recorded"
+                )
+            }
             // The lease will expire and the delivery be tried again: at-least-once.
             Err(e) => {
                 error!(event_id = claimed.event_id.as_str(), rule = claimed.rule.as_str(), channel = claimed.channel.as_str(), delivery_id = claimed.delivery_id, error = %e, "cannot record a delivery's outcome")
@@ -150,14 +160,14 @@ impl Dispatcher {
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
         self.metrics.panic("delivery");
-        let attempt = self.start(c);
+        let attempt = self.begin(c);
         attempt.dead(
             &format!("internal error while preparing or sending this message (panic: {what}); please report it, then replay"),
             None,
         )
     }
 
-    fn start<'a>(&self, c: &'a Claimed) -> Try<'a> {
+    fn begin<'a>(&self, c: &'a Claimed) -> Try<'a> {
         Try {
             c,
             runtime: self.live.get(),
@@ -169,7 +179,7 @@ impl Dispatcher {
 
     async fn attempt(&self, c: &Claimed) -> Outcome {
         // One snapshot for the whole attempt, even if a reload lands meanwhile.
-        let t = self.start(c);
+        let t = self.begin(c);
         let ready = match self.prepared(&t).await {
             Ok(ready) => ready,
             Err(outcome) => return outcome,
@@ -201,22 +211,20 @@ impl Dispatcher {
                     },
                 }
             }
-            Err(e) => self.failed(&t, &e),
+            Err(e) => self.failed(&t, &e).await,
         }
     }
 
     /// A send that failed: dead if permanent, else retried; a `Retry-After` also pauses the
     /// destination, and only it, for at most the channel's cap.
-    fn failed(&self, t: &Try<'_>, e: &SendError) -> Outcome {
+    async fn failed(&self, t: &Try<'_>, e: &SendError) -> Outcome {
         if let SendError::Permanent { status, .. } = e {
             return t.dead(&e.to_string(), *status);
         }
         let spec = t.runtime.config.channels.get(&t.c.channel);
         if let (Some(wait), Some(spec)) = (e.retry_after(), spec) {
-            let wait = wait.min(spec.retry.max_retry_after);
-            self.pacer(&t.c.channel, spec.pace)
-                .lock()
-                .pause(Instant::now(), wait);
+            self.pause(&t.c.channel, wait.min(spec.retry.max_retry_after))
+                .await;
         }
         t.retry(
             "delivery failed, will retry",
@@ -265,6 +273,20 @@ impl Dispatcher {
                     None,
                 ))
             }
+        }
+    }
+
+    /// Nobody (of any instance) sends to the destination before the pause is over.
+    async fn pause(&self, channel: &str, wait: Duration) {
+        let until = now_ms().saturating_add(millis(wait));
+        {
+            let mut destinations = self.destinations.lock();
+            let d = destinations.entry(channel.to_string()).or_default();
+            d.paused_until = d.paused_until.max(until);
+            d.ready_at = d.ready_at.max(until);
+        }
+        if let Err(e) = self.store.pause(channel.to_string(), until).await {
+            warn!(channel, error = %e, "cannot record a destination's pause for the other instances");
         }
     }
 

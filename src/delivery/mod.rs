@@ -14,7 +14,7 @@
 
 mod accept;
 mod attempt;
-pub mod pace;
+mod housekeeping;
 pub mod prepare;
 mod progress;
 pub mod retry;
@@ -23,7 +23,7 @@ mod said;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -31,8 +31,7 @@ use tracing::{error, warn};
 
 use crate::live::Live;
 use crate::metrics::Metrics;
-use crate::store::{Claim, Claimed, Millis, Store, millis, now_ms};
-use pace::Pacer;
+use crate::store::{Claim, Claimed, Claims, Instance, Lease, Millis, Store, millis, now_ms, pace};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -42,6 +41,19 @@ pub struct Settings {
     pub lease: Duration,
     /// How often to look for due deliveries when nothing wakes the dispatcher.
     pub poll: Duration,
+    /// An instance that has not heartbeat for this long is taken for dead, and the
+    /// deliveries it had leased are due again.
+    pub instance_timeout: Duration,
+    /// How long events and their finished deliveries are kept.
+    pub retention: Duration,
+}
+
+/// What this instance knows of a destination from its last claim: when it may be claimed
+/// again (pace), and until when it asked for a pause.
+#[derive(Debug, Clone, Copy, Default)]
+struct Destination {
+    ready_at: Millis,
+    paused_until: Millis,
 }
 
 /// A delivery handed over on the fast path, with its room there.
@@ -50,14 +62,16 @@ type Handed = (Claimed, OwnedSemaphorePermit);
 pub struct Dispatcher {
     live: Arc<Live>,
     store: Arc<dyn Store>,
+    /// This running herald, as leases name it.
+    instance: Instance,
     metrics: Arc<Metrics>,
     settings: Settings,
     slots: Arc<Semaphore>,
     wake: Notify,
     /// The last claim round stopped for want of slots: a finished send should start another.
     starved: AtomicBool,
-    /// Per channel: its pace and 429 pauses. Kept across reloads while the pace is the same.
-    pacers: Mutex<HashMap<String, Arc<Mutex<Pacer>>>>,
+    /// Per channel, as the store last said.
+    destinations: Mutex<HashMap<String, Destination>>,
     /// Room on the fast path; an event that cannot reserve it leaves its deliveries to a claim.
     fast_room: Arc<Semaphore>,
     fast_tx: mpsc::UnboundedSender<Handed>,
@@ -95,6 +109,7 @@ impl Dispatcher {
     pub fn new(
         live: Arc<Live>,
         store: Arc<dyn Store>,
+        instance: Instance,
         settings: Settings,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
@@ -102,12 +117,13 @@ impl Dispatcher {
         Arc::new(Dispatcher {
             live,
             store,
+            instance,
             metrics,
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
             wake: Notify::new(),
             starved: AtomicBool::new(false),
-            pacers: Mutex::new(HashMap::new()),
+            destinations: Mutex::new(HashMap::new()),
             fast_room: Arc::new(Semaphore::new(FAST_ROOM)),
             fast_tx,
             fast_rx: tokio::sync::Mutex::new(fast_rx),
@@ -121,27 +137,32 @@ impl Dispatcher {
         self.wake.notify_one();
     }
 
-    /// When a delivery leased now would be free again.
-    fn lease_until(&self, now: Millis) -> Millis {
-        now.saturating_add(millis(self.settings.lease))
+    /// A lease for this instance, taken now.
+    fn lease(&self, now: Millis) -> Lease {
+        Lease::new(
+            self.instance.id.clone(),
+            now.saturating_add(millis(self.settings.lease)),
+        )
     }
 
-    /// The pacer of a channel at its configured pace; a changed pace starts afresh.
-    fn pacer(&self, channel: &str, rate: Option<f64>) -> Arc<Mutex<Pacer>> {
-        let mut pacers = self.pacers.lock();
-        match pacers.get(channel) {
-            Some(p) if p.lock().rate() == rate => p.clone(),
-            _ => {
-                let p = Arc::new(Mutex::new(Pacer::new(rate)));
-                pacers.insert(channel.to_string(), p.clone());
-                p
-            }
-        }
+    fn destination(&self, channel: &str) -> Destination {
+        self.destinations
+            .lock()
+            .get(channel)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// True while a destination asked for a pause.
+    fn paused(&self, channel: &str, now: Millis) -> bool {
+        self.destination(channel).paused_until > now
     }
 
     /// Claims and sends until `stop` turns true. Sends already started are not waited for:
     /// see [`Dispatcher::drain`]. Each loop is restarted if it panics.
     pub async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) {
+        self.start().await;
+        tokio::spawn(self.clone().housekeeping(stop.clone()));
         self.retire_orphans().await;
         let fast = {
             let (this, stop) = (self.clone(), stop.clone());
@@ -159,6 +180,7 @@ impl Dispatcher {
 
     async fn claim_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut reloads = self.live.subscribe();
+        let mut hints = self.store.wakeups();
         while !*stop.borrow() {
             self.last_tick.store(now_ms(), Ordering::Relaxed);
             if self.claim_round().await {
@@ -171,6 +193,7 @@ impl Dispatcher {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => {}
                 Ok(()) = reloads.changed() => self.retire_orphans().await,
+                Ok(()) = hints.changed() => {}
             }
         }
     }
@@ -180,25 +203,30 @@ impl Dispatcher {
         let mut more = false;
         self.starved.store(false, Ordering::Relaxed);
         let config = self.live.config();
+        let now = now_ms();
         for (name, spec) in &config.channels {
             let free = self.slots.available_permits() as u32;
             if free == 0 {
                 self.starved.store(true, Ordering::Relaxed);
                 return false;
             }
-            let pacer = self.pacer(name, spec.pace);
-            let allowed = pacer.lock().allowance(Instant::now());
-            let want = free.min(allowed).min(256);
-            if want > 0 {
-                more |= self.claim_channel(name, want, &pacer).await;
+            if self.destination(name).ready_at > now {
+                continue;
             }
+            let spacing = pace::spacing(spec.pace);
+            more |= self.claim_channel(name, free.min(256), spacing).await;
         }
         more
     }
 
     /// Claims up to `want` due deliveries of one channel and starts sending them. True if it
     /// got all it asked for (there may be more).
-    async fn claim_channel(self: &Arc<Self>, name: &str, want: u32, pacer: &Mutex<Pacer>) -> bool {
+    async fn claim_channel(
+        self: &Arc<Self>,
+        name: &str,
+        want: u32,
+        spacing: Option<Millis>,
+    ) -> bool {
         let Ok(mut permits) = self.slots.clone().try_acquire_many_owned(want) else {
             return false;
         };
@@ -207,18 +235,29 @@ impl Dispatcher {
             channel: name.to_string(),
             limit: want,
             now,
-            lease_until: self.lease_until(now),
+            lease: self.lease(now),
+            spacing,
         };
-        let claimed = match self.store.claim(claim).await {
+        let Claims {
+            deliveries,
+            paused_until,
+            ready_at,
+        } = match self.store.claim(claim).await {
             Ok(c) => c,
             Err(e) => {
                 warn!(channel = %name, error = %e, "cannot claim deliveries; will try again");
                 return false;
             }
         };
-        pacer.lock().take(claimed.len() as u32);
-        let full = claimed.len() as u32 == want;
-        for c in claimed {
+        self.destinations.lock().insert(
+            name.to_string(),
+            Destination {
+                ready_at,
+                paused_until,
+            },
+        );
+        let full = deliveries.len() as u32 == want;
+        for c in deliveries {
             let Some(permit) = permits.split(1) else {
                 break;
             };
@@ -228,13 +267,19 @@ impl Dispatcher {
         full
     }
 
+    /// Until the next poll, or sooner when a paced or paused destination is ready again.
     fn next_wait(&self) -> Duration {
-        let now = Instant::now();
-        self.pacers
+        let now = now_ms();
+        let soonest = self
+            .destinations
             .lock()
             .values()
-            .filter_map(|p| p.lock().wait(now))
-            .fold(self.settings.poll, Duration::min)
+            .map(|d| d.ready_at)
+            .filter(|at| *at > now)
+            .min()
+            .map(|at| Duration::from_millis((at - now) as u64));
+        soonest
+            .map_or(self.settings.poll, |s| s.min(self.settings.poll))
             .max(Duration::from_millis(1))
     }
 

@@ -2,7 +2,7 @@
 //! configuration can send any more.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracing::{error, warn};
 
@@ -46,11 +46,7 @@ impl Dispatcher {
 
     /// True if a channel is held back on purpose (paused after a 429, or gone).
     fn waiting(&self, channel: &str) -> bool {
-        let config = self.live.config();
-        let Some(spec) = config.channels.get(channel) else {
-            return true;
-        };
-        self.pacer(channel, spec.pace).lock().paused(Instant::now())
+        !self.live.config().channels.contains_key(channel) || self.paused(channel, now_ms())
     }
 
     /// Makes dead letters of the deliveries still to make for channels the configuration no
@@ -77,20 +73,22 @@ impl Dispatcher {
                 channel: channel.to_string(),
                 limit: 256,
                 now: Millis::MAX,
-                lease_until: now_ms(),
+                lease: self.lease(now_ms()),
+                spacing: None,
             };
             let claimed = match self.store.claim(claim).await {
-                Ok(c) if !c.is_empty() => c,
+                Ok(c) if !c.deliveries.is_empty() => c.deliveries,
                 _ => break,
             };
             for c in claimed {
                 let record = Record {
                     delivery_id: c.delivery_id,
+                    token: c.token,
                     attempt: None,
                     next: Next::Dead(reason.clone()),
                 };
                 match self.store.record(record).await {
-                    Ok(()) => {
+                    Ok(_) => {
                         error!(event_id = %c.event_id, rule = %c.rule, channel = %channel, delivery_id = c.delivery_id, reason = %reason, "delivery failed permanently")
                     }
                     Err(e) => warn!(error = %e, "cannot record a dead letter"),

@@ -16,7 +16,7 @@ use crate::ops::reload::Status;
 /// Ready when the configuration is loaded (it is, once serving), the store can commit, and
 /// the dispatcher is making progress.
 pub(super) async fn readyz(State(app): State<Arc<AppState>>) -> Response {
-    let check = tokio::time::timeout(Duration::from_secs(3), app.store.heartbeat()).await;
+    let check = tokio::time::timeout(Duration::from_secs(3), app.dispatcher.heartbeat()).await;
     let problem = match check {
         Ok(Ok(_)) => match app.dispatcher.progress().await {
             Ok(()) => return (StatusCode::OK, "ready\n").into_response(),

@@ -119,7 +119,7 @@ fn record(
                     rule: rule.name.clone(),
                     action_index: i as u32,
                     channel: action.channel.clone(),
-                    lease_until: None,
+                    lease: None,
                 })
         })
         .collect();

@@ -6,12 +6,13 @@
 //! gathers the batches. Within a batch, events are stored first, then outcomes recorded, then
 //! claims made, so a claim sees what the same batch stored.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Accepted, Claim, Claimed, NewEvent, Record, Result, StoreError};
+use super::{Accepted, Claim, Claims, Instance, NewEvent, Record, Recorded, Result, StoreError};
 
 /// The writes of one transaction, by kind, in arrival order.
 #[derive(Debug, Default)]
@@ -19,14 +20,15 @@ pub struct Batch {
     pub accepts: Vec<NewEvent>,
     pub records: Vec<Record>,
     pub claims: Vec<Claim>,
-    pub heartbeat: bool,
+    pub beats: Vec<Instance>,
 }
 
-/// The answers to a batch: one per accept and one per claim, in the batch's order.
+/// The answers to a batch: one per accept, record and claim, in the batch's order.
 #[derive(Debug, Default)]
 pub struct Applied {
     pub accepted: Vec<Accepted>,
-    pub claimed: Vec<Vec<Claimed>>,
+    pub recorded: Vec<Recorded>,
+    pub claimed: Vec<Claims>,
 }
 
 /// A backend's way of applying a batch in one transaction.
@@ -38,17 +40,17 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 
 enum Item {
     Accept(NewEvent, Reply<Accepted>),
-    Record(Record, Reply<()>),
-    Claim(Claim, Reply<Vec<Claimed>>),
-    Heartbeat(Reply<()>),
+    Record(Record, Reply<Recorded>),
+    Claim(Claim, Reply<Claims>),
+    Heartbeat(Instance, Reply<()>),
 }
 
 /// Who waits for what in the batch being gathered.
 #[derive(Default)]
 struct Waiting {
     accepts: Vec<Reply<Accepted>>,
-    records: Vec<Reply<()>>,
-    claims: Vec<Reply<Vec<Claimed>>>,
+    records: Vec<Reply<Recorded>>,
+    claims: Vec<Reply<Claims>>,
     beats: Vec<Reply<()>>,
 }
 
@@ -59,14 +61,21 @@ impl Waiting {
 
     fn answer(self, applied: Result<Applied>) {
         match applied {
-            Ok(Applied { accepted, claimed }) => {
+            Ok(Applied {
+                accepted,
+                recorded,
+                claimed,
+            }) => {
                 for (reply, a) in self.accepts.into_iter().zip(accepted) {
                     let _ = reply.send(Ok(a));
+                }
+                for (reply, r) in self.records.into_iter().zip(recorded) {
+                    let _ = reply.send(Ok(r));
                 }
                 for (reply, c) in self.claims.into_iter().zip(claimed) {
                     let _ = reply.send(Ok(c));
                 }
-                for reply in self.records.into_iter().chain(self.beats) {
+                for reply in self.beats {
                     let _ = reply.send(Ok(()));
                 }
             }
@@ -75,15 +84,15 @@ impl Waiting {
     }
 
     fn fail(self, e: &StoreError) {
-        self.accepts
-            .into_iter()
-            .for_each(|r| drop(r.send(Err(e.clone()))));
-        self.claims
-            .into_iter()
-            .for_each(|r| drop(r.send(Err(e.clone()))));
-        for r in self.records.into_iter().chain(self.beats) {
-            let _ = r.send(Err(e.clone()));
+        fn all<T>(replies: Vec<Reply<T>>, e: &StoreError) {
+            for r in replies {
+                let _ = r.send(Err(e.clone()));
+            }
         }
+        all(self.accepts, e);
+        all(self.records, e);
+        all(self.claims, e);
+        all(self.beats, e);
     }
 }
 
@@ -101,8 +110,8 @@ fn add(item: Item, batch: &mut Batch, waiting: &mut Waiting) {
             batch.claims.push(c);
             waiting.claims.push(r);
         }
-        Item::Heartbeat(r) => {
-            batch.heartbeat = true;
+        Item::Heartbeat(i, r) => {
+            batch.beats.push(i);
             waiting.beats.push(r);
         }
     }
@@ -147,15 +156,41 @@ impl Writer {
         self.submit(|r| Item::Accept(event, r)).await
     }
 
-    pub async fn record(&self, record: Record) -> Result<()> {
+    pub async fn record(&self, record: Record) -> Result<Recorded> {
         self.submit(|r| Item::Record(record, r)).await
     }
 
-    pub async fn claim(&self, claim: Claim) -> Result<Vec<Claimed>> {
+    pub async fn claim(&self, claim: Claim) -> Result<Claims> {
         self.submit(|r| Item::Claim(claim, r)).await
     }
 
-    pub async fn heartbeat(&self) -> Result<()> {
-        self.submit(Item::Heartbeat).await
+    pub async fn heartbeat(&self, instance: Instance) -> Result<()> {
+        self.submit(|r| Item::Heartbeat(instance, r)).await
     }
+}
+
+/// The new deliveries' ids of each event, in the order its deliveries were given, from the ids
+/// a backend got back keyed by (event, rule, action index).
+pub(crate) fn ids_by_event(
+    events: &[&NewEvent],
+    ids: &HashMap<(String, String, i64), i64>,
+) -> HashMap<String, Vec<i64>> {
+    events
+        .iter()
+        .map(|e| {
+            let list = e
+                .deliveries
+                .iter()
+                .filter_map(|d| {
+                    let key = (
+                        e.event_id.clone(),
+                        d.rule.clone(),
+                        i64::from(d.action_index),
+                    );
+                    ids.get(&key).copied()
+                })
+                .collect();
+            (e.event_id.clone(), list)
+        })
+        .collect()
 }

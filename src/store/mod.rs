@@ -11,6 +11,8 @@
 //! (`migrations/<backend>/`).
 
 pub mod batch;
+pub mod pace;
+pub mod postgres;
 pub mod sqlite;
 mod status;
 mod types;
@@ -18,6 +20,7 @@ mod types;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use tokio::sync::watch;
 
 pub use status::{Counts, DeliveryStatus};
 pub use types::*;
@@ -40,8 +43,10 @@ pub enum StoreError {
     Database(#[source] Arc<sqlx::Error>),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[source] Arc<sqlx::migrate::MigrateError>),
-    #[error("unsupported database URL {0:?}: use sqlite://FILE")]
+    #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://USER@HOST:PORT/DB")]
     Url(String),
+    #[error("{0}")]
+    InUse(String),
     #[error("the store's writer has stopped")]
     Closed,
 }
@@ -59,18 +64,46 @@ pub trait Store: Send + Sync {
     /// Stores an event and its deliveries, or says the event is a duplicate.
     fn accept(&self, event: NewEvent) -> BoxFuture<'_, Result<Accepted>>;
 
-    /// Leases up to `claim.limit` due deliveries of one channel.
-    fn claim(&self, claim: Claim) -> BoxFuture<'_, Result<Vec<Claimed>>>;
+    /// Leases due deliveries of one channel, as many as asked and as its pace and any pause
+    /// allow, for whoever sends to it.
+    fn claim(&self, claim: Claim) -> BoxFuture<'_, Result<Claims>>;
 
-    /// Records what an attempt came to, and where the delivery goes next.
-    fn record(&self, record: Record) -> BoxFuture<'_, Result<()>>;
+    /// Records what an attempt came to, if its claim is still the current one.
+    fn record(&self, record: Record) -> BoxFuture<'_, Result<Recorded>>;
 
     /// Gives leases back (on shutdown, or when a destination paused), so the deliveries are
-    /// due again at once.
-    fn release(&self, ids: Vec<i64>) -> BoxFuture<'_, Result<()>>;
+    /// due again at once. Each is `(delivery id, token)`.
+    fn release(&self, leases: Vec<(i64, i64)>) -> BoxFuture<'_, Result<()>>;
 
-    /// Proves the store can commit (readiness).
-    fn heartbeat(&self) -> BoxFuture<'_, Result<()>>;
+    /// A destination asked for a pause (429 `Retry-After`): nobody sends to it before `until`.
+    fn pause(&self, channel: String, until: Millis) -> BoxFuture<'_, Result<()>>;
+
+    /// Registers an instance, or proves it is still alive; proves the store can commit.
+    fn heartbeat(&self, instance: Instance) -> BoxFuture<'_, Result<()>>;
+
+    /// Releases the leases of every instance but `me` that has not heartbeat since `before`
+    /// (and leases nobody holds by name), and forgets those instances. Returns how many
+    /// deliveries are due again.
+    fn release_lapsed(
+        &self,
+        me: Arc<str>,
+        before: Millis,
+        now: Millis,
+    ) -> BoxFuture<'_, Result<u64>>;
+
+    /// Takes the lock `name` until `until` if nobody holds it now (or `owner` already does):
+    /// housekeeping that must run once, however many instances there are.
+    fn try_lock(
+        &self,
+        name: &'static str,
+        owner: Arc<str>,
+        now: Millis,
+        until: Millis,
+    ) -> BoxFuture<'_, Result<bool>>;
+
+    /// Bumped when another process may have made deliveries due (a replay, an event stored by
+    /// another instance), as far as the backend can tell; a hint, never a guarantee.
+    fn wakeups(&self) -> watch::Receiver<u64>;
 
     /// Recent events, newest first, with their deliveries.
     fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<Vec<EventRow>>>;
@@ -95,10 +128,22 @@ pub trait Store: Send + Sync {
     fn channels_with_work(&self) -> BoxFuture<'_, Result<Vec<String>>>;
 }
 
-/// Opens (creating and migrating) the store a URL names.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+/// Whether the store is opened to serve (one process owns a SQLite file) or to look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Serve,
+    Inspect,
+}
+
+/// Opens (creating and migrating) the store a URL names: `sqlite://FILE`, or
+/// `postgres://USER@HOST:PORT/DB` (also `postgresql://`, with `?sslmode=` and a password).
+pub async fn open(url: &str, mode: Mode) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+        Ok(Arc::new(sqlite::SqliteStore::open(url, mode).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            postgres::PgStore::open(url, &postgres::Settings::default()).await?,
+        ))
     } else {
         Err(StoreError::Url(url.to_string()))
     }

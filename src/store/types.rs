@@ -25,7 +25,28 @@ pub struct NewDelivery {
     pub action_index: u32,
     pub channel: String,
     /// Leased from the start when this process will send it straight away.
-    pub lease_until: Option<Millis>,
+    pub lease: Option<Lease>,
+}
+
+/// A claim on deliveries: who holds it, with which token, until when. Only the holder of the
+/// current token can record an outcome; when the holder stops heartbeating, or the lease runs
+/// out, the deliveries are due again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: Arc<str>,
+    pub token: i64,
+    pub until: Millis,
+}
+
+impl Lease {
+    /// A fresh lease with a random token.
+    pub fn new(owner: Arc<str>, until: Millis) -> Lease {
+        Lease {
+            owner,
+            token: fastrand::i64(1..i64::MAX),
+            until,
+        }
+    }
 }
 
 /// What accepting an event came to.
@@ -37,13 +58,26 @@ pub enum Accepted {
     Duplicate,
 }
 
-/// Lease up to `limit` due deliveries of `channel` until `lease_until`.
+/// Lease up to `limit` due deliveries of `channel`, if the destination's pace and pause allow.
 #[derive(Debug, Clone)]
 pub struct Claim {
     pub channel: String,
     pub limit: u32,
     pub now: Millis,
-    pub lease_until: Millis,
+    pub lease: Lease,
+    /// The destination's pace: at most one message per this many milliseconds, across every
+    /// instance. `None` is unpaced.
+    pub spacing: Option<Millis>,
+}
+
+/// What a claim got, and when the destination takes the next one.
+#[derive(Debug, Clone, Default)]
+pub struct Claims {
+    pub deliveries: Vec<Claimed>,
+    /// The destination asked for a pause (429) until then; 0 if not.
+    pub paused_until: Millis,
+    /// The earliest another claim for this channel can get anything: its pace or its pause.
+    pub ready_at: Millis,
 }
 
 /// A delivery leased to this worker, with its event.
@@ -61,12 +95,16 @@ pub struct Claimed {
     pub round_started_at: Millis,
     pub received_at: Millis,
     pub body: Arc<str>,
+    /// The claim's token: recording needs it.
+    pub token: i64,
 }
 
 /// An attempt's outcome, to record.
 #[derive(Debug, Clone)]
 pub struct Record {
     pub delivery_id: i64,
+    /// The token of the claim the attempt was made under.
+    pub token: i64,
     /// What happened, if anything was tried (a delivery retired without trying has none).
     pub attempt: Option<Attempt>,
     pub next: Next,
@@ -107,6 +145,44 @@ impl AttemptOutcome {
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
+    }
+}
+
+/// What recording came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Done,
+    /// The claim was no longer the current one (its lease ran out or was released, and another
+    /// claim took the delivery): nothing was changed.
+    Stale,
+}
+
+/// A running herald, as it registers itself.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub id: Arc<str>,
+    pub started_at: Millis,
+    /// Host and process, for people.
+    pub info: String,
+}
+
+impl Instance {
+    pub fn new() -> Instance {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".into());
+        let pid = std::process::id();
+        Instance {
+            id: format!("{host}-{pid}-{:08x}", fastrand::u32(..)).into(),
+            started_at: super::now_ms(),
+            info: format!("{host}, pid {pid}, herald {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Instance::new()
     }
 }
 

@@ -52,8 +52,8 @@ pub struct Args {
     /// How long events and finished deliveries are kept (at least the dedup window).
     #[arg(long, env = "HERALD_RETENTION", hide_env_values = true, default_value = "30d", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub retention: Duration,
-    /// How long a delivery being sent is reserved; if herald dies, it is sent again after this.
-    /// Keep it well above the channels' timeouts.
+    /// How long a delivery being sent is reserved; if herald hangs, it is sent again after this
+    /// (if it dies, sooner: see --instance-timeout). Keep it well above the channels' timeouts.
     #[arg(long, env = "HERALD_LEASE", hide_env_values = true, default_value = "60s", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub lease: Duration,
     /// Addresses allowed to call POST /-/reload without the admin token (HERALD_ADMIN_TOKEN),
@@ -74,6 +74,23 @@ pub struct Args {
     /// On SIGTERM or SIGINT, how long sends in flight may take to finish.
     #[arg(long, env = "HERALD_SHUTDOWN_GRACE", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub shutdown_grace: Duration,
+    /// An instance (this one, or another replica on the same PostgreSQL database) that has not
+    /// heartbeat for this long is taken for dead, and what it was sending is sent again.
+    #[arg(long, env = "HERALD_INSTANCE_TIMEOUT", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub instance_timeout: Duration,
+    /// PostgreSQL only: connections in the pool, per process.
+    #[arg(
+        long,
+        env = "HERALD_DB_POOL",
+        hide_env_values = true,
+        default_value_t = 8,
+        value_name = "N"
+    )]
+    pub db_pool: u32,
+    /// PostgreSQL only: the longest a statement may run, and the longest to wait for a
+    /// connection; past it the webhook gets 503 and SuperOffice tries again.
+    #[arg(long, env = "HERALD_DB_TIMEOUT", hide_env_values = true, default_value = "5s", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub db_timeout: Duration,
     /// How long a client may take to send a request's headers; also how long an idle
     /// keep-alive connection is kept.
     #[arg(long, env = "HERALD_HEADER_TIMEOUT", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]

@@ -1,32 +1,7 @@
-//! What runs beside the server: hourly purges, the shutdown signal, and fitting the number of
-//! connections to the process's file descriptors.
+//! What runs beside the server: the shutdown signal, and fitting the number of connections to
+//! the process's file descriptors.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use tracing::{info, warn};
-
-use crate::store;
-
-/// Deletes old events and their finished deliveries, hourly.
-pub(super) async fn purge_loop(
-    store: Arc<dyn store::Store>,
-    keep: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        let before = store::now_ms().saturating_sub(store::millis(keep));
-        match store.purge(before).await {
-            Ok(0) => {}
-            Ok(n) => info!(events = n, "purged old events"),
-            Err(e) => warn!(error = %e, "cannot purge old events"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-            _ = stop.changed() => return,
-        }
-    }
-}
+use tracing::warn;
 
 pub(super) async fn shutdown_signal() {
     let ctrl_c = async {

@@ -20,7 +20,7 @@ use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::ops::reload::Reloader;
 use crate::rules::RuleSet;
-use crate::store::{self, Store};
+use crate::store::{self, Instance, Mode, Store};
 
 pub use args::{Args, parse_size};
 
@@ -31,9 +31,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(secrets) = secrets(&args)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let store = store::open(&args.db.db)
-        .await
-        .with_context(|| format!("cannot open the database {}", args.db.db))?;
+    let store = open_store(&args).await?;
     warn_about_lease(&args, &config);
     let live = Arc::new(Live::new(config.clone())?);
     let metrics = Arc::new(Metrics::new());
@@ -41,12 +39,22 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency,
         lease: args.lease,
         poll: Duration::from_millis(200),
+        instance_timeout: args.instance_timeout,
+        retention: args.retention.max(args.dedup_window),
     };
-    let dispatcher = Dispatcher::new(live.clone(), store.clone(), settings, metrics.clone());
+    let instance = Instance::new();
+    info!(instance = %instance.id, "starting");
+    let dispatcher = Dispatcher::new(
+        live.clone(),
+        store.clone(),
+        instance,
+        settings,
+        metrics.clone(),
+    );
     let (stop_tx, stop) = watch::channel(false);
     let running = tokio::spawn(dispatcher.clone().run(stop.clone()));
     let reloader = Reloader::new(args.rules.source(), live.clone(), metrics.clone());
-    start_housekeeping(&args, &reloader, &store, &stop);
+    watch_config(&args, &reloader, &stop);
     let state = app_state(
         &args,
         secrets,
@@ -130,19 +138,50 @@ fn warn_about_lease(args: &Args, config: &RuleSet) {
     }
 }
 
-fn start_housekeeping(
-    args: &Args,
-    reloader: &Arc<Reloader>,
-    store: &Arc<dyn Store>,
-    stop: &watch::Receiver<bool>,
-) {
+/// Opens the store to serve: a SQLite file is locked for this process; PostgreSQL takes the
+/// pool settings.
+async fn open_store(args: &Args) -> anyhow::Result<Arc<dyn Store>> {
+    let url = &args.db.db;
+    let opened = if url.starts_with("sqlite:") {
+        store::open(url, Mode::Serve).await
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let settings = store::postgres::Settings {
+            max_connections: args.db_pool,
+            statement_timeout: args.db_timeout,
+            acquire_timeout: args.db_timeout,
+        };
+        store::postgres::PgStore::open(url, &settings)
+            .await
+            .map(|s| Arc::new(s) as Arc<dyn Store>)
+    } else {
+        store::open(url, Mode::Serve).await
+    };
+    let redacted = crate::secret::Redactor::new([url.clone()]);
+    opened.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            redacted.redact(&db_shown(url))
+        )
+    })
+}
+
+/// The database URL without its password, for messages.
+fn db_shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn watch_config(args: &Args, reloader: &Arc<Reloader>, stop: &watch::Receiver<bool>) {
     if !args.no_watch {
         tokio::spawn(reloader.clone().watch(Duration::from_secs(1), stop.clone()));
     }
     #[cfg(unix)]
     tokio::spawn(reloader.clone().on_sighup());
-    let keep = args.retention.max(args.dedup_window);
-    tokio::spawn(lifecycle::purge_loop(store.clone(), keep, stop.clone()));
 }
 
 fn app_state(

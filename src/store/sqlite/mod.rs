@@ -3,7 +3,9 @@
 //! ([`crate::store::batch`]), through one writer, so SQLite never has two writers waiting on
 //! each other.
 
+mod claim;
 mod read;
+mod record;
 mod write;
 
 use std::str::FromStr;
@@ -14,10 +16,12 @@ use futures_util::future::BoxFuture;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use tokio::sync::watch;
+
 use super::batch::Writer;
 use super::{
-    Accepted, Claim, Claimed, Counts, DeliveryFilter, DeliveryRow, EventFilter, EventRow, Millis,
-    NewEvent, Record, Replay, Result, Store, StoreError,
+    Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, EventFilter, EventRow, Instance,
+    Millis, Mode, NewEvent, Record, Recorded, Replay, Result, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -28,11 +32,21 @@ const MAX_BATCH: usize = 512;
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: Writer,
+    /// Held while serving: one process owns a SQLite database (see [`owner_lock`]).
+    _owner: Option<std::fs::File>,
+    /// Nothing else can make deliveries due in a store one process owns, but a replay from
+    /// `herald replay`: that one the poll finds.
+    wakeups: watch::Sender<u64>,
 }
 
 impl SqliteStore {
-    pub async fn open(url: &str) -> Result<SqliteStore> {
-        let options = SqliteConnectOptions::from_str(url)?
+    pub async fn open(url: &str, mode: Mode) -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)?;
+        let owner = match mode {
+            Mode::Serve => Some(owner_lock(options.get_filename())?),
+            Mode::Inspect => None,
+        };
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -48,7 +62,37 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Migrate(e.into()))?;
         let writer = Writer::spawn(Arc::new(write::Writes { pool: pool.clone() }), MAX_BATCH);
-        Ok(SqliteStore { pool, writer })
+        Ok(SqliteStore {
+            pool,
+            writer,
+            _owner: owner,
+            wakeups: watch::Sender::new(0),
+        })
+    }
+}
+
+/// One `herald serve` per SQLite file: the database is locked (`flock`) for as long as the
+/// process lives, so a second one refuses to start instead of sharing leases it cannot see
+/// are held. The lock goes with the process, however it ends. Tools that only look (`herald
+/// events`, `deliveries`, `replay`) do not take it.
+fn owner_lock(file: &std::path::Path) -> Result<std::fs::File> {
+    let in_use = |why: String| StoreError::InUse(why);
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(file)
+        .map_err(|e| in_use(format!("cannot open {}: {e}", file.display())))?;
+    match handle.try_lock() {
+        Ok(()) => Ok(handle),
+        Err(std::fs::TryLockError::WouldBlock) => Err(in_use(format!(
+            "{} is in use by another `herald serve`: one process serves a SQLite database; stop the other, or use PostgreSQL to run several replicas",
+            file.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(in_use(format!("cannot lock {}: {e}", file.display())))
+        }
     }
 }
 
@@ -57,20 +101,53 @@ impl Store for SqliteStore {
         Box::pin(self.writer.accept(event))
     }
 
-    fn claim(&self, claim: Claim) -> BoxFuture<'_, Result<Vec<Claimed>>> {
+    fn claim(&self, claim: Claim) -> BoxFuture<'_, Result<Claims>> {
         Box::pin(self.writer.claim(claim))
     }
 
-    fn record(&self, record: Record) -> BoxFuture<'_, Result<()>> {
+    fn record(&self, record: Record) -> BoxFuture<'_, Result<Recorded>> {
         Box::pin(self.writer.record(record))
     }
 
-    fn release(&self, ids: Vec<i64>) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move { read::release(&self.pool, &ids).await })
+    fn release(&self, leases: Vec<(i64, i64)>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { read::release(&self.pool, &leases).await })
     }
 
-    fn heartbeat(&self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(self.writer.heartbeat())
+    fn pause(&self, channel: String, until: Millis) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { read::pause(&self.pool, &channel, until).await })
+    }
+
+    fn heartbeat(&self, instance: Instance) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.writer.heartbeat(instance))
+    }
+
+    fn release_lapsed(
+        &self,
+        me: Arc<str>,
+        before: Millis,
+        now: Millis,
+    ) -> BoxFuture<'_, Result<u64>> {
+        // A serving process owns the file: any other instance that left leases is dead.
+        let before = if self._owner.is_some() {
+            Millis::MAX
+        } else {
+            before
+        };
+        Box::pin(async move { read::release_lapsed(&self.pool, &me, before, now).await })
+    }
+
+    fn try_lock(
+        &self,
+        name: &'static str,
+        owner: Arc<str>,
+        now: Millis,
+        until: Millis,
+    ) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move { read::try_lock(&self.pool, name, &owner, now, until).await })
+    }
+
+    fn wakeups(&self) -> watch::Receiver<u64> {
+        self.wakeups.subscribe()
     }
 
     fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<Vec<EventRow>>> {

@@ -1,5 +1,5 @@
 //! SQLite reads for people (events, deliveries, counts) and the few writes that do not go
-//! through group commit: replay, release and purge, which are rare and need their own answer.
+//! through group commit: replay, release, pause, purge and the lease sweep, which are rare.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
@@ -140,7 +140,7 @@ pub(super) async fn replay(pool: &SqlitePool, which: &Replay, now: Millis) -> Re
     q.push_bind(now)
         .push(", round_started_at = ")
         .push_bind(now)
-        .push(", lease_until = NULL, updated_at = ")
+        .push(", lease_until = NULL, lease_owner = NULL, lease_token = NULL, updated_at = ")
         .push_bind(now);
     match which {
         Replay::Ids(ids) => {
@@ -161,20 +161,90 @@ pub(super) async fn replay(pool: &SqlitePool, which: &Replay, now: Millis) -> Re
     Ok(q.build().execute(pool).await?.rows_affected())
 }
 
-pub(super) async fn release(pool: &SqlitePool, ids: &[i64]) -> Result<()> {
-    if ids.is_empty() {
+pub(super) async fn release(pool: &SqlitePool, leases: &[(i64, i64)]) -> Result<()> {
+    if leases.is_empty() {
         return Ok(());
     }
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = MIN(next_attempt_at, created_at) WHERE id IN (",
+        "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL,
+           next_attempt_at = MIN(next_attempt_at, created_at)
+         WHERE (id, lease_token) IN (VALUES ",
     );
     let mut sep = q.separated(", ");
-    for id in ids {
-        sep.push_bind(*id);
+    for (id, token) in leases {
+        sep.push("(")
+            .push_bind_unseparated(*id)
+            .push_unseparated(", ")
+            .push_bind_unseparated(*token)
+            .push_unseparated(")");
     }
     q.push(")");
     q.build().execute(pool).await?;
     Ok(())
+}
+
+pub(super) async fn pause(pool: &SqlitePool, channel: &str, until: Millis) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO destinations (channel, paused_until) VALUES (?1, ?2)
+         ON CONFLICT (channel) DO UPDATE SET paused_until = MAX(paused_until, excluded.paused_until)",
+    )
+    .bind(channel)
+    .bind(until)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Leases held by anyone but `me` whose holder has not heartbeat since `before` (or is not
+/// named) are due again now; those instances are forgotten.
+pub(super) async fn release_lapsed(
+    pool: &SqlitePool,
+    me: &str,
+    before: Millis,
+    now: Millis,
+) -> Result<u64> {
+    let mut tx = pool.begin().await?;
+    let released = sqlx::query(
+        "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL,
+           next_attempt_at = MIN(next_attempt_at, ?3)
+         WHERE lease_until IS NOT NULL AND (lease_owner IS NULL OR (lease_owner <> ?1 AND lease_owner NOT IN (
+           SELECT id FROM instances WHERE heartbeat_at >= ?2)))",
+    )
+    .bind(me)
+    .bind(before)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query("DELETE FROM instances WHERE id <> ?1 AND heartbeat_at < ?2")
+        .bind(me)
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(released)
+}
+
+pub(super) async fn try_lock(
+    pool: &SqlitePool,
+    name: &str,
+    owner: &str,
+    now: Millis,
+    until: Millis,
+) -> Result<bool> {
+    let row = sqlx::query(
+        "INSERT INTO locks (name, owner, until) VALUES (?1, ?2, ?4)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+         WHERE locks.until <= ?3 OR locks.owner = excluded.owner
+         RETURNING owner",
+    )
+    .bind(name)
+    .bind(owner)
+    .bind(now)
+    .bind(until)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.is_some())
 }
 
 pub(super) async fn purge(pool: &SqlitePool, before: Millis) -> Result<u64> {

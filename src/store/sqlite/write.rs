@@ -6,10 +6,8 @@ use std::collections::{HashMap, HashSet};
 use futures_util::future::BoxFuture;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use crate::store::batch::{Applied, Apply, Batch};
-use crate::store::{
-    Accepted, Attempt, Claim, Claimed, Millis, NewDelivery, NewEvent, Next, Record, Result, now_ms,
-};
+use crate::store::batch::{Applied, Apply, Batch, ids_by_event};
+use crate::store::{Accepted, Instance, Millis, NewDelivery, NewEvent, Result, now_ms};
 
 /// Rows per multi-row statement, well under SQLite's limit on bound parameters.
 const CHUNK: usize = 500;
@@ -23,16 +21,20 @@ impl Apply for Writes {
         Box::pin(async move {
             let mut tx = self.pool.begin().await?;
             let accepted = accept(&mut tx, &batch.accepts).await?;
-            record(&mut tx, &batch.records).await?;
+            let recorded = super::record::record(&mut tx, &batch.records).await?;
             let mut claimed = Vec::with_capacity(batch.claims.len());
             for c in &batch.claims {
-                claimed.push(claim(&mut tx, c).await?);
+                claimed.push(super::claim::claim(&mut tx, c).await?);
             }
-            if batch.heartbeat {
-                beat(&mut tx).await?;
+            for instance in &batch.beats {
+                beat(&mut tx, instance).await?;
             }
             tx.commit().await?;
-            Ok(Applied { accepted, claimed })
+            Ok(Applied {
+                accepted,
+                recorded,
+                claimed,
+            })
         })
     }
 }
@@ -109,9 +111,11 @@ async fn insert_deliveries(
     for chunk in rows.chunks(CHUNK) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO deliveries (event_id, rule, action_index, channel, status, attempts,
-               next_attempt_at, lease_until, created_at, round_started_at, updated_at) ",
+               next_attempt_at, lease_until, lease_owner, lease_token, created_at,
+               round_started_at, updated_at) ",
         );
         q.push_values(chunk, |mut row, (event_id, d, at)| {
+            let lease = d.lease.as_ref();
             row.push_bind(*event_id)
                 .push_bind(&d.rule)
                 .push_bind(d.action_index)
@@ -119,8 +123,10 @@ async fn insert_deliveries(
                 .push("'pending'")
                 .push("0")
                 // While leased, a delivery is due when the lease runs out.
-                .push_bind(d.lease_until.unwrap_or(*at))
-                .push_bind(d.lease_until)
+                .push_bind(lease.map_or(*at, |l| l.until))
+                .push_bind(lease.map(|l| l.until))
+                .push_bind(lease.map(|l| l.owner.to_string()))
+                .push_bind(lease.map(|l| l.token))
                 .push_bind(*at)
                 .push_bind(*at)
                 .push_bind(*at);
@@ -131,187 +137,18 @@ async fn insert_deliveries(
             ids.insert(key, r.get("id"));
         }
     }
-    Ok(events
-        .iter()
-        .map(|e| {
-            let list = e
-                .deliveries
-                .iter()
-                .filter_map(|d| {
-                    let key = (
-                        e.event_id.clone(),
-                        d.rule.clone(),
-                        i64::from(d.action_index),
-                    );
-                    ids.get(&key).copied()
-                })
-                .collect();
-            (e.event_id.clone(), list)
-        })
-        .collect())
+    Ok(ids_by_event(events, &ids))
 }
 
-/// Records outcomes: every attempt in one insert, every success in one update, the rest one
-/// by one.
-async fn record(tx: &mut SqliteConnection, records: &[Record]) -> Result<()> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let now = now_ms();
-    let attempts: Vec<(i64, &Attempt)> = records
-        .iter()
-        .filter_map(|r| r.attempt.as_ref().map(|a| (r.delivery_id, a)))
-        .collect();
-    insert_attempts(tx, &attempts).await?;
-    let sent: Vec<i64> = records
-        .iter()
-        .filter(|r| matches!(r.next, Next::Sent))
-        .map(|r| r.delivery_id)
-        .collect();
-    mark_sent(tx, &sent, now).await?;
-    for r in records.iter().filter(|r| !matches!(r.next, Next::Sent)) {
-        mark_unsent(tx, r, now).await?;
-    }
-    Ok(())
-}
-
-async fn insert_attempts(tx: &mut SqliteConnection, attempts: &[(i64, &Attempt)]) -> Result<()> {
-    for chunk in attempts.chunks(CHUNK) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail) ",
-        );
-        q.push_values(chunk, |mut row, (id, a)| {
-            row.push_bind(*id)
-                .push_bind(a.started_at)
-                .push_bind(a.duration_ms)
-                .push_bind(a.outcome.as_str())
-                .push_bind(a.status_code.map(i64::from))
-                .push_bind(&a.detail);
-        });
-        q.build().execute(&mut *tx).await?;
-    }
-    Ok(())
-}
-
-async fn mark_sent(tx: &mut SqliteConnection, ids: &[i64], now: Millis) -> Result<()> {
-    for chunk in ids.chunks(CHUNK) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, lease_until = NULL, updated_at = ",
-        );
-        q.push_bind(now).push(" WHERE id IN (");
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
-    }
-    Ok(())
-}
-
-/// A retry, a dead letter or a skip: the new state, when next, and why.
-async fn mark_unsent(tx: &mut SqliteConnection, r: &Record, now: Millis) -> Result<()> {
-    let tried = i64::from(r.attempt.is_some());
-    let (next_at, error) = match &r.next {
-        Next::RetryAt(at) => (Some(*at), r.attempt.as_ref().map(|a| a.detail.as_str())),
-        Next::Dead(reason) | Next::Skipped(reason) => (None, Some(reason.as_str())),
-        Next::Sent => return Ok(()),
-    };
+async fn beat(tx: &mut SqliteConnection, instance: &Instance) -> Result<()> {
     sqlx::query(
-        "UPDATE deliveries SET status = ?1, attempts = attempts + ?2,
-           next_attempt_at = COALESCE(?3, next_attempt_at), lease_until = NULL,
-           last_error = COALESCE(?4, last_error), updated_at = ?5
-         WHERE id = ?6",
+        "INSERT INTO instances (id, started_at, heartbeat_at, info) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
     )
-    .bind(r.next.status().as_str())
-    .bind(tried)
-    .bind(next_at)
-    .bind(error)
-    .bind(now)
-    .bind(r.delivery_id)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// Leases due deliveries of one channel, inside the batch's transaction.
-async fn claim(tx: &mut SqliteConnection, c: &Claim) -> Result<Vec<Claimed>> {
-    let rows = sqlx::query(
-        "UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1
-         WHERE id IN (
-           SELECT id FROM deliveries
-           WHERE channel = ?2 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?3
-           ORDER BY next_attempt_at, id LIMIT ?4)
-         RETURNING id, event_id, rule, action_index, channel, attempts, round_started_at",
-    )
-    .bind(c.lease_until)
-    .bind(&c.channel)
-    .bind(c.now)
-    .bind(c.limit)
-    .fetch_all(&mut *tx)
-    .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let events = claimed_events(tx, rows.iter().map(|r| r.get::<String, _>("event_id"))).await?;
-    let mut claimed: Vec<Claimed> = rows
-        .into_iter()
-        .filter_map(|r| {
-            let event_id: String = r.get("event_id");
-            let (event_type, body, received_at) = events.get(&event_id)?.clone();
-            Some(Claimed {
-                delivery_id: r.get("id"),
-                event_id,
-                event_type,
-                rule: r.get("rule"),
-                action_index: r.get::<i64, _>("action_index") as u32,
-                channel: r.get("channel"),
-                attempts: r.get::<i64, _>("attempts") as u32,
-                round_started_at: r.get("round_started_at"),
-                received_at,
-                body,
-            })
-        })
-        .collect();
-    claimed.sort_by_key(|c| c.delivery_id);
-    Ok(claimed)
-}
-
-type EventParts = (String, std::sync::Arc<str>, Millis);
-
-/// The type, body and arrival of the events of claimed deliveries, each read once.
-async fn claimed_events(
-    tx: &mut SqliteConnection,
-    ids: impl Iterator<Item = String>,
-) -> Result<HashMap<String, EventParts>> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT event_id, event_type, body, received_at FROM events WHERE event_id IN (",
-    );
-    let mut sep = q.separated(", ");
-    for id in ids.collect::<HashSet<_>>() {
-        sep.push_bind(id);
-    }
-    q.push(")");
-    Ok(q.build()
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|r| {
-            let body: String = r.get("body");
-            (
-                r.get("event_id"),
-                (r.get("event_type"), body.into(), r.get("received_at")),
-            )
-        })
-        .collect())
-}
-
-async fn beat(tx: &mut SqliteConnection) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO heartbeat (id, at) VALUES (1, ?1)
-         ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-    )
+    .bind(instance.id.as_ref())
+    .bind(instance.started_at)
     .bind(now_ms())
+    .bind(&instance.info)
     .execute(&mut *tx)
     .await?;
     Ok(())

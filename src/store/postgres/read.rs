@@ -1,0 +1,294 @@
+//! PostgreSQL reads for people (events, deliveries, counts) and the few writes that do not go
+//! through group commit: replay, release, pause, purge, the lease sweep and locks.
+
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+
+use crate::store::{
+    AttemptOutcome, AttemptRow, Counts, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
+    EventRow, Millis, Replay, Result,
+};
+
+const DELIVERY_COLUMNS: &str = "SELECT id, event_id, rule, channel, status, attempts, next_attempt_at, last_error, created_at, updated_at FROM deliveries";
+
+fn delivery_row(r: &PgRow) -> DeliveryRow {
+    DeliveryRow {
+        id: r.get("id"),
+        event_id: r.get("event_id"),
+        rule: r.get("rule"),
+        channel: r.get("channel"),
+        // A state this version does not know reads as pending: it will be looked at again.
+        status: r
+            .get::<String, _>("status")
+            .parse()
+            .unwrap_or(DeliveryStatus::Pending),
+        attempts: r.get::<i64, _>("attempts") as u32,
+        next_attempt_at: r.get("next_attempt_at"),
+        last_error: r.get("last_error"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+        attempt_log: Vec::new(),
+    }
+}
+
+/// Fills in each delivery's attempts, oldest first.
+async fn attempts_for(pool: &PgPool, rows: &mut [DeliveryRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT delivery_id, started_at, duration_ms, outcome, status_code, detail FROM attempts WHERE delivery_id IN (",
+    );
+    let mut sep = q.separated(", ");
+    for r in rows.iter() {
+        sep.push_bind(r.id);
+    }
+    q.push(") ORDER BY id");
+    for a in q.build().fetch_all(pool).await? {
+        let id: i64 = a.get("delivery_id");
+        if let Some(row) = rows.iter_mut().find(|r| r.id == id) {
+            row.attempt_log.push(AttemptRow {
+                started_at: a.get("started_at"),
+                duration_ms: a.get("duration_ms"),
+                outcome: AttemptOutcome::parse(&a.get::<String, _>("outcome"))
+                    .unwrap_or(AttemptOutcome::Failed),
+                status_code: a.get("status_code"),
+                detail: a.get("detail"),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn deliveries(pool: &PgPool, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(DELIVERY_COLUMNS);
+    q.push(" WHERE 1 = 1");
+    if let Some(s) = f.status {
+        q.push(" AND status = ").push_bind(s.as_str());
+    }
+    if let Some(e) = &f.event_id {
+        q.push(" AND event_id = ").push_bind(e.clone());
+    }
+    if let Some(c) = &f.channel {
+        q.push(" AND channel = ").push_bind(c.clone());
+    }
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(f.limit.max(1)));
+    let mut rows: Vec<DeliveryRow> = q
+        .build()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(delivery_row)
+        .collect();
+    attempts_for(pool, &mut rows).await?;
+    Ok(rows)
+}
+
+pub(super) async fn events(pool: &PgPool, f: &EventFilter) -> Result<Vec<EventRow>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT event_id, event_type, received_at, matched_rules FROM events WHERE 1 = 1",
+    );
+    if let Some(t) = &f.event_type {
+        q.push(" AND event_type = ").push_bind(t.clone());
+    }
+    q.push(" ORDER BY received_at DESC, event_id DESC LIMIT ")
+        .push_bind(i64::from(f.limit.max(1)));
+    let mut events: Vec<EventRow> = q
+        .build()
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| EventRow {
+            event_id: r.get("event_id"),
+            event_type: r.get("event_type"),
+            received_at: r.get("received_at"),
+            matched_rules: serde_json::from_str(&r.get::<String, _>("matched_rules"))
+                .unwrap_or_default(),
+            deliveries: Vec::new(),
+        })
+        .collect();
+    deliveries_of(pool, &mut events).await?;
+    Ok(events)
+}
+
+/// Fills in each event's deliveries, oldest first.
+async fn deliveries_of(pool: &PgPool, events: &mut [EventRow]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(DELIVERY_COLUMNS);
+    q.push(" WHERE event_id IN (");
+    let mut sep = q.separated(", ");
+    for e in events.iter() {
+        sep.push_bind(e.event_id.clone());
+    }
+    q.push(") ORDER BY id");
+    for r in q.build().fetch_all(pool).await? {
+        let d = delivery_row(&r);
+        if let Some(e) = events.iter_mut().find(|e| e.event_id == d.event_id) {
+            e.deliveries.push(d);
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn replay(pool: &PgPool, which: &Replay, now: Millis) -> Result<u64> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+        "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ",
+    );
+    q.push_bind(now)
+        .push(", round_started_at = ")
+        .push_bind(now)
+        .push(", lease_until = NULL, lease_owner = NULL, lease_token = NULL, updated_at = ")
+        .push_bind(now);
+    match which {
+        Replay::Ids(ids) => {
+            q.push(" WHERE id IN (");
+            let mut sep = q.separated(", ");
+            for id in ids {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+        }
+        Replay::Dead { channel } => {
+            q.push(" WHERE status = 'dead'");
+            if let Some(c) = channel {
+                q.push(" AND channel = ").push_bind(c.clone());
+            }
+        }
+    }
+    Ok(q.build().execute(pool).await?.rows_affected())
+}
+
+pub(super) async fn release(pool: &PgPool, leases: &[(i64, i64)]) -> Result<()> {
+    if leases.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = leases.iter().map(|(id, _)| *id).collect();
+    let tokens: Vec<i64> = leases.iter().map(|(_, t)| *t).collect();
+    sqlx::query(
+        "UPDATE deliveries d SET lease_until = NULL, lease_owner = NULL, lease_token = NULL,
+           next_attempt_at = LEAST(d.next_attempt_at, d.created_at)
+         FROM UNNEST($1::bigint[], $2::bigint[]) AS v(id, token)
+         WHERE d.id = v.id AND d.lease_token = v.token",
+    )
+    .bind(&ids)
+    .bind(&tokens)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn pause(pool: &PgPool, channel: &str, until: Millis) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO destinations (channel, paused_until) VALUES ($1, $2)
+         ON CONFLICT (channel) DO UPDATE
+         SET paused_until = GREATEST(destinations.paused_until, excluded.paused_until)",
+    )
+    .bind(channel)
+    .bind(until)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Leases held by anyone but `me` whose holder has not heartbeat since `before` (or is not
+/// named) are due again now; those instances are forgotten.
+pub(super) async fn release_lapsed(
+    pool: &PgPool,
+    me: &str,
+    before: Millis,
+    now: Millis,
+) -> Result<u64> {
+    let mut tx = pool.begin().await?;
+    let released = sqlx::query(
+        "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL,
+           next_attempt_at = LEAST(next_attempt_at, $3)
+         WHERE lease_until IS NOT NULL AND (lease_owner IS NULL OR (lease_owner <> $1 AND lease_owner NOT IN (
+           SELECT id FROM instances WHERE heartbeat_at >= $2)))",
+    )
+    .bind(me)
+    .bind(before)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query("DELETE FROM instances WHERE id <> $1 AND heartbeat_at < $2")
+        .bind(me)
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(released)
+}
+
+pub(super) async fn try_lock(
+    pool: &PgPool,
+    name: &str,
+    owner: &str,
+    now: Millis,
+    until: Millis,
+) -> Result<bool> {
+    let row = sqlx::query(
+        "INSERT INTO locks (name, owner, until) VALUES ($1, $2, $4)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+         WHERE locks.until <= $3 OR locks.owner = excluded.owner
+         RETURNING owner",
+    )
+    .bind(name)
+    .bind(owner)
+    .bind(now)
+    .bind(until)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+pub(super) async fn purge(pool: &PgPool, before: Millis) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM events WHERE received_at < $1 AND NOT EXISTS (
+           SELECT 1 FROM deliveries d WHERE d.event_id = events.event_id
+           AND d.status IN ('pending', 'retrying'))",
+    )
+    .bind(before)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn counts(pool: &PgPool) -> Result<Counts> {
+    let mut counts = Counts::default();
+    for r in sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+        .fetch_all(pool)
+        .await?
+    {
+        if let Ok(status) = r.get::<String, _>("status").parse() {
+            counts.set(status, r.get::<i64, _>("n") as u64);
+        }
+    }
+    Ok(counts)
+}
+
+pub(super) async fn oldest_due(pool: &PgPool, before: Millis) -> Result<Vec<(String, Millis)>> {
+    let rows = sqlx::query(
+        "SELECT channel, MIN(next_attempt_at) AS since FROM deliveries
+         WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $1
+         GROUP BY channel",
+    )
+    .bind(before)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("channel"), r.get("since")))
+        .collect())
+}
+
+pub(super) async fn channels_with_work(pool: &PgPool) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT channel FROM deliveries WHERE status IN ('pending', 'retrying')",
+    )
+    .fetch_all(pool)
+    .await?)
+}

@@ -1,0 +1,114 @@
+//! Recording outcomes, only under the current claim token: a delivery whose lease ran out and
+//! was claimed again cannot have its result overwritten by the slower claim.
+
+use std::collections::HashSet;
+
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+
+use crate::store::{Attempt, Millis, Next, Record, Recorded, Result, now_ms};
+
+/// Rows per multi-row statement.
+const CHUNK: usize = 1000;
+
+/// Records outcomes whose claim is still current, then the attempts of those that counted.
+pub(super) async fn record(tx: &mut PgConnection, records: &[Record]) -> Result<Vec<Recorded>> {
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now_ms();
+    let sent: Vec<&Record> = records
+        .iter()
+        .filter(|r| matches!(r.next, Next::Sent))
+        .collect();
+    let mut current = mark_sent(tx, &sent, now).await?;
+    for r in records.iter().filter(|r| !matches!(r.next, Next::Sent)) {
+        if mark_unsent(tx, r, now).await? {
+            current.insert(r.delivery_id);
+        }
+    }
+    let attempts: Vec<(i64, &Attempt)> = records
+        .iter()
+        .filter(|r| current.contains(&r.delivery_id))
+        .filter_map(|r| r.attempt.as_ref().map(|a| (r.delivery_id, a)))
+        .collect();
+    insert_attempts(tx, &attempts).await?;
+    Ok(records
+        .iter()
+        .map(|r| match current.contains(&r.delivery_id) {
+            true => Recorded::Done,
+            false => Recorded::Stale,
+        })
+        .collect())
+}
+
+async fn insert_attempts(tx: &mut PgConnection, attempts: &[(i64, &Attempt)]) -> Result<()> {
+    for chunk in attempts.chunks(CHUNK) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail) ",
+        );
+        q.push_values(chunk, |mut row, (id, a)| {
+            row.push_bind(*id)
+                .push_bind(a.started_at)
+                .push_bind(a.duration_ms)
+                .push_bind(a.outcome.as_str())
+                .push_bind(a.status_code.map(i64::from))
+                .push_bind(&a.detail);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Marks sent the deliveries whose claim is current; returns their ids.
+async fn mark_sent(
+    tx: &mut PgConnection,
+    records: &[&Record],
+    now: Millis,
+) -> Result<HashSet<i64>> {
+    let mut done = HashSet::new();
+    for chunk in records.chunks(CHUNK) {
+        let ids: Vec<i64> = chunk.iter().map(|r| r.delivery_id).collect();
+        let tokens: Vec<i64> = chunk.iter().map(|r| r.token).collect();
+        let rows = sqlx::query(
+            "UPDATE deliveries d SET status = 'sent', attempts = attempts + 1, lease_until = NULL,
+               lease_owner = NULL, lease_token = NULL, updated_at = $1
+             FROM UNNEST($2::bigint[], $3::bigint[]) AS v(id, token)
+             WHERE d.id = v.id AND d.lease_token = v.token
+             RETURNING d.id",
+        )
+        .bind(now)
+        .bind(&ids)
+        .bind(&tokens)
+        .fetch_all(&mut *tx)
+        .await?;
+        done.extend(rows.iter().map(|r| r.get::<i64, _>("id")));
+    }
+    Ok(done)
+}
+
+/// A retry, a dead letter or a skip. False if the claim is no longer current.
+async fn mark_unsent(tx: &mut PgConnection, r: &Record, now: Millis) -> Result<bool> {
+    let tried = i64::from(r.attempt.is_some());
+    let (next_at, error) = match &r.next {
+        Next::RetryAt(at) => (Some(*at), r.attempt.as_ref().map(|a| a.detail.as_str())),
+        Next::Dead(reason) | Next::Skipped(reason) => (None, Some(reason.as_str())),
+        Next::Sent => return Ok(false),
+    };
+    let changed = sqlx::query(
+        "UPDATE deliveries SET status = $1, attempts = attempts + $2,
+           next_attempt_at = COALESCE($3, next_attempt_at), lease_until = NULL,
+           lease_owner = NULL, lease_token = NULL,
+           last_error = COALESCE($4, last_error), updated_at = $5
+         WHERE id = $6 AND lease_token = $7",
+    )
+    .bind(r.next.status().as_str())
+    .bind(tried)
+    .bind(next_at)
+    .bind(error)
+    .bind(now)
+    .bind(r.delivery_id)
+    .bind(r.token)
+    .execute(&mut *tx)
+    .await?;
+    Ok(changed.rows_affected() == 1)
+}
