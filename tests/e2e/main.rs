@@ -12,4 +12,5 @@ mod hardening;
 mod ingress;
 mod operations;
 mod readme;
+mod replicas;
 mod secrets;

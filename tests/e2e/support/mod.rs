@@ -1,6 +1,9 @@
 //! Test support: the real `herald` binary on port 0, stand-ins for Slack, Teams and webhooks,
 //! a real SMTP server on loopback, and waiting on conditions (never fixed sleeps).
 
+#[path = "../../common/pg.rs"]
+pub mod pg;
+pub mod proxy;
 pub mod smtp;
 pub mod standin;
 pub mod superoffice;
@@ -12,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use pg::PgDb;
+pub use proxy::TcpProxy;
 pub use smtp::SmtpServer;
 pub use standin::{Reply, StandIn};
 

@@ -43,6 +43,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// How long to wait before answering.
+    pub delay: Duration,
 }
 
 impl Reply {
@@ -51,7 +53,14 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: body.to_string(),
+            delay: Duration::ZERO,
         }
+    }
+
+    /// Answers only after `delay` (the request is recorded at once).
+    pub fn after(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
     }
 
     pub fn header(mut self, name: &'static str, value: &str) -> Reply {
@@ -129,6 +138,7 @@ async fn record(
     let reply = reply
         .or_else(|| inner.default.lock().unwrap().clone())
         .unwrap_or_else(|| Reply::new(200, "ok"));
+    tokio::time::sleep(reply.delay).await;
     let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
     for (k, v) in reply.headers {
         response.headers_mut().insert(k, v.parse().unwrap());
