@@ -117,29 +117,45 @@ fn add(item: Item, batch: &mut Batch, waiting: &mut Waiting) {
     }
 }
 
+/// The next batch: the first write waited for, and everything that arrived meanwhile (while
+/// the last batch was committing), up to `max`. `None` once every sender is gone.
+async fn gather(
+    rx: &tokio::sync::Mutex<mpsc::Receiver<Item>>,
+    max: usize,
+) -> Option<(Batch, Waiting)> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let (mut batch, mut waiting) = (Batch::default(), Waiting::default());
+    add(first, &mut batch, &mut waiting);
+    while waiting.len() < max {
+        match rx.try_recv() {
+            Ok(item) => add(item, &mut batch, &mut waiting),
+            Err(_) => break,
+        }
+    }
+    Some((batch, waiting))
+}
+
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Item>,
 }
 
 impl Writer {
-    /// Starts the writer task. `max_batch` bounds how many writes share one transaction.
-    pub fn spawn(backend: Arc<dyn Apply>, max_batch: usize) -> Writer {
-        let (tx, mut rx) = mpsc::channel::<Item>(max_batch * 4);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let (mut batch, mut waiting) = (Batch::default(), Waiting::default());
-                add(first, &mut batch, &mut waiting);
-                // Everything that arrived while the last batch was committing goes in this one.
-                while waiting.len() < max_batch {
-                    match rx.try_recv() {
-                        Ok(item) => add(item, &mut batch, &mut waiting),
-                        Err(_) => break,
-                    }
+    /// Starts `workers` writer tasks. `max_batch` bounds how many writes share one
+    /// transaction. One worker serialises every write (SQLite has one writer anyway); several
+    /// commit batches side by side (PostgreSQL commits them in parallel).
+    pub fn spawn(backend: Arc<dyn Apply>, max_batch: usize, workers: usize) -> Writer {
+        let (tx, rx) = mpsc::channel::<Item>(max_batch * 4);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..workers.max(1) {
+            let (backend, rx) = (backend.clone(), rx.clone());
+            tokio::spawn(async move {
+                while let Some((batch, waiting)) = gather(&rx, max_batch).await {
+                    waiting.answer(backend.apply(&batch).await);
                 }
-                waiting.answer(backend.apply(&batch).await);
-            }
-        });
+            });
+        }
         Writer { tx }
     }
 

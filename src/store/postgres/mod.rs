@@ -38,6 +38,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// How many writes share one transaction at most.
 const MAX_BATCH: usize = 512;
 
+/// Batches committed side by side. Events are inserted in id order and claims made in channel
+/// order, so concurrent batches take their locks in one order and cannot deadlock.
+const WRITERS: usize = 4;
+
 /// The channel replicas tell each other on that deliveries became due.
 const CHANNEL: &str = "herald_work";
 
@@ -78,19 +82,26 @@ impl Drop for PgStore {
 impl PgStore {
     pub async fn open(url: &str, settings: &Settings) -> Result<PgStore> {
         let timeout = settings.statement_timeout.as_millis().to_string();
-        let options =
-            PgConnectOptions::from_str(url)?.options([("statement_timeout", timeout.as_str())]);
+        // Plans are made for each execution: a plan cached while a table was nearly empty
+        // (a fresh database, the first minutes) scans it whole later, when it is not.
+        let options = PgConnectOptions::from_str(url)?.options([
+            ("statement_timeout", timeout.as_str()),
+            ("plan_cache_mode", "force_custom_plan"),
+        ]);
         let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections.max(2))
+            .max_connections(settings.max_connections.max(WRITERS as u32 + 2))
             .acquire_timeout(settings.acquire_timeout)
-            .test_before_acquire(true)
+            // A connection that died fails its batch (answered 503, retried by SuperOffice)
+            // and is dropped; checking each one first would cost a round trip per batch.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migrate(e.into()))?;
-        let writer = Writer::spawn(Arc::new(write::Writes { pool: pool.clone() }), MAX_BATCH);
+        let writes = Arc::new(write::Writes { pool: pool.clone() });
+        let writer = Writer::spawn(writes, MAX_BATCH, WRITERS);
         let wakeups = watch::Sender::new(0);
         let listener = tokio::spawn(listen::listen(pool.clone(), wakeups.clone())).abort_handle();
         Ok(PgStore {

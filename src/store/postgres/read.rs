@@ -168,10 +168,9 @@ pub(super) async fn release(pool: &PgPool, leases: &[(i64, i64)]) -> Result<()> 
     let ids: Vec<i64> = leases.iter().map(|(id, _)| *id).collect();
     let tokens: Vec<i64> = leases.iter().map(|(_, t)| *t).collect();
     sqlx::query(
-        "UPDATE deliveries d SET lease_until = NULL, lease_owner = NULL, lease_token = NULL,
-           next_attempt_at = LEAST(d.next_attempt_at, d.created_at)
-         FROM UNNEST($1::bigint[], $2::bigint[]) AS v(id, token)
-         WHERE d.id = v.id AND d.lease_token = v.token",
+        "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL,
+           next_attempt_at = LEAST(next_attempt_at, created_at)
+         WHERE id = ANY($1) AND lease_token = ($2::bigint[])[array_position($1::bigint[], id)]",
     )
     .bind(&ids)
     .bind(&tokens)
@@ -201,6 +200,16 @@ pub(super) async fn release_lapsed(
     before: Millis,
     now: Millis,
 ) -> Result<u64> {
+    // Usually nobody stopped: look before touching the deliveries.
+    let lapsed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM instances WHERE id <> $1 AND heartbeat_at < $2")
+            .bind(me)
+            .bind(before)
+            .fetch_one(pool)
+            .await?;
+    if lapsed == 0 && before != Millis::MAX {
+        return Ok(0);
+    }
     let mut tx = pool.begin().await?;
     let released = sqlx::query(
         "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL,

@@ -3,12 +3,9 @@
 
 use std::collections::HashSet;
 
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, Row};
 
 use crate::store::{Attempt, Millis, Next, Record, Recorded, Result, now_ms};
-
-/// Rows per multi-row statement.
-const CHUNK: usize = 1000;
 
 /// Records outcomes whose claim is still current, then the attempts of those that counted.
 pub(super) async fn record(tx: &mut PgConnection, records: &[Record]) -> Result<Vec<Recorded>> {
@@ -42,20 +39,30 @@ pub(super) async fn record(tx: &mut PgConnection, records: &[Record]) -> Result<
 }
 
 async fn insert_attempts(tx: &mut PgConnection, attempts: &[(i64, &Attempt)]) -> Result<()> {
-    for chunk in attempts.chunks(CHUNK) {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-            "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail) ",
-        );
-        q.push_values(chunk, |mut row, (id, a)| {
-            row.push_bind(*id)
-                .push_bind(a.started_at)
-                .push_bind(a.duration_ms)
-                .push_bind(a.outcome.as_str())
-                .push_bind(a.status_code.map(i64::from))
-                .push_bind(&a.detail);
-        });
-        q.build().execute(&mut *tx).await?;
+    if attempts.is_empty() {
+        return Ok(());
     }
+    let ids: Vec<i64> = attempts.iter().map(|(id, _)| *id).collect();
+    let started: Vec<Millis> = attempts.iter().map(|(_, a)| a.started_at).collect();
+    let took: Vec<i64> = attempts.iter().map(|(_, a)| a.duration_ms).collect();
+    let outcome: Vec<&str> = attempts.iter().map(|(_, a)| a.outcome.as_str()).collect();
+    let status: Vec<Option<i64>> = attempts
+        .iter()
+        .map(|(_, a)| a.status_code.map(i64::from))
+        .collect();
+    let detail: Vec<&str> = attempts.iter().map(|(_, a)| a.detail.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])",
+    )
+    .bind(&ids)
+    .bind(&started)
+    .bind(&took)
+    .bind(&outcome)
+    .bind(&status)
+    .bind(&detail)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -66,15 +73,16 @@ async fn mark_sent(
     now: Millis,
 ) -> Result<HashSet<i64>> {
     let mut done = HashSet::new();
-    for chunk in records.chunks(CHUNK) {
-        let ids: Vec<i64> = chunk.iter().map(|r| r.delivery_id).collect();
-        let tokens: Vec<i64> = chunk.iter().map(|r| r.token).collect();
+    if !records.is_empty() {
+        let ids: Vec<i64> = records.iter().map(|r| r.delivery_id).collect();
+        let tokens: Vec<i64> = records.iter().map(|r| r.token).collect();
+        // `id = ANY` finds the rows by primary key whatever the plan; the token is matched
+        // to its id by position.
         let rows = sqlx::query(
-            "UPDATE deliveries d SET status = 'sent', attempts = attempts + 1, lease_until = NULL,
+            "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, lease_until = NULL,
                lease_owner = NULL, lease_token = NULL, updated_at = $1
-             FROM UNNEST($2::bigint[], $3::bigint[]) AS v(id, token)
-             WHERE d.id = v.id AND d.lease_token = v.token
-             RETURNING d.id",
+             WHERE id = ANY($2) AND lease_token = ($3::bigint[])[array_position($2::bigint[], id)]
+             RETURNING id",
         )
         .bind(now)
         .bind(&ids)

@@ -6,13 +6,10 @@
 use std::collections::{HashMap, HashSet};
 
 use futures_util::future::BoxFuture;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 use crate::store::batch::{Applied, Apply, Batch, ids_by_event};
-use crate::store::{Accepted, Claims, Instance, Millis, NewDelivery, NewEvent, Result, now_ms};
-
-/// Rows per multi-row statement, well under PostgreSQL's 65,535 bound parameters.
-const CHUNK: usize = 1000;
+use crate::store::{Accepted, Claims, Instance, Millis, NewEvent, Result, now_ms};
 
 pub(super) struct Writes {
     pub(super) pool: PgPool,
@@ -77,33 +74,74 @@ async fn accept(tx: &mut PgConnection, events: &[NewEvent]) -> Result<(Vec<Accep
 
 /// Inserts events; returns the ids actually stored. A unique key decides between replicas: a
 /// new id inserts, one older than the dedup window is replaced, one seen within the window
-/// changes nothing (and is not in RETURNING).
+/// changes nothing (and is not in RETURNING). One statement text whatever the number of rows
+/// (arrays, `UNNEST`), so the server parses it once per connection.
 async fn insert_events(tx: &mut PgConnection, events: &[&NewEvent]) -> Result<HashSet<String>> {
-    let mut stored = HashSet::new();
-    for chunk in events.chunks(CHUNK) {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-            "INSERT INTO events (event_id, event_type, received_at, body, matched_rules) ",
-        );
-        q.push_values(chunk, |mut row, e| {
-            row.push_bind(&e.event_id)
-                .push_bind(&e.event_type)
-                .push_bind(e.received_at)
-                .push_bind(&*e.body)
-                .push_bind(serde_json::Value::from(e.matched_rules.clone()).to_string());
-        });
-        q.push(
-            " ON CONFLICT (event_id) DO UPDATE SET event_type = excluded.event_type,
-              received_at = excluded.received_at, body = excluded.body,
-              matched_rules = excluded.matched_rules
-              WHERE events.received_at < excluded.received_at - ",
-        )
-        .push_bind(chunk[0].dedup_window_ms)
-        .push(" RETURNING event_id");
-        for r in q.build().fetch_all(&mut *tx).await? {
-            stored.insert(r.get::<String, _>("event_id"));
+    let Some(first) = events.first() else {
+        return Ok(HashSet::new());
+    };
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let at: Vec<Millis> = events.iter().map(|e| e.received_at).collect();
+    let bodies: Vec<&str> = events.iter().map(|e| &*e.body).collect();
+    let rules: Vec<String> = events
+        .iter()
+        .map(|e| serde_json::Value::from(e.matched_rules.clone()).to_string())
+        .collect();
+    let rows = sqlx::query(
+        "INSERT INTO events (event_id, event_type, received_at, body, matched_rules)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+         ON CONFLICT (event_id) DO UPDATE SET event_type = excluded.event_type,
+           received_at = excluded.received_at, body = excluded.body,
+           matched_rules = excluded.matched_rules
+         WHERE events.received_at < excluded.received_at - $6
+         RETURNING event_id",
+    )
+    .bind(&ids)
+    .bind(&types)
+    .bind(&at)
+    .bind(&bodies)
+    .bind(&rules)
+    .bind(first.dedup_window_ms)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.iter().map(|r| r.get("event_id")).collect())
+}
+
+/// The deliveries of freshly stored events, as columns.
+#[derive(Default)]
+struct Columns<'a> {
+    event_id: Vec<&'a str>,
+    rule: Vec<&'a str>,
+    index: Vec<i64>,
+    channel: Vec<&'a str>,
+    next_at: Vec<Millis>,
+    lease_until: Vec<Option<Millis>>,
+    owner: Vec<Option<&'a str>>,
+    token: Vec<Option<i64>>,
+    at: Vec<Millis>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(events: &[&'a NewEvent]) -> Columns<'a> {
+        let mut c = Columns::default();
+        for e in events {
+            for d in &e.deliveries {
+                let lease = d.lease.as_ref();
+                c.event_id.push(&e.event_id);
+                c.rule.push(&d.rule);
+                c.index.push(i64::from(d.action_index));
+                c.channel.push(&d.channel);
+                // While leased, a delivery is due when the lease runs out.
+                c.next_at.push(lease.map_or(e.received_at, |l| l.until));
+                c.lease_until.push(lease.map(|l| l.until));
+                c.owner.push(lease.map(|l| &*l.owner));
+                c.token.push(lease.map(|l| l.token));
+                c.at.push(e.received_at);
+            }
         }
+        c
     }
-    Ok(stored)
 }
 
 /// Inserts the deliveries of freshly stored events; returns their ids by event, in order.
@@ -111,43 +149,40 @@ async fn insert_deliveries(
     tx: &mut PgConnection,
     events: &[&NewEvent],
 ) -> Result<HashMap<String, Vec<i64>>> {
-    let rows: Vec<(&str, &NewDelivery, Millis)> = events
+    let c = Columns::of(events);
+    if c.event_id.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query(
+        "INSERT INTO deliveries (event_id, rule, action_index, channel, status, attempts,
+           next_attempt_at, lease_until, lease_owner, lease_token, created_at,
+           round_started_at, updated_at)
+         SELECT e, r, i, c, 'pending', 0, n, lu, lo, lt, a, a, a
+         FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[],
+                     $6::bigint[], $7::text[], $8::bigint[], $9::bigint[])
+           AS v(e, r, i, c, n, lu, lo, lt, a)
+         RETURNING id, event_id, rule, action_index",
+    )
+    .bind(&c.event_id)
+    .bind(&c.rule)
+    .bind(&c.index)
+    .bind(&c.channel)
+    .bind(&c.next_at)
+    .bind(&c.lease_until)
+    .bind(&c.owner)
+    .bind(&c.token)
+    .bind(&c.at)
+    .fetch_all(&mut *tx)
+    .await?;
+    let ids: HashMap<(String, String, i64), i64> = rows
         .iter()
-        .flat_map(|e| {
-            e.deliveries
-                .iter()
-                .map(|d| (e.event_id.as_str(), d, e.received_at))
+        .map(|r| {
+            (
+                (r.get("event_id"), r.get("rule"), r.get("action_index")),
+                r.get("id"),
+            )
         })
         .collect();
-    let mut ids: HashMap<(String, String, i64), i64> = HashMap::new();
-    for chunk in rows.chunks(CHUNK) {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-            "INSERT INTO deliveries (event_id, rule, action_index, channel, status, attempts,
-               next_attempt_at, lease_until, lease_owner, lease_token, created_at,
-               round_started_at, updated_at) ",
-        );
-        q.push_values(chunk, |mut row, (event_id, d, at)| {
-            let lease = d.lease.as_ref();
-            row.push_bind(*event_id)
-                .push_bind(&d.rule)
-                .push_bind(i64::from(d.action_index))
-                .push_bind(&d.channel)
-                .push("'pending'")
-                .push("0")
-                .push_bind(lease.map_or(*at, |l| l.until))
-                .push_bind(lease.map(|l| l.until))
-                .push_bind(lease.map(|l| l.owner.to_string()))
-                .push_bind(lease.map(|l| l.token))
-                .push_bind(*at)
-                .push_bind(*at)
-                .push_bind(*at);
-        });
-        q.push(" RETURNING id, event_id, rule, action_index");
-        for r in q.build().fetch_all(&mut *tx).await? {
-            let key = (r.get("event_id"), r.get("rule"), r.get("action_index"));
-            ids.insert(key, r.get("id"));
-        }
-    }
     Ok(ids_by_event(events, &ids))
 }
 

@@ -37,6 +37,8 @@ pub struct SqliteStore {
     /// Nothing else can make deliveries due in a store one process owns, but a replay from
     /// `herald replay`: that one the poll finds.
     wakeups: watch::Sender<u64>,
+    /// Serving: the leases of earlier processes were released.
+    swept: std::sync::atomic::AtomicBool,
 }
 
 impl SqliteStore {
@@ -61,12 +63,13 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migrate(e.into()))?;
-        let writer = Writer::spawn(Arc::new(write::Writes { pool: pool.clone() }), MAX_BATCH);
+        let writer = Writer::spawn(Arc::new(write::Writes { pool: pool.clone() }), MAX_BATCH, 1);
         Ok(SqliteStore {
             pool,
             writer,
             _owner: owner,
             wakeups: watch::Sender::new(0),
+            swept: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }
@@ -127,12 +130,13 @@ impl Store for SqliteStore {
         before: Millis,
         now: Millis,
     ) -> BoxFuture<'_, Result<u64>> {
-        // A serving process owns the file: any other instance that left leases is dead.
-        let before = if self._owner.is_some() {
-            Millis::MAX
-        } else {
-            before
-        };
+        // A serving process owns the file: whoever else left leases is dead. Once those are
+        // released (at start), nobody else can take one.
+        let sole = self._owner.is_some();
+        if sole && self.swept.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Box::pin(async { Ok(0) });
+        }
+        let before = if sole { Millis::MAX } else { before };
         Box::pin(async move { read::release_lapsed(&self.pool, &me, before, now).await })
     }
 

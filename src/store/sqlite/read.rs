@@ -168,19 +168,29 @@ pub(super) async fn release(pool: &SqlitePool, leases: &[(i64, i64)]) -> Result<
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL,
            next_attempt_at = MIN(next_attempt_at, created_at)
-         WHERE (id, lease_token) IN (VALUES ",
+         WHERE ",
     );
-    let mut sep = q.separated(", ");
-    for (id, token) in leases {
-        sep.push("(")
-            .push_bind_unseparated(*id)
-            .push_unseparated(", ")
-            .push_bind_unseparated(*token)
-            .push_unseparated(")");
-    }
-    q.push(")");
+    push_leases(&mut q, leases);
     q.build().execute(pool).await?;
     Ok(())
+}
+
+/// `id IN (…) AND lease_token = CASE id WHEN … THEN … END`: the rows by primary key (a
+/// row-value `IN` would scan the table), each with its own claim's token.
+pub(super) fn push_leases(q: &mut QueryBuilder<Sqlite>, leases: &[(i64, i64)]) {
+    q.push("id IN (");
+    let mut ids = q.separated(", ");
+    for (id, _) in leases {
+        ids.push_bind(*id);
+    }
+    q.push(") AND lease_token = CASE id");
+    for (id, token) in leases {
+        q.push(" WHEN ")
+            .push_bind(*id)
+            .push(" THEN ")
+            .push_bind(*token);
+    }
+    q.push(" END");
 }
 
 pub(super) async fn pause(pool: &SqlitePool, channel: &str, until: Millis) -> Result<()> {
@@ -203,6 +213,16 @@ pub(super) async fn release_lapsed(
     before: Millis,
     now: Millis,
 ) -> Result<u64> {
+    // Usually nobody stopped: look before touching the deliveries.
+    let lapsed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM instances WHERE id <> ?1 AND heartbeat_at < ?2")
+            .bind(me)
+            .bind(before)
+            .fetch_one(pool)
+            .await?;
+    if lapsed == 0 && before != Millis::MAX {
+        return Ok(0);
+    }
     let mut tx = pool.begin().await?;
     let released = sqlx::query(
         "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL,

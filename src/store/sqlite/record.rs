@@ -72,17 +72,10 @@ async fn mark_sent(
             "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, lease_until = NULL,
                lease_owner = NULL, lease_token = NULL, updated_at = ",
         );
-        q.push_bind(now)
-            .push(" WHERE (id, lease_token) IN (VALUES ");
-        let mut sep = q.separated(", ");
-        for r in chunk {
-            sep.push("(")
-                .push_bind_unseparated(r.delivery_id)
-                .push_unseparated(", ")
-                .push_bind_unseparated(r.token)
-                .push_unseparated(")");
-        }
-        q.push(") RETURNING id");
+        q.push_bind(now).push(" WHERE ");
+        let pairs: Vec<(i64, i64)> = chunk.iter().map(|r| (r.delivery_id, r.token)).collect();
+        super::read::push_leases(&mut q, &pairs);
+        q.push(" RETURNING id");
         for row in q.build().fetch_all(&mut *tx).await? {
             done.insert(row.get("id"));
         }
