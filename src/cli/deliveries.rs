@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::store::{self, DeliveryFilter, DeliveryStatus};
+use crate::store::{self, DeliveryFilter, DeliveryRow, DeliveryStatus};
 use crate::text::escape_controls as esc;
 
 #[derive(Debug, clap::Args)]
@@ -10,7 +10,7 @@ pub struct Args {
     #[command(flatten)]
     pub db: super::DbArg,
     /// Only deliveries in this state.
-    #[arg(long, value_parser = ["pending", "retrying", "sent", "dead", "skipped"])]
+    #[arg(long, value_parser = ["pending", "retrying", "held", "digest", "sent", "dead", "skipped"])]
     pub status: Option<String>,
     /// Only deliveries of this event.
     #[arg(long, value_name = "EVENT_ID")]
@@ -51,7 +51,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             esc(&d.rule),
             esc(&d.event_id)
         );
-        if d.status.is_open() {
+        if let Some(standing) = standing(&d) {
+            println!("    {standing}");
+        } else if d.status.is_open() {
             println!(
                 "    next attempt {}",
                 crate::text::show_time(d.next_attempt_at)
@@ -78,4 +80,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a delivery stands with noise control, in words: held until when, in which digest, or
+/// the digest it sends.
+pub(super) fn standing(d: &DeliveryRow) -> Option<String> {
+    let show = crate::text::show_time;
+    match (d.status, d.digest_id, d.digest_of) {
+        (DeliveryStatus::Held, _, _) => Some(format!(
+            "held until {} (active_hours)",
+            show(d.next_attempt_at)
+        )),
+        (DeliveryStatus::Digest, Some(n), _) => Some(format!("in digest {n}")),
+        (status, _, Some(n)) if status.is_open() => {
+            Some(format!("sends digest {n}, due {}", show(d.next_attempt_at)))
+        }
+        (_, _, Some(n)) => Some(format!("sends digest {n}")),
+        (_, Some(n), _) => Some(format!("digest {n}")),
+        _ => None,
+    }
 }

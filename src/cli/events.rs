@@ -57,6 +57,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 d.attempts,
                 if d.attempts == 1 { "" } else { "s" }
             );
+            if let Some(standing) = super::deliveries::standing(&d) {
+                println!("            {standing}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -10,7 +10,9 @@ pub mod decode;
 pub mod diag;
 pub mod interp;
 pub mod names;
+pub mod noise;
 pub mod retry;
+pub mod schedule;
 pub mod superoffice;
 pub mod yaml;
 

@@ -22,6 +22,11 @@ pub const ENRICHED: &[&str] = &[
     "enriched",
 ];
 
+/// The names a digest's message adds: the events it holds (each with the context its own
+/// message would have), how many, the digest's key, and its window (`window.start`,
+/// `window.end`). A single message of an action with `digest:` or `throttle:` has them too.
+pub const DIGEST: &[&str] = &["events", "count", "key", "window"];
+
 /// True if a template or condition may use this top-level name without enrichment.
 pub fn is_known_root(name: &str) -> bool {
     crate::event::FIELDS.contains(&name) || HERALD.contains(&name)

@@ -145,6 +145,7 @@ fn fast_ones(event: &NewEvent) -> Vec<(usize, Claimed)> {
                 received_at: event.received_at,
                 body: event.body.clone(),
                 token,
+                digest_of: None,
             };
             (i, claimed)
         })

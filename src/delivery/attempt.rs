@@ -8,31 +8,50 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use jiff::Timestamp;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{error, warn};
 
 use super::Dispatcher;
-use super::prepare::{Job, Prepared, prepare};
 use super::retry::{Decision, decide};
 use super::said::Said;
 use crate::channels::SendError;
-use crate::event::Event;
 use crate::live::Runtime;
 use crate::metrics::EnrichLabels;
 use crate::store::{Attempt, AttemptOutcome, Claimed, Next, Record, Recorded, millis, now_ms};
 
 /// What one attempt came to, before it is recorded, and what to log once it is.
-struct Outcome {
-    attempt: Option<Attempt>,
-    next: Next,
+pub(super) struct Outcome {
+    /// Boxed: an outcome travels as the error of every step that may end the attempt early.
+    attempt: Option<Box<Attempt>>,
+    /// What to record; `None` if the store has it already (the delivery joined a digest).
+    next: Option<Next>,
     said: Said,
 }
 
+impl Outcome {
+    /// Nothing was sent, and nothing tried: the delivery goes on to `next`.
+    pub(super) fn unsent(next: Next, said: Said) -> Outcome {
+        Outcome {
+            attempt: None,
+            next: Some(next),
+            said,
+        }
+    }
+
+    /// The store has recorded what became of the delivery already.
+    pub(super) fn settled(said: Said) -> Outcome {
+        Outcome {
+            attempt: None,
+            next: None,
+            said,
+        }
+    }
+}
+
 /// An attempt under way: the delivery, when it started, and the snapshot it works with.
-struct Try<'a> {
-    c: &'a Claimed,
-    runtime: Arc<Runtime>,
+pub(super) struct Try<'a> {
+    pub(super) c: &'a Claimed,
+    pub(super) runtime: Arc<Runtime>,
     number: u32,
     started_at: i64,
     started: Instant,
@@ -50,23 +69,27 @@ impl Try<'_> {
     }
 
     /// A permanent failure: a dead letter with the reason.
-    fn dead(&self, reason: &str, status: Option<u16>) -> Outcome {
+    pub(super) fn dead(&self, reason: &str, status: Option<u16>) -> Outcome {
         let reason = self.runtime.config.redactor.redact(reason);
         Outcome {
-            attempt: Some(self.attempt(AttemptOutcome::Failed, status, reason.clone())),
-            next: Next::Dead(reason.clone()),
+            attempt: Some(Box::new(self.attempt(
+                AttemptOutcome::Failed,
+                status,
+                reason.clone(),
+            ))),
+            next: Some(Next::Dead(reason.clone())),
             said: Said::Dead { status, reason },
         }
     }
 
     /// How long this delivery has been trying, since its creation or last replay.
-    fn elapsed(&self) -> Duration {
+    pub(super) fn elapsed(&self) -> Duration {
         Duration::from_millis(now_ms().saturating_sub(self.c.round_started_at).max(0) as u64)
     }
 
     /// A failure worth another try: when, under the channel's policy, or a dead letter once
     /// the policy gives up. `said` is the log line.
-    fn retry(
+    pub(super) fn retry(
         &self,
         said: &'static str,
         reason: &str,
@@ -88,8 +111,12 @@ impl Try<'_> {
             fastrand::f64(),
         ) {
             Decision::RetryIn(wait) => Outcome {
-                attempt: Some(self.attempt(AttemptOutcome::Retry, status, reason.clone())),
-                next: Next::RetryAt(now_ms().saturating_add(millis(wait))),
+                attempt: Some(Box::new(self.attempt(
+                    AttemptOutcome::Retry,
+                    status,
+                    reason.clone(),
+                ))),
+                next: Some(Next::RetryAt(now_ms().saturating_add(millis(wait)))),
                 said: Said::Retry {
                     said,
                     status,
@@ -122,25 +149,22 @@ impl Dispatcher {
             self.metrics
                 .attempt(&claimed.channel, a.outcome.as_str(), seconds);
         }
-        let record = Record {
-            delivery_id: claimed.delivery_id,
-            token: claimed.token,
-            attempt: outcome.attempt,
-            next: outcome.next,
+        let recorded = match outcome.next {
+            Some(next) => {
+                let record = Record {
+                    delivery_id: claimed.delivery_id,
+                    token: claimed.token,
+                    attempt: outcome.attempt.map(|a| *a),
+                    next,
+                };
+                self.store.record(record).await
+            }
+            None => Ok(Recorded::Done),
         };
-        let recorded = self.store.record(record).await;
         outcome.said.log(&claimed, claimed.attempts + 1);
         match recorded {
             Ok(Recorded::Done) => self.last_record.store(now_ms(), Ordering::Relaxed),
-            Ok(Recorded::Stale) => {
-                warn!(
-                    event_id = claimed.event_id.as_str(),
-                    rule = claimed.rule.as_str(),
-                    channel = claimed.channel.as_str(),
-                    delivery_id = claimed.delivery_id,
-                    "this attempt's claim was overtaken (its lease ran out or was released): its outcome was not recorded"
-                )
-            }
+            Ok(Recorded::Stale) => Said::Overtaken.log(&claimed, claimed.attempts + 1),
             // The lease will expire and the delivery be tried again: at-least-once.
             Err(e) => {
                 error!(event_id = claimed.event_id.as_str(), rule = claimed.rule.as_str(), channel = claimed.channel.as_str(), delivery_id = claimed.delivery_id, error = %e, "cannot record a delivery's outcome")
@@ -180,7 +204,7 @@ impl Dispatcher {
     async fn attempt(&self, c: &Claimed) -> Outcome {
         // One snapshot for the whole attempt, even if a reload lands meanwhile.
         let t = self.begin(c);
-        let ready = match self.prepared(&t).await {
+        let ready = match self.message(&t).await {
             Ok(ready) => ready,
             Err(outcome) => return outcome,
         };
@@ -202,8 +226,12 @@ impl Dispatcher {
             Ok(done) => {
                 let detail = t.runtime.config.redactor.redact(&done.detail);
                 Outcome {
-                    attempt: Some(t.attempt(AttemptOutcome::Sent, done.status, detail.clone())),
-                    next: Next::Sent,
+                    attempt: Some(Box::new(t.attempt(
+                        AttemptOutcome::Sent,
+                        done.status,
+                        detail.clone(),
+                    ))),
+                    next: Some(Next::Sent),
                     said: Said::Delivered {
                         status: done.status,
                         took_ms: millis(t.started.elapsed()),
@@ -234,48 +262,6 @@ impl Dispatcher {
         )
     }
 
-    /// The message, or what became of the attempt if there is none to send.
-    async fn prepared(&self, t: &Try<'_>) -> Result<super::prepare::Ready, Outcome> {
-        let c = t.c;
-        let config = &t.runtime.config;
-        let event = Event::parse(c.body.as_bytes())
-            .map_err(|e| t.dead(&format!("stored event is unreadable: {e}"), None))?;
-        let (rule, action) = config
-            .action(&c.rule, c.action_index, &c.channel)
-            .map_err(|reason| t.dead(&reason, None))?;
-        let job = Job {
-            event: &event,
-            rule,
-            action,
-            received_at: Timestamp::from_millisecond(c.received_at)
-                .unwrap_or_else(|_| Timestamp::now()),
-            elapsed: t.elapsed(),
-            on_error: config.superoffice.as_ref().map(|so| so.on_error),
-        };
-        match prepare(config, t.runtime.enricher.as_deref(), job).await {
-            Prepared::Ready(ready) => Ok(ready),
-            Prepared::Dead(reason) => Err(t.dead(&reason, None)),
-            Prepared::Refused(reason) => {
-                self.enrichment_error("permanent");
-                Err(t.dead(&reason, None))
-            }
-            Prepared::Skip(reason) => Err(Outcome {
-                attempt: None,
-                next: Next::Skipped(reason.clone()),
-                said: Said::Skipped { reason },
-            }),
-            Prepared::Retry(reason) => {
-                self.enrichment_error("retryable");
-                Err(t.retry(
-                    "cannot enrich the event yet, will retry",
-                    &reason,
-                    None,
-                    None,
-                ))
-            }
-        }
-    }
-
     /// Nobody (of any instance) sends to the destination before the pause is over.
     async fn pause(&self, channel: &str, wait: Duration) {
         let until = now_ms().saturating_add(millis(wait));
@@ -290,7 +276,7 @@ impl Dispatcher {
         }
     }
 
-    fn enrichment_error(&self, kind: &'static str) {
+    pub(super) fn enrichment_error(&self, kind: &'static str) {
         self.metrics
             .enrichment_errors
             .get_or_create(&EnrichLabels { kind })

@@ -15,6 +15,8 @@
 mod accept;
 mod attempt;
 mod housekeeping;
+mod message;
+pub mod noise;
 pub mod prepare;
 mod progress;
 pub mod retry;

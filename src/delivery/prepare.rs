@@ -45,36 +45,57 @@ pub struct Ready {
     pub truncated: Vec<String>,
 }
 
-pub async fn prepare(config: &RuleSet, enricher: Option<&Enricher>, job: Job<'_>) -> Prepared {
-    let Job {
-        event,
-        rule,
-        action,
-        received_at,
-        elapsed,
-        on_error,
-    } = job;
-    let mut ctx = TemplateContext::new(event, &rule.name, received_at);
-    match enrich::fill(enricher, on_error, event, &action.needs, &mut ctx, elapsed).await {
-        Fill::Done => {}
-        Fill::Retry(reason) => return Prepared::Retry(reason),
-        Fill::Dead(reason) => return Prepared::Refused(reason),
-    }
-    if rule.is_deferred()
-        && let Err(reason) = rule.check_deferred(&ctx.value())
+/// The message's context: the event, enriched as the action needs, once its rule's conditions
+/// on enriched fields hold.
+pub async fn context(
+    enricher: Option<&Enricher>,
+    job: &Job<'_>,
+) -> Result<TemplateContext, Prepared> {
+    let ctx = enriched(enricher, job).await?;
+    if job.rule.is_deferred()
+        && let Err(reason) = job.rule.check_deferred(&ctx.value())
     {
-        return Prepared::Skip(reason);
+        return Err(Prepared::Skip(reason));
     }
-    let rendered = match action.template.render(&config.renderer, &ctx) {
+    Ok(ctx)
+}
+
+/// The event, enriched as the action needs (a digest's events: their conditions held when
+/// they joined).
+pub async fn enriched(
+    enricher: Option<&Enricher>,
+    job: &Job<'_>,
+) -> Result<TemplateContext, Prepared> {
+    let (event, action) = (job.event, job.action);
+    let mut ctx = TemplateContext::new(event, &job.rule.name, job.received_at);
+    match enrich::fill(
+        enricher,
+        job.on_error,
+        event,
+        &action.needs,
+        &mut ctx,
+        job.elapsed,
+    )
+    .await
+    {
+        Fill::Done => Ok(ctx),
+        Fill::Retry(reason) => Err(Prepared::Retry(reason)),
+        Fill::Dead(reason) => Err(Prepared::Refused(reason)),
+    }
+}
+
+/// Renders the action's template with a context (an event's, or a digest's).
+pub fn render(config: &RuleSet, job: &Job<'_>, ctx: &TemplateContext) -> Prepared {
+    let rendered = match job.action.template.render(&config.renderer, ctx) {
         Ok(r) => r,
         Err(e) => return Prepared::Dead(format!("cannot render the message: {e}")),
     };
     Prepared::Ready(Ready {
         outgoing: Outgoing {
             message: rendered.message,
-            event_id: event.id().to_string(),
-            rule: rule.name.clone(),
-            to: action.to.clone(),
+            event_id: job.event.id().to_string(),
+            rule: job.rule.name.clone(),
+            to: job.action.to.clone(),
         },
         truncated: rendered.truncated,
     })

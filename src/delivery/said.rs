@@ -3,7 +3,8 @@
 
 use tracing::{error, info, warn};
 
-use crate::store::Claimed;
+use crate::store::{Claimed, Millis};
+use crate::text::show_time;
 
 /// What to say about an attempt.
 #[derive(Debug)]
@@ -27,6 +28,18 @@ pub(super) enum Said {
     Skipped {
         reason: String,
     },
+    /// Outside working hours: held until they open.
+    Held {
+        until: Millis,
+    },
+    /// Put in a digest, which is due then and holds `size` so far.
+    Collected {
+        digest: i64,
+        due_at: Millis,
+        size: u32,
+    },
+    /// The claim was overtaken (its lease ran out or was released): nothing was recorded.
+    Overtaken,
 }
 
 impl Said {
@@ -60,7 +73,29 @@ impl Said {
                 error!(event_id, event, rule, channel, delivery_id, attempt, status, reason = %reason, "delivery failed permanently")
             }
             Said::Skipped { reason } => {
-                info!(event_id, event, rule, channel, delivery_id, reason = %reason, "skipped: the rule's conditions on enriched fields did not hold")
+                info!(event_id, event, rule, channel, delivery_id, reason = %reason, "skipped")
+            }
+            Said::Held { until } => {
+                let until = show_time(*until);
+                info!(event_id, event, rule, channel, delivery_id, until = %until, "held: outside the action's active_hours")
+            }
+            Said::Collected {
+                digest,
+                due_at,
+                size,
+            } => {
+                let due = show_time(*due_at);
+                info!(event_id, event, rule, channel, delivery_id, digest, size, due = %due, "put in a digest")
+            }
+            Said::Overtaken => {
+                warn!(
+                    event_id,
+                    event,
+                    rule,
+                    channel,
+                    delivery_id,
+                    "this attempt's claim was overtaken (its lease ran out or was released): its outcome was not recorded"
+                )
             }
         }
     }

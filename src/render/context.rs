@@ -26,6 +26,32 @@ impl TemplateContext {
         }
     }
 
+    /// The context of a digest's message: at the root the latest event's fields (and its
+    /// enrichment), and `events` (each the context its own message would have), `count`, `key`
+    /// and `window` (`start`, `end`). A single message of an action with a digest has the same
+    /// shape, with itself as the one event. `None` for no events.
+    pub fn digest(
+        members: &[TemplateContext],
+        key: &str,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Option<TemplateContext> {
+        let latest = members.last()?;
+        let mut digest = latest.clone();
+        let events: Vec<Value> = members
+            .iter()
+            .map(|m| Value::Object(m.value.clone()))
+            .collect();
+        digest.insert("count", json!(events.len()));
+        digest.insert("events", Value::Array(events));
+        digest.insert("key", Value::String(key.to_string()));
+        digest.insert(
+            "window",
+            json!({ "start": start.to_string(), "end": end.to_string() }),
+        );
+        Some(digest)
+    }
+
     /// Adds or replaces a top-level name (the seam for enrichment).
     pub fn insert(&mut self, key: &str, value: Value) {
         self.value.insert(key.to_string(), value);

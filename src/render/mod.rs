@@ -4,7 +4,7 @@
 //! that differ only in how substituted values are escaped: HTML for email HTML, `&<>` for Slack
 //! mrkdwn, nothing for plain text. JSON bodies (Slack, Teams, webhook) are [`Tree`]s: the
 //! structure comes from the template file and only string leaves are templates, so data can
-//! never break or extend the JSON; serde encodes the result.
+//! never break or extend the JSON; serde encodes the result (see `tree.rs`).
 
 pub mod context;
 mod folder;
@@ -13,12 +13,14 @@ pub mod helpers;
 pub mod limits;
 pub mod mail;
 pub mod message;
+mod tree;
 pub mod vars;
 
-use handlebars::{Context, Handlebars, RenderError, Template};
-use serde_json::Value;
+pub use tree::Tree;
 
-use crate::config::yaml::{Kind as NodeKind, Node, Pos};
+use handlebars::{Context, Handlebars, RenderError, Template};
+
+use crate::config::yaml::Pos;
 
 /// How substituted values are escaped: this belongs to the destination, not the template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,103 +173,6 @@ impl Renderer {
             TextKind::Compiled { id, escape } => {
                 self.registry(*escape).render_with_context(id, ctx)
             }
-        }
-    }
-
-    /// Compiles a JSON structure whose string leaves are templates.
-    pub fn compile_tree(
-        &mut self,
-        node: &Node,
-        escape: Escape,
-        known_root: &dyn Fn(&str) -> bool,
-    ) -> Result<Tree, Vec<Problem>> {
-        let mut problems = Vec::new();
-        let tree = self.tree(node, escape, known_root, &mut problems);
-        if problems.is_empty() {
-            Ok(tree)
-        } else {
-            Err(problems)
-        }
-    }
-
-    fn tree(
-        &mut self,
-        node: &Node,
-        escape: Escape,
-        known_root: &dyn Fn(&str) -> bool,
-        problems: &mut Vec<Problem>,
-    ) -> Tree {
-        match &node.kind {
-            NodeKind::Str(s) if !s.contains("{{") => Tree::Value(Value::String(s.clone())),
-            NodeKind::Str(s) => match self.compile(s, escape, known_root) {
-                Ok(t) => Tree::Text(t),
-                Err(found) => {
-                    // Positions inside a one-line leaf are relative to the leaf's start.
-                    problems.extend(found.into_iter().map(|p| Problem {
-                        pos: Pos {
-                            line: node.pos.line + p.pos.line - 1,
-                            column: if p.pos.line == 1 {
-                                node.pos.column + p.pos.column - 1
-                            } else {
-                                p.pos.column
-                            },
-                        },
-                        message: p.message,
-                    }));
-                    Tree::Value(Value::Null)
-                }
-            },
-            NodeKind::Seq(items) => Tree::Array(
-                items
-                    .iter()
-                    .map(|n| self.tree(n, escape, known_root, problems))
-                    .collect(),
-            ),
-            NodeKind::Map(entries) => Tree::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.name.clone(), self.tree(v, escape, known_root, problems)))
-                    .collect(),
-            ),
-            _ => Tree::Value(node.to_json()),
-        }
-    }
-}
-
-/// A JSON structure whose string leaves are templates.
-#[derive(Debug, Clone)]
-pub enum Tree {
-    Value(Value),
-    Text(Text),
-    Array(Vec<Tree>),
-    Object(Vec<(String, Tree)>),
-}
-
-impl Tree {
-    pub fn render(&self, renderer: &Renderer, ctx: &Context) -> Result<Value, RenderError> {
-        Ok(match self {
-            Tree::Value(v) => v.clone(),
-            Tree::Text(t) => Value::String(renderer.render(t, ctx)?),
-            Tree::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|t| t.render(renderer, ctx))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Tree::Object(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, t)| Ok((k.clone(), t.render(renderer, ctx)?)))
-                    .collect::<Result<_, RenderError>>()?,
-            ),
-        })
-    }
-
-    /// The value at a top-level key of an object tree.
-    pub fn get(&self, key: &str) -> Option<&Tree> {
-        match self {
-            Tree::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, t)| t),
-            _ => None,
         }
     }
 }

@@ -116,6 +116,10 @@ fn check_root(raw: &str, known: &dyn Fn(&str) -> bool, pos: Pos, out: &mut Vec<P
             format!(
                 "template uses `{raw}`, an enriched field: add a `superoffice:` section so herald can fetch it"
             )
+        } else if crate::config::names::DIGEST.contains(&root) {
+            format!(
+                "template uses `{raw}`, a digest's name: it is there when the action (or its channel) has `digest:` or `throttle:`"
+            )
         } else {
             format!("template uses `{raw}`, but no event has a field `{root}`")
         };

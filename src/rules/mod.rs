@@ -16,10 +16,11 @@ use lettre::message::Mailbox;
 use serde_json::Value;
 
 use crate::config::names::Needs;
+use crate::config::noise::Noise;
 use crate::event::Event;
 use crate::event::catalog::glob_match;
-use crate::render::Renderer;
 use crate::render::message::MessageTemplate;
+use crate::render::{Renderer, Text};
 use crate::secret::Redactor;
 
 pub use crate::config::channel::ChannelSpec;
@@ -63,8 +64,13 @@ pub struct Action {
     pub template_name: Option<String>,
     /// Email only: replaces the channel's `to`.
     pub to: Option<Vec<Mailbox>>,
-    /// The enriched names this delivery needs: its template's and its rule's conditions'.
+    /// The enriched names this delivery needs: its template's, its key's and its rule's
+    /// conditions'.
     pub needs: Needs,
+    /// Digests, throttle and working hours: the action's own, or its channel's.
+    pub noise: Noise,
+    /// The digest's or throttle's key, compiled.
+    pub key: Option<Text>,
 }
 
 /// What one rule made of one event.

@@ -12,13 +12,16 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Accepted, Claim, Claims, Instance, NewEvent, Record, Recorded, Result, StoreError};
+use super::{
+    Accepted, Claim, Claims, Instance, Join, Joined, NewEvent, Record, Recorded, Result, StoreError,
+};
 
 /// The writes of one transaction, by kind, in arrival order.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub accepts: Vec<NewEvent>,
     pub records: Vec<Record>,
+    pub joins: Vec<Join>,
     pub claims: Vec<Claim>,
     pub beats: Vec<Instance>,
 }
@@ -28,6 +31,7 @@ pub struct Batch {
 pub struct Applied {
     pub accepted: Vec<Accepted>,
     pub recorded: Vec<Recorded>,
+    pub joined: Vec<Joined>,
     pub claimed: Vec<Claims>,
 }
 
@@ -41,6 +45,7 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 enum Item {
     Accept(NewEvent, Reply<Accepted>),
     Record(Record, Reply<Recorded>),
+    Join(Join, Reply<Joined>),
     Claim(Claim, Reply<Claims>),
     Heartbeat(Instance, Reply<()>),
 }
@@ -50,13 +55,18 @@ enum Item {
 struct Waiting {
     accepts: Vec<Reply<Accepted>>,
     records: Vec<Reply<Recorded>>,
+    joins: Vec<Reply<Joined>>,
     claims: Vec<Reply<Claims>>,
     beats: Vec<Reply<()>>,
 }
 
 impl Waiting {
     fn len(&self) -> usize {
-        self.accepts.len() + self.records.len() + self.claims.len() + self.beats.len()
+        self.accepts.len()
+            + self.records.len()
+            + self.joins.len()
+            + self.claims.len()
+            + self.beats.len()
     }
 
     fn answer(self, applied: Result<Applied>) {
@@ -64,8 +74,12 @@ impl Waiting {
             Ok(Applied {
                 accepted,
                 recorded,
+                joined,
                 claimed,
             }) => {
+                for (reply, j) in self.joins.into_iter().zip(joined) {
+                    let _ = reply.send(Ok(j));
+                }
                 for (reply, a) in self.accepts.into_iter().zip(accepted) {
                     let _ = reply.send(Ok(a));
                 }
@@ -91,6 +105,7 @@ impl Waiting {
         }
         all(self.accepts, e);
         all(self.records, e);
+        all(self.joins, e);
         all(self.claims, e);
         all(self.beats, e);
     }
@@ -105,6 +120,10 @@ fn add(item: Item, batch: &mut Batch, waiting: &mut Waiting) {
         Item::Record(rec, r) => {
             batch.records.push(rec);
             waiting.records.push(r);
+        }
+        Item::Join(j, r) => {
+            batch.joins.push(j);
+            waiting.joins.push(r);
         }
         Item::Claim(c, r) => {
             batch.claims.push(c);
@@ -174,6 +193,10 @@ impl Writer {
 
     pub async fn record(&self, record: Record) -> Result<Recorded> {
         self.submit(|r| Item::Record(record, r)).await
+    }
+
+    pub async fn join(&self, join: Join) -> Result<Joined> {
+        self.submit(|r| Item::Join(join, r)).await
     }
 
     pub async fn claim(&self, claim: Claim) -> Result<Claims> {

@@ -47,6 +47,8 @@ pub enum StoreError {
     Url(String),
     #[error("{0}")]
     InUse(String),
+    #[error("the store was changed by someone else meanwhile: {0}")]
+    Conflict(String),
     #[error("the store's writer has stopped")]
     Closed,
 }
@@ -70,6 +72,13 @@ pub trait Store: Send + Sync {
 
     /// Records what an attempt came to, if its claim is still the current one.
     fn record(&self, record: Record) -> BoxFuture<'_, Result<Recorded>>;
+
+    /// Puts a claimed delivery in its action's open digest for its key (opening one if there is
+    /// none, or the open one is due), or says to send it now.
+    fn join(&self, join: Join) -> BoxFuture<'_, Result<Joined>>;
+
+    /// What digest `id` collected, for its message.
+    fn digest(&self, id: i64) -> BoxFuture<'_, Result<Option<DigestContent>>>;
 
     /// Gives leases back (on shutdown, or when a destination paused), so the deliveries are
     /// due again at once. Each is `(delivery id, token)`.

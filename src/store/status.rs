@@ -19,15 +19,21 @@ pub enum DeliveryStatus {
     Dead,
     /// The rule's conditions on enriched fields did not hold: nothing to send.
     Skipped,
+    /// Outside the action's working hours: sent when they open.
+    Held,
+    /// Waiting in a digest, sent with it.
+    Digest,
 }
 
 impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 5] = [
+    pub const ALL: [DeliveryStatus; 7] = [
         DeliveryStatus::Pending,
         DeliveryStatus::Retrying,
         DeliveryStatus::Sent,
         DeliveryStatus::Dead,
         DeliveryStatus::Skipped,
+        DeliveryStatus::Held,
+        DeliveryStatus::Digest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,12 +43,20 @@ impl DeliveryStatus {
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Dead => "dead",
             DeliveryStatus::Skipped => "skipped",
+            DeliveryStatus::Held => "held",
+            DeliveryStatus::Digest => "digest",
         }
     }
 
-    /// Still to be sent: a claim may pick it up.
+    /// Still to be sent: a claim picks it up when due (or its digest sends it).
     pub fn is_open(self) -> bool {
-        matches!(self, DeliveryStatus::Pending | DeliveryStatus::Retrying)
+        matches!(
+            self,
+            DeliveryStatus::Pending
+                | DeliveryStatus::Retrying
+                | DeliveryStatus::Held
+                | DeliveryStatus::Digest
+        )
     }
 }
 
@@ -53,7 +67,9 @@ impl fmt::Display for DeliveryStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown delivery status {0:?}: one of pending, retrying, sent, dead, skipped")]
+#[error(
+    "unknown delivery status {0:?}: one of pending, retrying, sent, dead, skipped, held, digest"
+)]
 pub struct UnknownStatus(pub String);
 
 impl FromStr for DeliveryStatus {

@@ -97,6 +97,8 @@ pub struct Claimed {
     pub body: Arc<str>,
     /// The claim's token: recording needs it.
     pub token: i64,
+    /// This is the delivery of digest N: it sends what was collected there.
+    pub digest_of: Option<i64>,
 }
 
 /// An attempt's outcome, to record.
@@ -148,6 +150,63 @@ impl AttemptOutcome {
     }
 }
 
+/// A claimed delivery of an action with `digest:` or `throttle:`, for its digest.
+#[derive(Debug, Clone)]
+pub struct Join {
+    pub delivery_id: i64,
+    pub token: i64,
+    pub event_id: String,
+    pub rule: String,
+    pub action_index: u32,
+    pub channel: String,
+    /// The digest's key, rendered for this event.
+    pub key: String,
+    pub now: Millis,
+    /// If a new digest opens: when it is due, how many of it go at once (`first: now`,
+    /// `throttle: at_most`), and how many it collects at most before it is due at once.
+    pub due_at: Millis,
+    pub immediate: u32,
+    pub max: Option<u32>,
+}
+
+/// What joining came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Joined {
+    /// Send it now, as a message of its own (counted in digest `digest`).
+    Now {
+        digest: i64,
+        opened_at: Millis,
+        due_at: Millis,
+    },
+    /// It waits in digest `digest`, due then, with `size` collected so far.
+    Waiting {
+        digest: i64,
+        due_at: Millis,
+        size: u32,
+    },
+    /// The claim was overtaken: nothing changed.
+    Stale,
+}
+
+/// A digest and the deliveries collected in it, for its message.
+#[derive(Debug, Clone)]
+pub struct DigestContent {
+    pub id: i64,
+    pub key: String,
+    pub opened_at: Millis,
+    pub due_at: Millis,
+    pub members: Vec<Member>,
+}
+
+/// A delivery collected in a digest, with its event.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub delivery_id: i64,
+    pub event_id: String,
+    pub received_at: Millis,
+    pub body: Arc<str>,
+}
+
 /// What recording came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -194,6 +253,8 @@ pub enum Next {
     Dead(String),
     /// The rule's enriched conditions did not hold: nothing to send.
     Skipped(String),
+    /// Outside working hours: due again when they open.
+    Held(Millis),
 }
 
 impl Next {
@@ -203,6 +264,7 @@ impl Next {
             Next::RetryAt(_) => DeliveryStatus::Retrying,
             Next::Dead(_) => DeliveryStatus::Dead,
             Next::Skipped(_) => DeliveryStatus::Skipped,
+            Next::Held(_) => DeliveryStatus::Held,
         }
     }
 }
@@ -252,6 +314,10 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Waiting in (or sent with) this digest.
+    pub digest_id: Option<i64>,
+    /// This delivery sends this digest.
+    pub digest_of: Option<i64>,
     pub attempt_log: Vec<AttemptRow>,
 }
 

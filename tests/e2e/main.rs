@@ -10,6 +10,7 @@ mod enrichment;
 mod escaping;
 mod hardening;
 mod ingress;
+mod noise;
 mod operations;
 mod readme;
 mod replicas;

@@ -168,3 +168,29 @@ fn the_readme_rules_snippets_pass_check() {
         "{out}"
     );
 }
+
+#[test]
+fn the_readme_noise_recipes_pass_check_and_simulate_says_what_they_do() {
+    let readme = readme();
+    let channels = "channels:\n  sales-slack: { type: slack, url: \"file://outbox\" }\n  sales-teams: { type: teams, url: \"file://outbox\" }\n  sales-email: { type: email, smtp: \"file://outbox\", from: quotes@example.com, to: [sales@example.com] }\n";
+    let inline = yaml_after(&readme, "email and JSON; inline `text:` works too:");
+    let rules = format!(
+        "{channels}{}  - name: inline\n    events: sale.sold\n    notify:\n      - channel: sales-slack\n        {}        digest: {{ window: 1m }}\n",
+        yaml_after(&readme, "## Less noise"),
+        inline
+    );
+    let work = crate::support::Workdir::new(&rules);
+    let (code, out, _) =
+        crate::support::herald_cmd(work.path(), &["check", "--rules", "rules.yaml"], &[]);
+    assert_eq!(code, 0, "{rules}\n{out}");
+    let event = repo().join("examples/events/quote.approved.json");
+    let (code, out, _) = crate::support::herald_cmd(
+        work.path(),
+        &["simulate", event.to_str().unwrap(), "--rules", "rules.yaml"],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("digest, sent at "), "{out}");
+    assert!(out.contains(" Europe/Oslo"), "{out}");
+    assert!(out.contains("1 quote update"), "{out}");
+}

@@ -13,7 +13,8 @@ use anyhow::Context;
 use jiff::Timestamp;
 
 use crate::config::superoffice::OnError;
-use crate::delivery::prepare::{Job, Prepared, prepare};
+use crate::delivery::noise;
+use crate::delivery::prepare::{self, Job, Prepared};
 use crate::enrich::Enricher;
 use crate::enrich::api::Api;
 use crate::event::Event;
@@ -123,7 +124,11 @@ async fn matched(
             on_error: Some(OnError::SendWithout),
         };
         let kind = config.channels[&action.channel].kind().as_str();
-        let (shown, truncated, error) = match prepare(config, enricher, job).await {
+        let (prepared, when) = match shaped(config, enricher, &job, received_at).await {
+            Ok(shaped) => shaped,
+            Err(stop) => (stop, None),
+        };
+        let (shown, truncated, error) = match prepared {
             Prepared::Ready(ready) => {
                 let addresses = Addresses::of(config, action);
                 let shown = Shown {
@@ -148,7 +153,33 @@ async fn matched(
             message: shown,
             truncated,
             error,
+            when,
         });
     }
     RuleOutcome::Match { messages }
+}
+
+/// The message as delivery would make it now, and what noise control would do with it (in a
+/// sentence; `None` for an action without `digest:`, `throttle:` or `active_hours:`).
+async fn shaped(
+    config: &RuleSet,
+    enricher: Option<&Enricher>,
+    job: &Job<'_>,
+    now: Timestamp,
+) -> Result<(Prepared, Option<String>), Prepared> {
+    let ctx = prepare::context(enricher, job).await?;
+    let action = job.action;
+    if action.noise.is_quiet() {
+        return Ok((prepare::render(config, job, &ctx), None));
+    }
+    let plan = noise::plan(config, action, &ctx, now).map_err(Prepared::Dead)?;
+    let (key, end) = match &plan {
+        noise::Plan::Digest { key, due, .. } => (key.as_str(), *due),
+        _ => ("", now),
+    };
+    let ctx = noise::single(action, ctx, key, now, end);
+    Ok((
+        prepare::render(config, job, &ctx),
+        Some(noise::describe(&plan)),
+    ))
 }

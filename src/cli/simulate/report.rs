@@ -67,6 +67,9 @@ pub struct MessageReport {
     pub truncated: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What `digest:`, `throttle:` or `active_hours:` would do with it now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
 }
 
 /// A message as the destination would get it; for email, with its addresses.

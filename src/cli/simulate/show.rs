@@ -25,6 +25,9 @@ pub fn human(report: &Report) -> String {
 
 fn message(m: &MessageReport) -> String {
     let mut s = format!("  -> {} ({})\n", m.channel, m.kind);
+    if let Some(when) = &m.when {
+        s += &format!("     {when}\n");
+    }
     if let Some(err) = &m.error {
         s += &format!("     RENDER ERROR: {err}\n");
         return s;

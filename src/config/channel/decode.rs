@@ -10,29 +10,36 @@ use super::smtp::{self, mailbox, mailboxes};
 use super::{ChannelSpec, EmailSpec, Endpoint, Kind, KindSpec, WebhookSpec};
 use crate::config::decode::{Decoder, Entries, get};
 use crate::config::diag::did_you_mean;
+use crate::config::noise;
 use crate::config::retry::RetryPolicy;
 use crate::config::yaml::Node;
 use crate::secret::Secret;
 
-const HTTP_KEYS: &[&str] = &["type", "timeout", "pace", "retry", "url"];
-const WEBHOOK_KEYS: &[&str] = &[
-    "type", "timeout", "pace", "retry", "url", "method", "headers",
+const COMMON_KEYS: &[&str] = &[
+    "type",
+    "timeout",
+    "pace",
+    "retry",
+    "digest",
+    "throttle",
+    "active_hours",
 ];
-const EMAIL_KEYS: &[&str] = &[
-    "type", "timeout", "pace", "retry", "smtp", "from", "to", "cc", "reply_to", "subject",
-];
+const HTTP_KEYS: &[&str] = &["url"];
+const WEBHOOK_KEYS: &[&str] = &["url", "method", "headers"];
+const EMAIL_KEYS: &[&str] = &["smtp", "from", "to", "cc", "reply_to", "subject"];
 
 /// Decodes one channel; `None` when it has problems (all of them reported).
 pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpec> {
     let what = format!("channel `{name}`");
     let entries = d.map(node, &what)?;
     let kind = kind(d, entries, node, &what)?;
-    let allowed = match kind {
+    let own = match kind {
         Kind::Slack | Kind::Teams => HTTP_KEYS,
         Kind::Webhook => WEBHOOK_KEYS,
         Kind::Email => EMAIL_KEYS,
     };
-    d.only_keys(entries, allowed, &what);
+    let allowed: Vec<&str> = COMMON_KEYS.iter().chain(own).copied().collect();
+    d.only_keys(entries, &allowed, &what);
     let before = d.sink.items.len();
     let timeout = match get(entries, "timeout") {
         Some(n) => d.duration(n, &format!("{what}: timeout")),
@@ -52,6 +59,7 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
         Some(n) => retry(d, n, &what),
         None => Some(RetryPolicy::default()),
     };
+    let noise = noise::decode(d, entries, &what);
     let spec = kind_spec(d, kind, entries, node, &what);
     if d.sink.items.len() != before {
         return None;
@@ -61,6 +69,7 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
         timeout: timeout?,
         pace: pace?,
         retry: retry?,
+        noise: noise?,
         kind: spec?,
     })
 }

@@ -12,6 +12,7 @@ use lettre::message::Mailbox;
 use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
+use crate::config::noise::Noise;
 use crate::config::retry::RetryPolicy;
 use crate::secret::{Redactor, Secret};
 
@@ -59,6 +60,8 @@ pub struct ChannelSpec {
     /// Messages per second at most; `None` is unpaced.
     pub pace: Option<f64>,
     pub retry: RetryPolicy,
+    /// Digests, throttles and working hours for every action that uses the channel.
+    pub noise: Noise,
     pub kind: KindSpec,
 }
 

@@ -12,9 +12,19 @@ use crate::config::channel::{self, Kind};
 use crate::config::decode::{Entries, get};
 use crate::config::diag::did_you_mean;
 use crate::config::names::Needs;
+use crate::config::noise::{self, Noise};
 use crate::config::yaml::Node;
 use crate::render::message::MessageTemplate;
+use crate::render::{Escape, Text};
 use crate::rules::Action;
+
+/// What a message template is compiled for: a destination kind, and whether its context is
+/// shaped as a digest (`events`, `count`, `key`, `window`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Shape {
+    pub(super) kind: Kind,
+    pub(super) digest: bool,
+}
 
 const ACTION_KEYS: &[&str] = &["channel", "template", "text", "subject", "to"];
 
@@ -40,11 +50,11 @@ impl Loader {
 
     fn action(&mut self, node: &Node, label: &str, channels: &Channels) -> Option<Action> {
         let entries = self.d().map(node, &format!("{label}: a notify entry"))?;
+        let allowed: Vec<&str> = ACTION_KEYS.iter().chain(&noise::KEYS).copied().collect();
         self.d()
-            .only_keys(entries, ACTION_KEYS, &format!("{label}: notify entry"));
+            .only_keys(entries, &allowed, &format!("{label}: notify entry"));
         let (channel, kind) = self.action_channel(entries, node, label, channels)?;
-        let to = self.email_only(entries, "to", kind, &channel, label)?;
-        let to = match to {
+        let to = match self.email_only(entries, "to", kind, &channel, label)? {
             Some(n) => Some(channel::mailboxes(
                 &mut self.d(),
                 n,
@@ -57,43 +67,91 @@ impl Loader {
             None => None,
         };
         self.check_recipients(&to, &channel, kind, channels, node, label)?;
-        let (template, template_name, needs) = match (
-            get(entries, "template"),
-            get(entries, "text"),
-        ) {
-            (Some(t), None) => {
-                let name = self.d().text(t, &format!("{label}: template"))?;
-                let (template, needs) = self.folder_template(&name, kind, t, label)?;
-                (template, Some(name), needs)
-            }
-            (None, Some(t)) => {
-                let channel_subject = channels
-                    .specs
-                    .get(&channel)
-                    .and_then(|c| c.email()?.subject.clone());
-                let subject = subject.or(channel_subject);
-                let (template, needs) = self.inline(t, kind, subject.as_deref(), label)?;
-                (template, None, needs)
-            }
-            (Some(_), Some(t)) => {
-                self.sink.error(
-                    t.pos,
-                    format!("{label}: give `template:` or `text:`, not both"),
-                );
-                return None;
-            }
-            (None, None) => {
-                self.sink.error(node.pos, format!("{label}: a notify entry needs `template:` (a folder in templates/) or `text:`"));
-                return None;
-            }
+        let spec = channels.specs.get(&channel);
+        let noise = noise::decode(&mut self.d(), entries, label)?;
+        let noise = match spec {
+            Some(spec) => noise.over(&spec.noise),
+            None => noise,
         };
+        let (key, key_needs) = self.noise_key(&noise, label)?;
+        let shape = Shape {
+            kind,
+            digest: noise.digests(),
+        };
+        let channel_subject = spec.and_then(|c| c.email()?.subject.clone());
+        let (template, template_name, needs) =
+            self.message(entries, node, shape, subject.or(channel_subject), label)?;
         Some(Action {
             channel,
             template,
             template_name,
             to,
-            needs,
+            needs: needs.union(&key_needs),
+            noise,
+            key,
         })
+    }
+
+    /// The message: a template folder, or inline `text:`.
+    fn message(
+        &mut self,
+        entries: &Entries,
+        node: &Node,
+        shape: Shape,
+        subject: Option<String>,
+        label: &str,
+    ) -> Option<(Arc<MessageTemplate>, Option<String>, Needs)> {
+        match (get(entries, "template"), get(entries, "text")) {
+            (Some(t), None) => {
+                let name = self.d().text(t, &format!("{label}: template"))?;
+                let (template, needs) = self.folder_template(&name, shape, t, label)?;
+                Some((template, Some(name), needs))
+            }
+            (None, Some(t)) => {
+                let (template, needs) = self.inline(t, shape, subject.as_deref(), label)?;
+                Some((template, None, needs))
+            }
+            (Some(_), Some(t)) => {
+                let message = format!("{label}: give `template:` or `text:`, not both");
+                self.sink.error(t.pos, message);
+                None
+            }
+            (None, None) => {
+                self.sink.error(node.pos, format!("{label}: a notify entry needs `template:` (a folder in templates/) or `text:`"));
+                None
+            }
+        }
+    }
+
+    /// The digest's or throttle's `key:`, compiled; it may read enriched names too.
+    fn noise_key(&mut self, noise: &Noise, label: &str) -> Option<(Option<Text>, Needs)> {
+        let source = match (&noise.digest, &noise.throttle) {
+            (Some(d), _) => d.key.clone(),
+            (None, Some(t)) => Some(t.key.clone()),
+            (None, None) => None,
+        };
+        let Some(source) = source else {
+            return Some((None, Needs::default()));
+        };
+        let used = RefCell::new(Needs::default());
+        let has_so = self.superoffice.is_some();
+        let known = |r: &str| {
+            used.borrow_mut().add(r);
+            known_root(has_so, false, r)
+        };
+        match self.renderer.compile(&source.source, Escape::None, &known) {
+            Ok(text) => Some((Some(text), used.into_inner())),
+            Err(problems) => {
+                for p in problems {
+                    let pos = crate::config::yaml::Pos {
+                        line: source.pos.line + p.pos.line - 1,
+                        column: source.pos.column + p.pos.column - 1,
+                    };
+                    self.sink.error(pos, format!("{label}: key: {}", p.message));
+                }
+                None
+            }
+        }
     }
 
     /// The channel an action names, and its kind. A channel whose definition is broken was
@@ -179,7 +237,7 @@ impl Loader {
     fn inline(
         &mut self,
         node: &Node,
-        kind: Kind,
+        shape: Shape,
         subject: Option<&str>,
         label: &str,
     ) -> Option<(Arc<MessageTemplate>, Needs)> {
@@ -188,9 +246,9 @@ impl Loader {
         let has_so = self.superoffice.is_some();
         let known = |r: &str| {
             used.borrow_mut().add(r);
-            known_root(has_so, r)
+            known_root(has_so, shape.digest, r)
         };
-        match MessageTemplate::inline(&mut self.renderer, kind, &text, subject, &known) {
+        match MessageTemplate::inline(&mut self.renderer, shape.kind, &text, subject, &known) {
             Ok(template) => Some((Arc::new(template), used.into_inner())),
             Err(problems) => {
                 for p in problems {

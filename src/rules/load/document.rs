@@ -29,8 +29,8 @@ pub(super) struct Loader {
     pub(super) sink: Sink,
     pub(super) renderer: Renderer,
     pub(super) templates_dir: PathBuf,
-    /// One compiled template per folder and destination kind, shared by the actions using it.
-    pub(super) compiled: HashMap<(String, Kind), Option<Compiled>>,
+    /// One compiled template per folder and shape, shared by the actions using it.
+    pub(super) compiled: HashMap<(String, super::action::Shape), Option<Compiled>>,
     pub(super) superoffice: Option<SuperOfficeSpec>,
     /// Template problems already reported, so a template used by many rules is reported once.
     pub(super) reported_files: HashSet<(PathBuf, u64, u64, String)>,
@@ -46,7 +46,7 @@ pub(super) struct Channels {
 
 impl Loader {
     pub(super) fn known(&self, name: &str) -> bool {
-        known_root(self.superoffice.is_some(), name)
+        known_root(self.superoffice.is_some(), false, name)
     }
 
     pub(super) fn d(&mut self) -> Decoder<'_> {

@@ -19,7 +19,7 @@ use crate::config::channel::Kind;
 use crate::config::decode::{Decoder, get};
 use crate::config::diag::{Diagnostics, Sink};
 use crate::config::interp;
-use crate::config::names::{ENRICHED, is_known_root};
+use crate::config::names::{DIGEST, ENRICHED, is_known_root};
 use crate::config::superoffice::{Auth, SuperOfficeSpec};
 use crate::config::yaml::{self, Kind as NodeKind, Node, Pos};
 use crate::render::Renderer;
@@ -176,10 +176,12 @@ fn fill_variables(
     }
 }
 
-/// Names a template or condition may use: the event's, herald's, and with a `superoffice:`
-/// section the enriched ones.
-fn known_root(has_superoffice: bool, name: &str) -> bool {
-    is_known_root(name) || (has_superoffice && ENRICHED.contains(&name))
+/// Names a template or condition may use: the event's, herald's, with a `superoffice:`
+/// section the enriched ones, and in a digest's template the digest's.
+fn known_root(has_superoffice: bool, digest: bool, name: &str) -> bool {
+    is_known_root(name)
+        || (has_superoffice && ENRICHED.contains(&name))
+        || (digest && DIGEST.contains(&name))
 }
 
 /// The `type:` of a channel that failed to decode, so rules using it can still be checked.

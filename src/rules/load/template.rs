@@ -5,9 +5,9 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::action::Shape;
 use super::document::{Compiled, Loader};
 use super::known_root;
-use crate::config::channel::Kind;
 use crate::config::diag::did_you_mean;
 use crate::config::names::Needs;
 use crate::config::yaml::Node;
@@ -17,12 +17,12 @@ impl Loader {
     pub(super) fn folder_template(
         &mut self,
         name: &str,
-        kind: Kind,
+        shape: Shape,
         node: &Node,
         label: &str,
     ) -> Option<Compiled> {
         let folder = self.template_folder(name, node, label)?;
-        let key = (name.to_string(), kind);
+        let key = (name.to_string(), shape);
         if let Some(done) = self.compiled.get(&key) {
             if done.is_none() {
                 let message =
@@ -31,7 +31,7 @@ impl Loader {
             }
             return done.clone();
         }
-        let compiled = self.compile_folder(&folder, name, kind, label);
+        let compiled = self.compile_folder(&folder, name, shape, label);
         self.compiled.insert(key, compiled.clone());
         compiled
     }
@@ -70,16 +70,16 @@ impl Loader {
         &mut self,
         folder: &std::path::Path,
         name: &str,
-        kind: Kind,
+        shape: Shape,
         label: &str,
     ) -> Option<Compiled> {
         let used = RefCell::new(Needs::default());
         let has_so = self.superoffice.is_some();
         let known = |r: &str| {
             used.borrow_mut().add(r);
-            known_root(has_so, r)
+            known_root(has_so, shape.digest, r)
         };
-        match MessageTemplate::from_folder(&mut self.renderer, folder, kind, &known) {
+        match MessageTemplate::from_folder(&mut self.renderer, folder, shape.kind, &known) {
             Ok(t) => Some((Arc::new(t), used.into_inner())),
             Err(problems) => {
                 for FileProblem { file, pos, message } in problems {

@@ -60,10 +60,10 @@ async fn lease(tx: &mut PgConnection, c: &Claim, limit: u32) -> Result<Vec<Claim
            lease_token = $3
          WHERE id IN (
            SELECT id FROM deliveries
-           WHERE channel = $4 AND status IN ('pending', 'retrying') AND next_attempt_at <= $5
+           WHERE channel = $4 AND status IN ('pending', 'retrying', 'held') AND next_attempt_at <= $5
            ORDER BY next_attempt_at, id LIMIT $6
            FOR UPDATE SKIP LOCKED)
-         RETURNING id, event_id, rule, action_index, channel, attempts, round_started_at",
+         RETURNING id, event_id, rule, action_index, channel, attempts, round_started_at, digest_of",
     )
     .bind(c.lease.until)
     .bind(c.lease.owner.as_ref())
@@ -95,10 +95,12 @@ async fn lease(tx: &mut PgConnection, c: &Claim, limit: u32) -> Result<Vec<Claim
                 received_at,
                 body,
                 token: c.lease.token,
+                digest_of: r.get("digest_of"),
             })
         })
         .collect();
     claimed.sort_by_key(|c| c.delivery_id);
+    close_digests(tx, &claimed).await?;
     Ok(claimed)
 }
 
@@ -127,4 +129,16 @@ async fn claimed_events(
             )
         })
         .collect())
+}
+
+/// A digest being sent collects nothing more: the next event opens a new one.
+async fn close_digests(tx: &mut PgConnection, claimed: &[Claimed]) -> Result<()> {
+    let ids: Vec<i64> = claimed.iter().filter_map(|c| c.digest_of).collect();
+    if !ids.is_empty() {
+        sqlx::query("UPDATE digests SET state = 'closed' WHERE id = ANY($1) AND state = 'open'")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@
 //!   recovers by itself when the database is back.
 
 mod claim;
+mod digest;
 mod listen;
 mod read;
 mod record;
@@ -29,8 +30,9 @@ use tokio::sync::watch;
 
 use super::batch::Writer;
 use super::{
-    Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, EventFilter, EventRow, Instance,
-    Millis, NewEvent, Record, Recorded, Replay, Result, Store, StoreError,
+    Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, DigestContent, EventFilter,
+    EventRow, Instance, Join, Joined, Millis, NewEvent, Record, Recorded, Replay, Result, Store,
+    StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -124,6 +126,14 @@ impl Store for PgStore {
 
     fn record(&self, record: Record) -> BoxFuture<'_, Result<Recorded>> {
         Box::pin(self.writer.record(record))
+    }
+
+    fn join(&self, join: Join) -> BoxFuture<'_, Result<Joined>> {
+        Box::pin(self.writer.join(join))
+    }
+
+    fn digest(&self, id: i64) -> BoxFuture<'_, Result<Option<DigestContent>>> {
+        Box::pin(digest::content(&self.pool, id))
     }
 
     fn release(&self, leases: Vec<(i64, i64)>) -> BoxFuture<'_, Result<()>> {

@@ -18,6 +18,7 @@ pub(super) async fn record(tx: &mut PgConnection, records: &[Record]) -> Result<
         .filter(|r| matches!(r.next, Next::Sent))
         .collect();
     let mut current = mark_sent(tx, &sent, now).await?;
+    members_sent(tx, &current, now).await?;
     for r in records.iter().filter(|r| !matches!(r.next, Next::Sent)) {
         if mark_unsent(tx, r, now).await? {
             current.insert(r.delivery_id);
@@ -100,6 +101,7 @@ async fn mark_unsent(tx: &mut PgConnection, r: &Record, now: Millis) -> Result<b
     let (next_at, error) = match &r.next {
         Next::RetryAt(at) => (Some(*at), r.attempt.as_ref().map(|a| a.detail.as_str())),
         Next::Dead(reason) | Next::Skipped(reason) => (None, Some(reason.as_str())),
+        Next::Held(until) => (Some(*until), None),
         Next::Sent => return Ok(false),
     };
     let changed = sqlx::query(
@@ -119,4 +121,22 @@ async fn mark_unsent(tx: &mut PgConnection, r: &Record, now: Millis) -> Result<b
     .execute(&mut *tx)
     .await?;
     Ok(changed.rows_affected() == 1)
+}
+
+/// The deliveries a sent digest collected are sent with it.
+async fn members_sent(tx: &mut PgConnection, digests: &HashSet<i64>, now: Millis) -> Result<()> {
+    if digests.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = digests.iter().copied().collect();
+    sqlx::query(
+        "UPDATE deliveries SET status = 'sent', updated_at = $1
+         WHERE status = 'digest' AND digest_id IN (
+           SELECT digest_of FROM deliveries WHERE digest_of IS NOT NULL AND id = ANY($2))",
+    )
+    .bind(now)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

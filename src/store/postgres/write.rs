@@ -21,6 +21,10 @@ impl Apply for Writes {
             let mut tx = self.pool.begin().await?;
             let (accepted, for_anyone) = accept(&mut tx, &batch.accepts).await?;
             let recorded = super::record::record(&mut tx, &batch.records).await?;
+            let mut joined = Vec::with_capacity(batch.joins.len());
+            for j in &batch.joins {
+                joined.push(super::digest::join(&mut tx, j).await?);
+            }
             let mut order: Vec<usize> = (0..batch.claims.len()).collect();
             order.sort_by(|a, b| batch.claims[*a].channel.cmp(&batch.claims[*b].channel));
             let mut claimed = vec![Claims::default(); batch.claims.len()];
@@ -37,6 +41,7 @@ impl Apply for Writes {
             Ok(Applied {
                 accepted,
                 recorded,
+                joined,
                 claimed,
             })
         })

@@ -4,6 +4,7 @@
 //! each other.
 
 mod claim;
+mod digest;
 mod read;
 mod record;
 mod write;
@@ -20,8 +21,9 @@ use tokio::sync::watch;
 
 use super::batch::Writer;
 use super::{
-    Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, EventFilter, EventRow, Instance,
-    Millis, Mode, NewEvent, Record, Recorded, Replay, Result, Store, StoreError,
+    Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, DigestContent, EventFilter,
+    EventRow, Instance, Join, Joined, Millis, Mode, NewEvent, Record, Recorded, Replay, Result,
+    Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -110,6 +112,14 @@ impl Store for SqliteStore {
 
     fn record(&self, record: Record) -> BoxFuture<'_, Result<Recorded>> {
         Box::pin(self.writer.record(record))
+    }
+
+    fn join(&self, join: Join) -> BoxFuture<'_, Result<Joined>> {
+        Box::pin(self.writer.join(join))
+    }
+
+    fn digest(&self, id: i64) -> BoxFuture<'_, Result<Option<DigestContent>>> {
+        Box::pin(digest::content(&self.pool, id))
     }
 
     fn release(&self, leases: Vec<(i64, i64)>) -> BoxFuture<'_, Result<()>> {

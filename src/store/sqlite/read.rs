@@ -9,7 +9,7 @@ use crate::store::{
     EventRow, Millis, Replay, Result,
 };
 
-const DELIVERY_COLUMNS: &str = "SELECT id, event_id, rule, channel, status, attempts, next_attempt_at, last_error, created_at, updated_at FROM deliveries";
+const DELIVERY_COLUMNS: &str = "SELECT id, event_id, rule, channel, status, attempts, next_attempt_at, last_error, created_at, updated_at, digest_id, digest_of FROM deliveries";
 
 fn delivery_row(r: &SqliteRow) -> DeliveryRow {
     DeliveryRow {
@@ -27,6 +27,8 @@ fn delivery_row(r: &SqliteRow) -> DeliveryRow {
         last_error: r.get("last_error"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
+        digest_id: r.get("digest_id"),
+        digest_of: r.get("digest_of"),
         attempt_log: Vec::new(),
     }
 }
@@ -271,11 +273,17 @@ pub(super) async fn purge(pool: &SqlitePool, before: Millis) -> Result<u64> {
     let done = sqlx::query(
         "DELETE FROM events WHERE received_at < ?1 AND NOT EXISTS (
            SELECT 1 FROM deliveries d WHERE d.event_id = events.event_id
-           AND d.status IN ('pending', 'retrying'))",
+           AND d.status IN ('pending', 'retrying', 'held', 'digest'))",
     )
     .bind(before)
     .execute(pool)
     .await?;
+    // Digests that collected nothing (what came went at once) have no delivery to take them
+    // along: they go once long past due. The others go with their delivery.
+    sqlx::query("DELETE FROM digests WHERE delivery_id IS NULL AND due_at < ?1")
+        .bind(before)
+        .execute(pool)
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -295,7 +303,7 @@ pub(super) async fn counts(pool: &SqlitePool) -> Result<Counts> {
 pub(super) async fn oldest_due(pool: &SqlitePool, before: Millis) -> Result<Vec<(String, Millis)>> {
     let rows = sqlx::query(
         "SELECT channel, MIN(next_attempt_at) AS since FROM deliveries
-         WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?1
+         WHERE status IN ('pending', 'retrying', 'held') AND next_attempt_at <= ?1
          GROUP BY channel",
     )
     .bind(before)
@@ -309,7 +317,7 @@ pub(super) async fn oldest_due(pool: &SqlitePool, before: Millis) -> Result<Vec<
 
 pub(super) async fn channels_with_work(pool: &SqlitePool) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
-        "SELECT DISTINCT channel FROM deliveries WHERE status IN ('pending', 'retrying')",
+        "SELECT DISTINCT channel FROM deliveries WHERE status IN ('pending', 'retrying', 'held')",
     )
     .fetch_all(pool)
     .await?)

@@ -22,6 +22,7 @@ pub(super) async fn record(tx: &mut SqliteConnection, records: &[Record]) -> Res
         .filter(|r| matches!(r.next, Next::Sent))
         .collect();
     let mut current: HashSet<i64> = mark_sent(tx, &sent, now).await?;
+    members_sent(tx, &current, now).await?;
     for r in records.iter().filter(|r| !matches!(r.next, Next::Sent)) {
         if mark_unsent(tx, r, now).await? {
             current.insert(r.delivery_id);
@@ -83,13 +84,14 @@ async fn mark_sent(
     Ok(done)
 }
 
-/// A retry, a dead letter or a skip: the new state, when next, and why. False if the claim is
+/// A retry, a dead letter, a skip or a hold: the new state, when next, and why. False if the claim is
 /// no longer current.
 async fn mark_unsent(tx: &mut SqliteConnection, r: &Record, now: Millis) -> Result<bool> {
     let tried = i64::from(r.attempt.is_some());
     let (next_at, error) = match &r.next {
         Next::RetryAt(at) => (Some(*at), r.attempt.as_ref().map(|a| a.detail.as_str())),
         Next::Dead(reason) | Next::Skipped(reason) => (None, Some(reason.as_str())),
+        Next::Held(until) => (Some(*until), None),
         Next::Sent => return Ok(false),
     };
     let changed = sqlx::query(
@@ -109,4 +111,28 @@ async fn mark_unsent(tx: &mut SqliteConnection, r: &Record, now: Millis) -> Resu
     .execute(&mut *tx)
     .await?;
     Ok(changed.rows_affected() == 1)
+}
+
+/// The deliveries a sent digest collected are sent with it.
+async fn members_sent(
+    tx: &mut SqliteConnection,
+    digests: &HashSet<i64>,
+    now: Millis,
+) -> Result<()> {
+    if digests.is_empty() {
+        return Ok(());
+    }
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new("UPDATE deliveries SET status = 'sent', updated_at = ");
+    q.push_bind(now).push(
+        " WHERE status = 'digest' AND digest_id IN (
+            SELECT digest_of FROM deliveries WHERE digest_of IS NOT NULL AND id IN (",
+    );
+    let mut ids = q.separated(", ");
+    for id in digests {
+        ids.push_bind(*id);
+    }
+    q.push("))");
+    q.build().execute(&mut *tx).await?;
+    Ok(())
 }

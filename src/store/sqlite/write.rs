@@ -22,6 +22,10 @@ impl Apply for Writes {
             let mut tx = self.pool.begin().await?;
             let accepted = accept(&mut tx, &batch.accepts).await?;
             let recorded = super::record::record(&mut tx, &batch.records).await?;
+            let mut joined = Vec::with_capacity(batch.joins.len());
+            for j in &batch.joins {
+                joined.push(super::digest::join(&mut tx, j).await?);
+            }
             let mut claimed = Vec::with_capacity(batch.claims.len());
             for c in &batch.claims {
                 claimed.push(super::claim::claim(&mut tx, c).await?);
@@ -33,6 +37,7 @@ impl Apply for Writes {
             Ok(Applied {
                 accepted,
                 recorded,
+                joined,
                 claimed,
             })
         })

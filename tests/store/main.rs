@@ -16,12 +16,15 @@ use herald::store::{
     Millis, Mode, NewDelivery, NewEvent, Next, Record, Recorded, Replay, Store, now_ms,
 };
 
-#[path = "common/pg.rs"]
+#[path = "../common/pg.rs"]
 mod pg;
 use pg::PgDb;
 
+mod digests;
+use digests::*;
+
 /// What a test runs against: `n` handles on one store (replicas, for PostgreSQL).
-enum Backend {
+pub(crate) enum Backend {
     Sqlite(tempfile::TempDir),
     Postgres(PgDb),
 }
@@ -35,7 +38,7 @@ impl Backend {
         Backend::Postgres(PgDb::create().await)
     }
 
-    async fn stores(&self, n: usize) -> Vec<Arc<dyn Store>> {
+    pub(crate) async fn stores(&self, n: usize) -> Vec<Arc<dyn Store>> {
         match self {
             Backend::Sqlite(dir) => {
                 let url = format!("sqlite://{}", dir.path().join("herald.db").display());
@@ -93,9 +96,14 @@ conformance!(
     a_paused_destination_gives_nothing_until_the_pause_ends,
     a_paced_destination_gives_one_delivery_per_spacing_to_all_instances,
     a_housekeeping_lock_has_one_holder_at_a_time,
+    concurrent_joins_for_one_key_make_one_digest_with_one_sender,
+    the_first_goes_at_once_and_its_retry_is_not_counted_again,
+    a_claimed_digest_collects_no_more_and_sending_it_sends_its_members,
+    a_full_digest_is_due_at_once,
+    a_held_delivery_is_due_when_its_hours_open,
 );
 
-fn instance(name: &str) -> Instance {
+pub(crate) fn instance(name: &str) -> Instance {
     Instance {
         id: name.into(),
         started_at: now_ms(),
@@ -103,7 +111,7 @@ fn instance(name: &str) -> Instance {
     }
 }
 
-fn event(id: &str, channel: &str, n: usize) -> NewEvent {
+pub(crate) fn event(id: &str, channel: &str, n: usize) -> NewEvent {
     NewEvent {
         event_id: id.to_string(),
         event_type: "quote.ordered".into(),
@@ -122,7 +130,7 @@ fn event(id: &str, channel: &str, n: usize) -> NewEvent {
     }
 }
 
-fn claim(channel: &str, owner: &str, limit: u32, lease_ms: Millis) -> Claim {
+pub(crate) fn claim(channel: &str, owner: &str, limit: u32, lease_ms: Millis) -> Claim {
     let now = now_ms();
     Claim {
         channel: channel.into(),
@@ -133,7 +141,7 @@ fn claim(channel: &str, owner: &str, limit: u32, lease_ms: Millis) -> Claim {
     }
 }
 
-fn outcome(id: i64, token: i64, next: Next) -> Record {
+pub(crate) fn outcome(id: i64, token: i64, next: Next) -> Record {
     Record {
         delivery_id: id,
         token,
@@ -152,7 +160,7 @@ fn outcome(id: i64, token: i64, next: Next) -> Record {
     }
 }
 
-async fn status_of(store: &Arc<dyn Store>, id: i64) -> DeliveryStatus {
+pub(crate) async fn status_of(store: &Arc<dyn Store>, id: i64) -> DeliveryStatus {
     let rows = store
         .deliveries(DeliveryFilter {
             limit: 10_000,
@@ -462,9 +470,9 @@ async fn purge_deletes_old_finished_events_only(b: Backend) {
 
 async fn counts_cover_every_state(b: Backend) {
     let s = &b.stores(1).await[0];
-    s.accept(event("e", "c", 5)).await.unwrap();
+    s.accept(event("e", "c", 7)).await.unwrap();
     let claimed = s
-        .claim(claim("c", "a", 4, 60_000))
+        .claim(claim("c", "a", 6, 60_000))
         .await
         .unwrap()
         .deliveries;
@@ -473,15 +481,26 @@ async fn counts_cover_every_state(b: Backend) {
         Next::Dead("x".into()),
         Next::Skipped("x".into()),
         Next::RetryAt(now_ms() + 60_000),
+        Next::Held(now_ms() + 60_000),
     ];
     for (c, next) in claimed.iter().zip(nexts) {
         s.record(outcome(c.delivery_id, c.token, next))
             .await
             .unwrap();
     }
+    let last = &claimed[5];
+    s.join(digests::join(last, "k", now_ms() + 60_000, 0, None))
+        .await
+        .unwrap();
     let counts = s.counts().await.unwrap();
     for status in DeliveryStatus::ALL {
-        assert_eq!(counts.get(status), 1, "{status}");
+        // The one never claimed, and the delivery that will send the digest.
+        let expected = if status == DeliveryStatus::Pending {
+            2
+        } else {
+            1
+        };
+        assert_eq!(counts.get(status), expected, "{status}");
     }
 }
 

@@ -1,0 +1,225 @@
+//! What a claimed delivery sends: a message of its own, held until working hours open, put in a
+//! digest, or (for the delivery of a digest) one message of everything the digest collected.
+//! Noise control decides ([`super::noise::plan`]); the store keeps what waits.
+
+use jiff::Timestamp;
+use tracing::warn;
+
+use super::Dispatcher;
+use super::attempt::{Outcome, Try};
+use super::noise::{Plan, plan, single};
+use super::prepare::{self, Job, Prepared, Ready};
+use super::said::Said;
+use crate::event::Event;
+use crate::render::context::TemplateContext;
+use crate::rules::{Action, Rule};
+use crate::store::{DigestContent, Join, Joined, Next, now_ms};
+
+/// When a stored time is unreadable (it never is): now.
+fn time(ms: i64) -> Timestamp {
+    Timestamp::from_millisecond(ms).unwrap_or_else(|_| Timestamp::now())
+}
+
+impl Dispatcher {
+    /// The message to send, or what became of the attempt if there is none to send now.
+    pub(super) async fn message(&self, t: &Try<'_>) -> Result<Ready, Outcome> {
+        match t.c.digest_of {
+            Some(digest) => self.digest_message(t, digest).await,
+            None => self.own_message(t).await,
+        }
+    }
+
+    /// The rule and action the delivery was made for, in the snapshot in force.
+    fn action<'r>(&self, t: &'r Try<'_>) -> Result<(&'r Rule, &'r Action), Outcome> {
+        t.runtime
+            .config
+            .action(&t.c.rule, t.c.action_index, &t.c.channel)
+            .map_err(|reason| t.dead(&reason, None))
+    }
+
+    /// One event's message, as noise control has it: now, held, or into a digest.
+    async fn own_message(&self, t: &Try<'_>) -> Result<Ready, Outcome> {
+        let c = t.c;
+        let config = &t.runtime.config;
+        let event = Event::parse(c.body.as_bytes())
+            .map_err(|e| t.dead(&format!("stored event is unreadable: {e}"), None))?;
+        let (rule, action) = self.action(t)?;
+        let job = t.job(&event, rule, action, time(c.received_at));
+        let ctx = prepare::context(t.runtime.enricher.as_deref(), &job)
+            .await
+            .map_err(|p| self.unprepared(t, p))?;
+        if action.noise.is_quiet() {
+            return self.ready(t, prepare::render(config, &job, &ctx));
+        }
+        let now = Timestamp::now();
+        let plan = plan(config, action, &ctx, now).map_err(|reason| t.dead(&reason, None))?;
+        match plan {
+            Plan::Now => self.ready(t, prepare::render(config, &job, &ctx)),
+            Plan::Hold { until, .. } => Err(Outcome::unsent(
+                Next::Held(until.as_millisecond()),
+                Said::Held {
+                    until: until.as_millisecond(),
+                },
+            )),
+            Plan::Digest {
+                key,
+                due,
+                immediate,
+                max,
+                ..
+            } => {
+                let join = Join {
+                    delivery_id: c.delivery_id,
+                    token: c.token,
+                    event_id: c.event_id.clone(),
+                    rule: c.rule.clone(),
+                    action_index: c.action_index,
+                    channel: c.channel.clone(),
+                    key: key.clone(),
+                    now: now.as_millisecond(),
+                    due_at: due.as_millisecond(),
+                    immediate,
+                    max,
+                };
+                let (start, end) = self.join(t, join).await?;
+                let one = single(action, ctx, &key, time(start), time(end));
+                self.ready(t, prepare::render(config, &job, &one))
+            }
+        }
+    }
+
+    /// Puts the delivery in its digest. `Ok` with the digest's window if it goes now as a
+    /// message of its own; otherwise what became of it (the store has it already).
+    async fn join(&self, t: &Try<'_>, join: Join) -> Result<(i64, i64), Outcome> {
+        match self.store.join(join).await {
+            Ok(Joined::Now {
+                opened_at, due_at, ..
+            }) => Ok((opened_at, due_at)),
+            Ok(Joined::Waiting {
+                digest,
+                due_at,
+                size,
+            }) => {
+                if due_at <= now_ms() {
+                    // Full: the digest is due at once.
+                    self.wake();
+                }
+                Err(Outcome::settled(Said::Collected {
+                    digest,
+                    due_at,
+                    size,
+                }))
+            }
+            Ok(Joined::Stale) => Err(Outcome::settled(Said::Overtaken)),
+            Err(e) => Err(t.retry(
+                "cannot put the message in its digest, will retry",
+                &e.to_string(),
+                None,
+                None,
+            )),
+        }
+    }
+
+    /// The message of digest `id`: everything it collected, in one.
+    async fn digest_message(&self, t: &Try<'_>, id: i64) -> Result<Ready, Outcome> {
+        let content = match self.store.digest(id).await {
+            Ok(Some(content)) => content,
+            Ok(None) => return Err(t.dead(&format!("digest {id} is no longer stored"), None)),
+            Err(e) => {
+                let reason = format!("cannot read digest {id}: {e}");
+                return Err(t.retry("cannot read a digest, will retry", &reason, None, None));
+            }
+        };
+        let (rule, action) = self.action(t)?;
+        let mut members = Vec::with_capacity(content.members.len());
+        let mut latest = None;
+        for m in &content.members {
+            let Ok(event) = Event::parse(m.body.as_bytes()) else {
+                warn!(
+                    digest = id,
+                    event_id = m.event_id.as_str(),
+                    "a stored event in a digest is unreadable; the digest goes without it"
+                );
+                continue;
+            };
+            let job = t.job(&event, rule, action, time(m.received_at));
+            let ctx = prepare::enriched(t.runtime.enricher.as_deref(), &job)
+                .await
+                .map_err(|p| self.unprepared(t, p))?;
+            members.push(ctx);
+            latest = Some(event);
+        }
+        let (Some(ctx), Some(event)) = (digest_context(&content, &members), latest) else {
+            let reason = format!("digest {id} collected nothing to send (its events went at once)");
+            return Err(Outcome::unsent(
+                Next::Skipped(reason.clone()),
+                Said::Skipped { reason },
+            ));
+        };
+        let job = t.job(&event, rule, action, time(content.opened_at));
+        self.ready(t, prepare::render(&t.runtime.config, &job, &ctx))
+    }
+
+    fn ready(&self, t: &Try<'_>, prepared: Prepared) -> Result<Ready, Outcome> {
+        match prepared {
+            Prepared::Ready(ready) => Ok(ready),
+            other => Err(self.unprepared(t, other)),
+        }
+    }
+
+    /// What an attempt comes to when its message cannot be made now.
+    fn unprepared(&self, t: &Try<'_>, prepared: Prepared) -> Outcome {
+        match prepared {
+            Prepared::Ready(_) => unreachable!("a ready message is sent"),
+            Prepared::Dead(reason) => t.dead(&reason, None),
+            Prepared::Refused(reason) => {
+                self.enrichment_error("permanent");
+                t.dead(&reason, None)
+            }
+            Prepared::Skip(reason) => {
+                Outcome::unsent(Next::Skipped(reason.clone()), Said::Skipped { reason })
+            }
+            Prepared::Retry(reason) => {
+                self.enrichment_error("retryable");
+                t.retry(
+                    "cannot enrich the event yet, will retry",
+                    &reason,
+                    None,
+                    None,
+                )
+            }
+        }
+    }
+}
+
+/// A digest's context: its events, from when it opened to when it was due (or now, if it went
+/// early).
+fn digest_context(content: &DigestContent, members: &[TemplateContext]) -> Option<TemplateContext> {
+    let end = content.due_at.min(now_ms().max(content.opened_at));
+    TemplateContext::digest(members, &content.key, time(content.opened_at), time(end))
+}
+
+impl Try<'_> {
+    /// The job of making this delivery's message from `event`.
+    fn job<'a>(
+        &self,
+        event: &'a Event,
+        rule: &'a Rule,
+        action: &'a Action,
+        received_at: Timestamp,
+    ) -> Job<'a> {
+        Job {
+            event,
+            rule,
+            action,
+            received_at,
+            elapsed: self.elapsed(),
+            on_error: self
+                .runtime
+                .config
+                .superoffice
+                .as_ref()
+                .map(|so| so.on_error),
+        }
+    }
+}

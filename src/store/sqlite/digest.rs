@@ -1,0 +1,247 @@
+//! Digests on SQLite: joining one (inside the batch's transaction), and reading what one
+//! collected.
+
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use crate::store::{DigestContent, Join, Joined, Member, Millis, Result};
+
+/// An open digest, as joining sees it.
+struct Open {
+    id: i64,
+    opened_at: Millis,
+    due_at: Millis,
+    immediate_left: i64,
+    size: i64,
+    /// The delivery that sends it, made when the first event joins it.
+    delivery_id: Option<i64>,
+}
+
+pub(super) async fn join(tx: &mut SqliteConnection, j: &Join) -> Result<Joined> {
+    match admitted(tx, j).await? {
+        Admitted::Stale => return Ok(Joined::Stale),
+        Admitted::Already(now) => return Ok(now),
+        Admitted::Not => {}
+    }
+    let open = match current(tx, j).await? {
+        Some(d) if d.due_at > j.now => d,
+        due => {
+            if let Some(d) = due {
+                close(tx, d.id).await?;
+            }
+            open(tx, j).await?
+        }
+    };
+    if open.immediate_left > 0 {
+        return at_once(tx, j, &open).await;
+    }
+    collect(tx, j, &open).await
+}
+
+/// One of the digest's first: it goes now, as a message of its own.
+async fn at_once(tx: &mut SqliteConnection, j: &Join, open: &Open) -> Result<Joined> {
+    sqlx::query("UPDATE digests SET immediate_left = immediate_left - 1 WHERE id = ?1")
+        .bind(open.id)
+        .execute(&mut *tx)
+        .await?;
+    // Marked as one of the digest's immediate messages, which it does not collect: a retry
+    // of this delivery is not counted again.
+    sqlx::query("UPDATE deliveries SET digest_id = ?1 WHERE id = ?2")
+        .bind(open.id)
+        .bind(j.delivery_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(Joined::Now {
+        digest: open.id,
+        opened_at: open.opened_at,
+        due_at: open.due_at,
+    })
+}
+
+/// Into the digest: it waits there, and a digest that is full is due at once.
+async fn collect(tx: &mut SqliteConnection, j: &Join, open: &Open) -> Result<Joined> {
+    let moved = sqlx::query(
+        "UPDATE deliveries SET status = 'digest', digest_id = ?1, lease_until = NULL,
+           lease_owner = NULL, lease_token = NULL, updated_at = ?2
+         WHERE id = ?3 AND lease_token = ?4",
+    )
+    .bind(open.id)
+    .bind(j.now)
+    .bind(j.delivery_id)
+    .bind(j.token)
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() == 0 {
+        return Ok(Joined::Stale);
+    }
+    let size = open.size + 1;
+    let full = j.max.is_some_and(|m| size >= i64::from(m));
+    let due_at = if full { j.now } else { open.due_at };
+    sqlx::query("UPDATE digests SET size = ?1, due_at = ?2 WHERE id = ?3")
+        .bind(size)
+        .bind(due_at)
+        .bind(open.id)
+        .execute(&mut *tx)
+        .await?;
+    let delivery_id = match open.delivery_id {
+        Some(id) => id,
+        None => sender(tx, j, open.id, due_at).await?,
+    };
+    if full {
+        sqlx::query("UPDATE deliveries SET next_attempt_at = ?1 WHERE id = ?2")
+            .bind(due_at)
+            .bind(delivery_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(Joined::Waiting {
+        digest: open.id,
+        due_at,
+        size: size as u32,
+    })
+}
+
+/// Whether the claim is current, and whether the delivery already went at once for a digest
+/// (a retry of it).
+enum Admitted {
+    Stale,
+    Already(Joined),
+    Not,
+}
+
+async fn admitted(tx: &mut SqliteConnection, j: &Join) -> Result<Admitted> {
+    let row = sqlx::query(
+        "SELECT d.digest_id, g.opened_at, g.due_at FROM deliveries d
+         LEFT JOIN digests g ON g.id = d.digest_id
+         WHERE d.id = ?1 AND d.lease_token = ?2",
+    )
+    .bind(j.delivery_id)
+    .bind(j.token)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Admitted::Stale);
+    };
+    let digest: Option<i64> = row.get("digest_id");
+    Ok(match digest {
+        Some(digest) => Admitted::Already(Joined::Now {
+            digest,
+            opened_at: row.get::<Option<i64>, _>("opened_at").unwrap_or(j.now),
+            due_at: row.get::<Option<i64>, _>("due_at").unwrap_or(j.now),
+        }),
+        None => Admitted::Not,
+    })
+}
+
+async fn current(tx: &mut SqliteConnection, j: &Join) -> Result<Option<Open>> {
+    let row = sqlx::query(
+        "SELECT id, opened_at, due_at, immediate_left, size, delivery_id FROM digests
+         WHERE channel = ?1 AND rule = ?2 AND action_index = ?3 AND key = ?4 AND state = 'open'",
+    )
+    .bind(&j.channel)
+    .bind(&j.rule)
+    .bind(j.action_index)
+    .bind(&j.key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|r| Open {
+        id: r.get("id"),
+        opened_at: r.get("opened_at"),
+        due_at: r.get("due_at"),
+        immediate_left: r.get("immediate_left"),
+        size: r.get("size"),
+        delivery_id: r.get("delivery_id"),
+    }))
+}
+
+async fn close(tx: &mut SqliteConnection, id: i64) -> Result<()> {
+    sqlx::query("UPDATE digests SET state = 'closed' WHERE id = ?1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// A new digest for the join's action and key.
+async fn open(tx: &mut SqliteConnection, j: &Join) -> Result<Open> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO digests (channel, rule, action_index, key, state, opened_at, due_at,
+           immediate_left, size, max)
+         VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6, ?7, 0, ?8) RETURNING id",
+    )
+    .bind(&j.channel)
+    .bind(&j.rule)
+    .bind(j.action_index)
+    .bind(&j.key)
+    .bind(j.now)
+    .bind(j.due_at)
+    .bind(j.immediate)
+    .bind(j.max)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(Open {
+        id,
+        opened_at: j.now,
+        due_at: j.due_at,
+        immediate_left: i64::from(j.immediate),
+        size: 0,
+        delivery_id: None,
+    })
+}
+
+/// The delivery that sends digest `id`, due when it is; made with its first member, so a
+/// digest that collects nothing (everything went at once) sends nothing.
+async fn sender(tx: &mut SqliteConnection, j: &Join, id: i64, due_at: Millis) -> Result<i64> {
+    let delivery_id: i64 = sqlx::query_scalar(
+        "INSERT INTO deliveries (event_id, rule, action_index, channel, status, attempts,
+           next_attempt_at, created_at, round_started_at, updated_at, digest_of)
+         VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, ?6, ?6, ?7) RETURNING id",
+    )
+    .bind(&j.event_id)
+    .bind(&j.rule)
+    .bind(j.action_index)
+    .bind(&j.channel)
+    .bind(due_at)
+    .bind(j.now)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE digests SET delivery_id = ?1 WHERE id = ?2")
+        .bind(delivery_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(delivery_id)
+}
+
+pub(super) async fn content(pool: &SqlitePool, id: i64) -> Result<Option<DigestContent>> {
+    let Some(row) = sqlx::query("SELECT key, opened_at, due_at FROM digests WHERE id = ?1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let members = sqlx::query(
+        "SELECT d.id, d.event_id, e.received_at, e.body FROM deliveries d
+         JOIN events e ON e.event_id = d.event_id
+         WHERE d.digest_id = ?1 AND d.status = 'digest' ORDER BY d.id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| Member {
+        delivery_id: r.get("id"),
+        event_id: r.get("event_id"),
+        received_at: r.get("received_at"),
+        body: r.get::<String, _>("body").into(),
+    })
+    .collect();
+    Ok(Some(DigestContent {
+        id,
+        key: row.get("key"),
+        opened_at: row.get("opened_at"),
+        due_at: row.get("due_at"),
+        members,
+    }))
+}
