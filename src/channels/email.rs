@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::MultiPart;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::file::FileSink;
-use super::{BoxFuture, BuildError, Delivered, Destination, Outgoing, SendError, wrong_message};
+use super::{
+    BoxFuture, BuildError, Delivered, Destination, Outgoing, SendError, Thread, Turn, wrong_message,
+};
 use crate::config::channel::Kind;
 use crate::config::channel::{EmailSpec, MailTransport, Security, SmtpSpec};
 use crate::render::message::{EmailBody, Message};
@@ -39,13 +41,11 @@ impl Email {
     fn build(
         &self,
         body: &EmailBody,
-        to: Option<&[Mailbox]>,
-    ) -> Result<lettre::Message, SendError> {
-        let mut builder = lettre::Message::builder()
-            .message_id(None)
-            .from(self.spec.from.clone())
-            .subject(body.subject.clone());
-        for rcpt in to.unwrap_or(&self.spec.to) {
+        out: &Outgoing,
+    ) -> Result<(lettre::Message, Option<Thread>), SendError> {
+        let (mut builder, thread) = self.threaded(body, out.conversation.as_deref());
+        builder = builder.from(self.spec.from.clone());
+        for rcpt in out.to.as_deref().unwrap_or(&self.spec.to) {
             builder = builder.to(rcpt.clone());
         }
         for rcpt in &self.spec.cc {
@@ -54,7 +54,7 @@ impl Email {
         if let Some(reply_to) = &self.spec.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
-        builder
+        let message = builder
             .multipart(MultiPart::alternative_plain_html(
                 body.text.clone(),
                 body.html.clone(),
@@ -62,7 +62,45 @@ impl Email {
             .map_err(|e| SendError::Permanent {
                 reason: format!("cannot build the email: {e}"),
                 status: None,
-            })
+            })?;
+        Ok((message, thread))
+    }
+
+    /// The headers that thread a conversation: the first message's `Message-ID` (kept, with
+    /// its subject, as the conversation's thread), and `In-Reply-To` / `References` to it with
+    /// the same subject after `Re: ` on the later ones.
+    fn threaded(
+        &self,
+        body: &EmailBody,
+        turn: Option<&Turn>,
+    ) -> (lettre::message::MessageBuilder, Option<Thread>) {
+        let builder = lettre::Message::builder();
+        match turn {
+            None => (builder.message_id(None).subject(body.subject.clone()), None),
+            Some(Turn {
+                thread: Some(first),
+                ..
+            }) => {
+                let builder = builder
+                    .message_id(None)
+                    .in_reply_to(first.id.clone())
+                    .references(first.id.clone())
+                    .subject(format!("Re: {}", first.subject));
+                (builder, None)
+            }
+            Some(_) => {
+                let (a, b) = (fastrand::u64(..), fastrand::u64(..));
+                let domain = self.spec.from.email.domain();
+                let id = format!("<herald.{a:016x}{b:016x}@{domain}>");
+                let thread = Thread {
+                    id: id.clone(),
+                    place: String::new(),
+                    subject: body.subject.clone(),
+                };
+                let builder = builder.message_id(Some(id)).subject(body.subject.clone());
+                (builder, Some(thread))
+            }
+        }
     }
 }
 
@@ -72,11 +110,12 @@ impl Destination for Email {
             let Message::Email(body) = &out.message else {
                 return Err(wrong_message(Kind::Email));
             };
-            let message = self.build(body, out.to.as_deref())?;
-            match &self.transport {
+            let (message, thread) = self.build(body, out)?;
+            let delivered = match &self.transport {
                 Transport::File(file) => file.write(&message.formatted(), "eml", out).await,
                 Transport::Smtp(smtp) => match smtp.send(message).await {
                     Ok(response) => Ok(Delivered {
+                        thread: None,
                         status: Some(code_number(response.code())),
                         detail: format!(
                             "smtp answered {}: {}",
@@ -86,7 +125,8 @@ impl Destination for Email {
                     }),
                     Err(e) => Err(classify(&e)),
                 },
-            }
+            };
+            delivered.map(|d| Delivered { thread, ..d })
         })
     }
 }

@@ -59,6 +59,7 @@ impl FileSink {
         Ok(Delivered {
             status: None,
             detail: format!("written to {}", path.display()),
+            thread: None,
         })
     }
 }

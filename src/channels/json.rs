@@ -184,6 +184,7 @@ fn outcome(answer: &Answer, platform: &str) -> Result<Delivered, SendError> {
         Class::Success => Ok(Delivered {
             status: Some(status),
             detail,
+            thread: None,
         }),
         Class::Retryable => Err(SendError::Retryable {
             reason: detail,

@@ -4,6 +4,8 @@
 pub mod email;
 pub mod file;
 pub mod json;
+pub mod slack;
+mod slack_api;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +14,8 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 
-use crate::config::channel::{ChannelSpec, Kind, KindSpec};
+use crate::config::channel::{ChannelSpec, Kind, KindSpec, SlackSpec};
+use crate::config::conversation::Mode;
 use crate::render::message::Message;
 use json::JsonPost;
 
@@ -26,6 +29,29 @@ pub struct Outgoing {
     pub rule: String,
     /// Email only: recipients that replace the channel's `to`.
     pub to: Option<Vec<Mailbox>>,
+    /// Part of a conversation: where it stands.
+    pub conversation: Option<Box<Turn>>,
+}
+
+/// A message's place in its conversation.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub key: String,
+    pub mode: Mode,
+    pub broadcast: bool,
+    /// The conversation's first message, once posted.
+    pub thread: Option<Thread>,
+    /// False if a later step was already shown: an edit would turn the clock back.
+    pub newest: bool,
+}
+
+/// A conversation's first message, as its destination names it: a Slack message (`ts` in a
+/// channel), or an email (`Message-ID`, and the subject replies keep).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thread {
+    pub id: String,
+    pub place: String,
+    pub subject: String,
 }
 
 /// What a destination said when it took the message.
@@ -34,6 +60,8 @@ pub struct Delivered {
     /// HTTP status or SMTP reply code; none for files.
     pub status: Option<u16>,
     pub detail: String,
+    /// A conversation's first message was posted (again): where it is now.
+    pub thread: Option<Thread>,
 }
 
 /// Why a send failed, and whether trying again may help.
@@ -92,13 +120,16 @@ pub fn build(
 ) -> Result<Arc<dyn Destination>, BuildError> {
     let (name, timeout) = (spec.name.as_str(), spec.timeout);
     let destination: Arc<dyn Destination> = match &spec.kind {
-        KindSpec::Slack(endpoint) => Arc::new(JsonPost::platform(
+        KindSpec::Slack(SlackSpec::Webhook(endpoint)) => Arc::new(JsonPost::platform(
             Kind::Slack,
             name,
             endpoint,
             timeout,
             client,
         )),
+        KindSpec::Slack(SlackSpec::App(app)) => {
+            Arc::new(slack::SlackApp::new(name, app, timeout, client))
+        }
         KindSpec::Teams(endpoint) => Arc::new(JsonPost::platform(
             Kind::Teams,
             name,

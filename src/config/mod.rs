@@ -6,6 +6,7 @@
 //! Nothing here imports from the layers that use it.
 
 pub mod channel;
+pub mod conversation;
 pub mod decode;
 pub mod diag;
 pub mod interp;

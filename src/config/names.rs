@@ -27,6 +27,10 @@ pub const ENRICHED: &[&str] = &[
 /// `window.end`). A single message of an action with `digest:` or `throttle:` has them too.
 pub const DIGEST: &[&str] = &["events", "count", "key", "window"];
 
+/// The name a conversation's message adds: `conversation.key`, `conversation.state`,
+/// `conversation.steps` (each `event`, `state`, `at`), `conversation.first`.
+pub const CONVERSATION: &[&str] = &["conversation"];
+
 /// True if a template or condition may use this top-level name without enrichment.
 pub fn is_known_root(name: &str) -> bool {
     crate::event::FIELDS.contains(&name) || HERALD.contains(&name)

@@ -224,6 +224,9 @@ impl Dispatcher {
         };
         match destination.send(&ready.outgoing).await {
             Ok(done) => {
+                if let Some(turn) = &ready.outgoing.conversation {
+                    self.remember(c, turn, &done).await;
+                }
                 let detail = t.runtime.config.redactor.redact(&done.detail);
                 Outcome {
                     attempt: Some(Box::new(t.attempt(

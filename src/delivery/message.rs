@@ -49,12 +49,12 @@ impl Dispatcher {
             .await
             .map_err(|p| self.unprepared(t, p))?;
         if action.noise.is_quiet() {
-            return self.ready(t, prepare::render(config, &job, &ctx));
+            return self.single(t, &event, &job, ctx).await;
         }
         let now = Timestamp::now();
         let plan = plan(config, action, &ctx, now).map_err(|reason| t.dead(&reason, None))?;
         match plan {
-            Plan::Now => self.ready(t, prepare::render(config, &job, &ctx)),
+            Plan::Now => self.single(t, &event, &job, ctx).await,
             Plan::Hold { until, .. } => Err(Outcome::unsent(
                 Next::Held(until.as_millisecond()),
                 Said::Held {
@@ -86,6 +86,23 @@ impl Dispatcher {
                 self.ready(t, prepare::render(config, &job, &one))
             }
         }
+    }
+
+    /// One event's own message, in its conversation if the action keeps one.
+    async fn single(
+        &self,
+        t: &Try<'_>,
+        event: &Event,
+        job: &Job<'_>,
+        mut ctx: TemplateContext,
+    ) -> Result<Ready, Outcome> {
+        let turn = match &job.action.conversation {
+            Some(talk) => Some(Box::new(self.converse(t, talk, event, &mut ctx).await?)),
+            None => None,
+        };
+        let mut ready = self.ready(t, prepare::render(&t.runtime.config, job, &ctx))?;
+        ready.outgoing.conversation = turn;
+        Ok(ready)
     }
 
     /// Puts the delivery in its digest. `Ok` with the digest's window if it goes now as a

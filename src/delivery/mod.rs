@@ -14,6 +14,7 @@
 
 mod accept;
 mod attempt;
+pub mod conversation;
 mod housekeeping;
 mod message;
 pub mod noise;

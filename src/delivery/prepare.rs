@@ -96,6 +96,7 @@ pub fn render(config: &RuleSet, job: &Job<'_>, ctx: &TemplateContext) -> Prepare
             event_id: job.event.id().to_string(),
             rule: job.rule.name.clone(),
             to: job.action.to.clone(),
+            conversation: None,
         },
         truncated: rendered.truncated,
     })

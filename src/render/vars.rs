@@ -120,6 +120,8 @@ fn check_root(raw: &str, known: &dyn Fn(&str) -> bool, pos: Pos, out: &mut Vec<P
             format!(
                 "template uses `{raw}`, a digest's name: it is there when the action (or its channel) has `digest:` or `throttle:`"
             )
+        } else if crate::config::names::CONVERSATION.contains(&root) {
+            format!("template uses `{raw}`: it is there when the action has `conversation:`")
         } else {
             format!("template uses `{raw}`, but no event has a field `{root}`")
         };

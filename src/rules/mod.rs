@@ -71,6 +71,16 @@ pub struct Action {
     pub noise: Noise,
     /// The digest's or throttle's key, compiled.
     pub key: Option<Text>,
+    /// One conversation per key: on a Slack app, later messages edit or reply to the first;
+    /// by email, they reply in its thread.
+    pub conversation: Option<Talk>,
+}
+
+/// An action's `conversation:`, its key compiled.
+#[derive(Debug, Clone)]
+pub struct Talk {
+    pub spec: crate::config::conversation::Conversation,
+    pub key: Text,
 }
 
 /// What one rule made of one event.

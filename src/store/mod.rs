@@ -11,6 +11,7 @@
 //! (`migrations/<backend>/`).
 
 pub mod batch;
+pub mod conversation;
 pub mod pace;
 pub mod postgres;
 pub mod sqlite;
@@ -79,6 +80,20 @@ pub trait Store: Send + Sync {
 
     /// What digest `id` collected, for its message.
     fn digest(&self, id: i64) -> BoxFuture<'_, Result<Option<DigestContent>>>;
+
+    /// Records a step of a conversation and says what its message does: post the first
+    /// message, wait for another delivery to post it, or edit / reply to it.
+    fn step(&self, step: conversation::Step) -> BoxFuture<'_, Result<conversation::Stepped>>;
+
+    /// Remembers where a conversation's first message is, once posted (again).
+    fn posted(&self, posted: conversation::Posted) -> BoxFuture<'_, Result<()>>;
+
+    /// A conversation, to look at.
+    fn conversation(
+        &self,
+        channel: String,
+        key: String,
+    ) -> BoxFuture<'_, Result<Option<conversation::Conversation>>>;
 
     /// Gives leases back (on shutdown, or when a destination paused), so the deliveries are
     /// due again at once. Each is `(delivery id, token)`.

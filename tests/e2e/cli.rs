@@ -7,6 +7,7 @@ const EXAMPLE_RULES: &[&str] = &[
     "quote-approved",
     "quote-rejected",
     "quote-sent",
+    "quote-story",
     "management-digest",
     "big-sale-won",
 ];
@@ -28,7 +29,7 @@ fn check_passes_on_the_example_and_lists_each_rule() {
         ),
         "{out}"
     );
-    assert!(out.trim_end().ends_with("OK, 6 rules, 4 channels"), "{out}");
+    assert!(out.trim_end().ends_with("OK, 7 rules, 5 channels"), "{out}");
 }
 
 const FIVE_MISTAKES: &str = r#"channels:

@@ -258,7 +258,7 @@ async fn a_throttle_sends_up_to_its_limit_and_folds_the_rest_into_one_digest() {
 #[tokio::test]
 async fn an_open_digest_and_held_messages_survive_a_sigkill() {
     let hook = StandIn::start().await;
-    let (hours, _) = opening_in(6);
+    let (hours, _) = opening_in(8);
     let rules = format!(
         r#"
 channels:
@@ -271,7 +271,7 @@ rules:
     notify:
       - channel: hook
         {LIST}
-        digest: {{ window: 5s }}
+        digest: {{ window: 1h, max: 4 }}
   - name: held
     events: [quote.approved]
     notify:
@@ -304,11 +304,18 @@ rules:
     assert!(hook.requests().is_empty());
 
     let herald = start(&work, &hook).await;
+    // The fourth fills the digest kept across the crash: it goes with all four.
+    send_all(&herald, &[4]).await;
     hook.wait_for(3).await;
     settled(&work, &[]).await;
     let mut got = texts(&hook);
     got.sort();
-    assert_eq!(got, ["3: 1 2 3", "held 10", "held 11"], "{}", herald.logs());
+    assert_eq!(
+        got,
+        ["4: 1 2 3 4", "held 10", "held 11"],
+        "{}",
+        herald.logs()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -309,7 +309,7 @@ async fn readyz_follows_the_store() {
     work.database_read_only(false);
     assert_eq!(code, 1, "{out}");
     // SQLite may take a transaction or two to shake off the I/O error.
-    let ready = crate::support::eventually(Duration::from_secs(10), || async {
+    let ready = crate::support::eventually(Duration::from_secs(30), || async {
         get(&herald.url("/readyz")).await.0 == 200
     })
     .await;

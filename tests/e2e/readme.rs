@@ -194,3 +194,18 @@ fn the_readme_noise_recipes_pass_check_and_simulate_says_what_they_do() {
     assert!(out.contains(" Europe/Oslo"), "{out}");
     assert!(out.contains("1 quote update"), "{out}");
 }
+
+#[test]
+fn the_readme_conversation_example_passes_check() {
+    let readme = readme();
+    let rules = yaml_after(&readme, "## Conversations: one message per quote");
+    let work = crate::support::Workdir::new(&rules);
+    let env = [("SLACK_BOT_TOKEN", "xoxb-for-the-test")];
+    let (code, out, _) =
+        crate::support::herald_cmd(work.path(), &["check", "--rules", "rules.yaml"], &env);
+    assert_eq!(code, 0, "{rules}\n{out}");
+    assert!(
+        out.contains("quote-story: events quote.sent, quote.approved, quote.rejected, quote.ordered -> deals (slack, template quote-status)"),
+        "{out}"
+    );
+}

@@ -20,7 +20,9 @@ use herald::store::{
 mod pg;
 use pg::PgDb;
 
+mod conversations;
 mod digests;
+use conversations::*;
 use digests::*;
 
 /// What a test runs against: `n` handles on one store (replicas, for PostgreSQL).
@@ -101,6 +103,8 @@ conformance!(
     a_claimed_digest_collects_no_more_and_sending_it_sends_its_members,
     a_full_digest_is_due_at_once,
     a_held_delivery_is_due_when_its_hours_open,
+    concurrent_first_steps_let_one_delivery_post,
+    a_posted_conversation_is_followed_in_superoffices_order,
 );
 
 pub(crate) fn instance(name: &str) -> Instance {

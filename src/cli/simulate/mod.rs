@@ -3,6 +3,7 @@
 
 mod report;
 mod show;
+mod talk;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -19,7 +20,9 @@ use crate::enrich::Enricher;
 use crate::enrich::api::Api;
 use crate::event::Event;
 use crate::rules::{Rule, RuleSet, Verdict};
+use crate::store::{self, Store};
 use report::{Addresses, MessageReport, Report, RuleOutcome, RuleReport, Shown};
+use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,6 +34,10 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The database to read conversations' earlier steps from (read only); by default
+    /// herald.db here, if there is one.
+    #[arg(long, env = "HERALD_DB", hide_env_values = true, value_name = "URL")]
+    pub db: Option<String>,
     /// Read SuperOffice API answers from this folder instead of the network
     /// (DIR/Agents/Quote/GetQuoteEntity/ID.json, DIR/Sale/ID.json...): try rules offline.
     #[arg(long, value_name = "DIR")]
@@ -61,7 +68,12 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         };
         Enricher::new(api, config.redactor.clone())
     });
-    let report = simulate(&config, &event, enricher.as_ref()).await;
+    let store = open_store(args.db.as_deref()).await;
+    let ctx = Ctx {
+        enricher: enricher.as_ref(),
+        store: store.as_deref(),
+    };
+    let report = simulate(&config, &event, ctx).await;
     let text = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
@@ -71,8 +83,26 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What simulate reads besides the rules: the SuperOffice API (or saved answers), and the
+/// database, for conversations' earlier steps.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub enricher: Option<&'a Enricher>,
+    pub store: Option<&'a dyn Store>,
+}
+
+/// The database to read conversations from: `--db`, or `herald.db` here if there is one.
+async fn open_store(db: Option<&str>) -> Option<Arc<dyn Store>> {
+    let url = match db {
+        Some(url) => url.to_string(),
+        None if std::path::Path::new("herald.db").exists() => "sqlite://herald.db".into(),
+        None => return None,
+    };
+    store::open(&url, store::Mode::Inspect).await.ok()
+}
+
 /// What every rule would do with the event.
-pub async fn simulate(config: &RuleSet, event: &Event, enricher: Option<&Enricher>) -> Report {
+pub async fn simulate(config: &RuleSet, event: &Event, ctx: Ctx<'_>) -> Report {
     let received_at = Timestamp::now();
     let mut rules = Vec::new();
     for verdict in config.evaluate(event) {
@@ -91,10 +121,7 @@ pub async fn simulate(config: &RuleSet, event: &Event, enricher: Option<&Enriche
                     reason: format!("rule `{by}` matched first and has stop: true"),
                 },
             ),
-            Verdict::Match(rule) => (
-                rule,
-                matched(config, event, rule, enricher, received_at).await,
-            ),
+            Verdict::Match(rule) => (rule, matched(config, event, rule, ctx, received_at).await),
         };
         rules.push(RuleReport {
             rule: rule.name.clone(),
@@ -110,7 +137,7 @@ async fn matched(
     config: &RuleSet,
     event: &Event,
     rule: &Rule,
-    enricher: Option<&Enricher>,
+    ctx: Ctx<'_>,
     received_at: Timestamp,
 ) -> RuleOutcome {
     let mut messages = Vec::new();
@@ -124,7 +151,7 @@ async fn matched(
             on_error: Some(OnError::SendWithout),
         };
         let kind = config.channels[&action.channel].kind().as_str();
-        let (prepared, when) = match shaped(config, enricher, &job, received_at).await {
+        let (prepared, when) = match shaped(config, ctx, &job, received_at).await {
             Ok(shaped) => shaped,
             Err(stop) => (stop, None),
         };
@@ -159,27 +186,30 @@ async fn matched(
     RuleOutcome::Match { messages }
 }
 
-/// The message as delivery would make it now, and what noise control would do with it (in a
-/// sentence; `None` for an action without `digest:`, `throttle:` or `active_hours:`).
+/// The message as delivery would make it now, and what noise control and its conversation
+/// would do with it (in a sentence; `None` for an action with neither).
 async fn shaped(
     config: &RuleSet,
-    enricher: Option<&Enricher>,
+    ctx: Ctx<'_>,
     job: &Job<'_>,
     now: Timestamp,
 ) -> Result<(Prepared, Option<String>), Prepared> {
-    let ctx = prepare::context(enricher, job).await?;
+    let mut context = prepare::context(ctx.enricher, job).await?;
+    let talk = talk::converse(config, ctx.store, job.event, job, &mut context).await?;
     let action = job.action;
     if action.noise.is_quiet() {
-        return Ok((prepare::render(config, job, &ctx), None));
+        return Ok((prepare::render(config, job, &context), talk));
     }
-    let plan = noise::plan(config, action, &ctx, now).map_err(Prepared::Dead)?;
+    let plan = noise::plan(config, action, &context, now).map_err(Prepared::Dead)?;
     let (key, end) = match &plan {
         noise::Plan::Digest { key, due, .. } => (key.as_str(), *due),
         _ => ("", now),
     };
-    let ctx = noise::single(action, ctx, key, now, end);
+    let context = noise::single(action, context, key, now, end);
+    let when = [Some(noise::describe(&plan)), talk];
+    let when: Vec<String> = when.into_iter().flatten().collect();
     Ok((
-        prepare::render(config, job, &ctx),
-        Some(noise::describe(&plan)),
+        prepare::render(config, job, &context),
+        Some(when.join("; then ")),
     ))
 }

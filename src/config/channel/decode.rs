@@ -25,6 +25,7 @@ const COMMON_KEYS: &[&str] = &[
     "active_hours",
 ];
 const HTTP_KEYS: &[&str] = &["url"];
+const SLACK_KEYS: &[&str] = &["url", "token", "channel", "api_url"];
 const WEBHOOK_KEYS: &[&str] = &["url", "method", "headers"];
 const EMAIL_KEYS: &[&str] = &["smtp", "from", "to", "cc", "reply_to", "subject"];
 
@@ -34,7 +35,8 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
     let entries = d.map(node, &what)?;
     let kind = kind(d, entries, node, &what)?;
     let own = match kind {
-        Kind::Slack | Kind::Teams => HTTP_KEYS,
+        Kind::Slack => SLACK_KEYS,
+        Kind::Teams => HTTP_KEYS,
         Kind::Webhook => WEBHOOK_KEYS,
         Kind::Email => EMAIL_KEYS,
     };
@@ -105,7 +107,7 @@ fn kind_spec(
     what: &str,
 ) -> Option<KindSpec> {
     match kind {
-        Kind::Slack => endpoint(d, entries, node, what).map(KindSpec::Slack),
+        Kind::Slack => super::slack::decode(d, entries, node, what).map(KindSpec::Slack),
         Kind::Teams => endpoint(d, entries, node, what).map(KindSpec::Teams),
         Kind::Webhook => webhook(d, entries, node, what).map(KindSpec::Webhook),
         Kind::Email => email(d, entries, node, what).map(KindSpec::Email),
@@ -176,13 +178,23 @@ fn retry(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<RetryPolicy> {
     (d.sink.items.len() == before).then_some(policy)
 }
 
-fn endpoint(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Option<Endpoint> {
+pub(super) fn endpoint(
+    d: &mut Decoder<'_>,
+    entries: &Entries,
+    node: &Node,
+    what: &str,
+) -> Option<Endpoint> {
     let Some(url_node) = get(entries, "url") else {
         d.sink
             .error(node.pos, format!("{what} needs a `url` (or file://DIR)"));
         return None;
     };
-    let raw = d.text(url_node, &format!("{what}: url"))?;
+    url_at(d, url_node, what, "url")
+}
+
+/// An `http(s)://` URL or `file://DIR` at `key`.
+pub(super) fn url_at(d: &mut Decoder<'_>, node: &Node, what: &str, key: &str) -> Option<Endpoint> {
+    let raw = d.text(node, &format!("{what}: {key}"))?;
     if let Some(dir) = file_dir(&raw) {
         return Some(Endpoint::File(dir));
     }
@@ -192,18 +204,16 @@ fn endpoint(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> 
         }
         // The URL itself may be a secret: name the problem, never the value.
         Ok(url) => {
-            d.sink.error(
-                url_node.pos,
-                format!(
-                    "{what}: url must be http(s)://… or file://DIR, not {}://",
-                    url.scheme()
-                ),
+            let message = format!(
+                "{what}: {key} must be http(s)://… or file://DIR, not {}://",
+                url.scheme()
             );
+            d.sink.error(node.pos, message);
             None
         }
         Err(e) => {
             d.sink
-                .error(url_node.pos, format!("{what}: url does not parse: {e}"));
+                .error(node.pos, format!("{what}: {key} does not parse: {e}"));
             None
         }
     }

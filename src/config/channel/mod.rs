@@ -3,6 +3,7 @@
 //! and nothing the loader did not check.
 
 mod decode;
+mod slack;
 mod smtp;
 
 use std::path::PathBuf;
@@ -68,7 +69,7 @@ pub struct ChannelSpec {
 /// What each kind of destination needs.
 #[derive(Debug, Clone)]
 pub enum KindSpec {
-    Slack(Endpoint),
+    Slack(SlackSpec),
     Teams(Endpoint),
     Webhook(WebhookSpec),
     Email(EmailSpec),
@@ -90,10 +91,15 @@ impl ChannelSpec {
     pub fn secrets(&self) -> Vec<String> {
         let mut out = Vec::new();
         let endpoint = match &self.kind {
-            KindSpec::Slack(e) | KindSpec::Teams(e) => Some(e),
+            KindSpec::Slack(SlackSpec::Webhook(e)) | KindSpec::Teams(e) => Some(e),
+            KindSpec::Slack(SlackSpec::App(_)) | KindSpec::Email(_) => None,
             KindSpec::Webhook(w) => Some(&w.endpoint),
-            KindSpec::Email(_) => None,
         };
+        if let KindSpec::Slack(SlackSpec::App(app)) = &self.kind {
+            let token = app.token.expose();
+            out.push(token.clone());
+            out.extend(Redactor::header_parts(&format!("Bearer {token}")));
+        }
         if let Some(Endpoint::Http(url)) = endpoint {
             let url = url.expose();
             out.push(url.to_string());
@@ -125,6 +131,14 @@ impl ChannelSpec {
         out
     }
 
+    /// The Slack app settings, for a Slack channel with a bot token.
+    pub fn slack_app(&self) -> Option<&SlackApp> {
+        match &self.kind {
+            KindSpec::Slack(SlackSpec::App(app)) => Some(app),
+            _ => None,
+        }
+    }
+
     /// The email settings, for an email channel.
     pub fn email(&self) -> Option<&EmailSpec> {
         match &self.kind {
@@ -142,6 +156,27 @@ pub enum Endpoint {
     /// `file://DIR`: the exact bytes herald would have sent, one file per message.
     File(PathBuf),
 }
+
+/// A Slack channel: an incoming webhook (it can only post), or a Slack app's bot token (it can
+/// also edit its messages and reply in their threads, which conversations need).
+#[derive(Debug, Clone)]
+pub enum SlackSpec {
+    Webhook(Endpoint),
+    App(SlackApp),
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackApp {
+    /// The bot token (`xoxb-…`).
+    pub token: Secret<String>,
+    /// A channel ID (`C0123456789`), or `#name`, looked up once with `conversations.list`.
+    pub channel: String,
+    /// The Web API's base (`https://slack.com/api`), or `file://DIR` for the calls' bodies.
+    pub api: Endpoint,
+}
+
+/// Slack's Web API.
+pub const SLACK_API: &str = "https://slack.com/api";
 
 #[derive(Debug, Clone)]
 pub struct WebhookSpec {

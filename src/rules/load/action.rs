@@ -11,22 +11,38 @@ use super::known_root;
 use crate::config::channel::{self, Kind};
 use crate::config::decode::{Entries, get};
 use crate::config::diag::did_you_mean;
-use crate::config::names::Needs;
+use crate::config::names::{CONVERSATION, Needs};
 use crate::config::noise::{self, Noise};
 use crate::config::yaml::Node;
 use crate::render::message::MessageTemplate;
 use crate::render::{Escape, Text};
 use crate::rules::Action;
 
-/// What a message template is compiled for: a destination kind, and whether its context is
-/// shaped as a digest (`events`, `count`, `key`, `window`).
+/// What a message template is compiled for: a destination kind, whether its context is shaped
+/// as a digest (`events`, `count`, `key`, `window`), and whether it has `conversation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct Shape {
     pub(super) kind: Kind,
     pub(super) digest: bool,
+    pub(super) conversation: bool,
 }
 
-const ACTION_KEYS: &[&str] = &["channel", "template", "text", "subject", "to"];
+impl Shape {
+    /// True if a template of this shape may use this top-level name.
+    pub(super) fn knows(self, has_superoffice: bool, name: &str) -> bool {
+        known_root(has_superoffice, self.digest, name)
+            || (self.conversation && CONVERSATION.contains(&name))
+    }
+}
+
+const ACTION_KEYS: &[&str] = &[
+    "channel",
+    "template",
+    "text",
+    "subject",
+    "to",
+    "conversation",
+];
 
 impl Loader {
     pub(super) fn actions(
@@ -74,9 +90,12 @@ impl Loader {
             None => noise,
         };
         let (key, key_needs) = self.noise_key(&noise, label)?;
+        let (conversation, talk_needs) =
+            self.conversation(entries, &channel, channels, &noise, label)?;
         let shape = Shape {
             kind,
             digest: noise.digests(),
+            conversation: conversation.is_some(),
         };
         let channel_subject = spec.and_then(|c| c.email()?.subject.clone());
         let (template, template_name, needs) =
@@ -86,9 +105,10 @@ impl Loader {
             template,
             template_name,
             to,
-            needs: needs.union(&key_needs),
+            needs: needs.union(&key_needs).union(&talk_needs),
             noise,
             key,
+            conversation,
         })
     }
 
@@ -246,7 +266,7 @@ impl Loader {
         let has_so = self.superoffice.is_some();
         let known = |r: &str| {
             used.borrow_mut().add(r);
-            known_root(has_so, shape.digest, r)
+            shape.knows(has_so, r)
         };
         match MessageTemplate::inline(&mut self.renderer, shape.kind, &text, subject, &known) {
             Ok(template) => Some((Arc::new(template), used.into_inner())),

@@ -7,6 +7,7 @@
 
 mod action;
 mod condition;
+mod conversation;
 mod document;
 mod template;
 

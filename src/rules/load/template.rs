@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use super::action::Shape;
 use super::document::{Compiled, Loader};
-use super::known_root;
 use crate::config::diag::did_you_mean;
 use crate::config::names::Needs;
 use crate::config::yaml::Node;
@@ -77,7 +76,7 @@ impl Loader {
         let has_so = self.superoffice.is_some();
         let known = |r: &str| {
             used.borrow_mut().add(r);
-            known_root(has_so, shape.digest, r)
+            shape.knows(has_so, r)
         };
         match MessageTemplate::from_folder(&mut self.renderer, folder, shape.kind, &known) {
             Ok(t) => Some((Arc::new(t), used.into_inner())),

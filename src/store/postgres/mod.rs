@@ -13,6 +13,7 @@
 //!   recovers by itself when the database is back.
 
 mod claim;
+mod conversation;
 mod digest;
 mod listen;
 mod read;
@@ -29,6 +30,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::watch;
 
 use super::batch::Writer;
+use super::conversation::{Conversation, Posted, Step, Stepped};
 use super::{
     Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, DigestContent, EventFilter,
     EventRow, Instance, Join, Joined, Millis, NewEvent, Record, Recorded, Replay, Result, Store,
@@ -134,6 +136,22 @@ impl Store for PgStore {
 
     fn digest(&self, id: i64) -> BoxFuture<'_, Result<Option<DigestContent>>> {
         Box::pin(digest::content(&self.pool, id))
+    }
+
+    fn step(&self, step: Step) -> BoxFuture<'_, Result<Stepped>> {
+        Box::pin(async move { conversation::step(&self.pool, &step).await })
+    }
+
+    fn posted(&self, posted: Posted) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { conversation::posted(&self.pool, &posted).await })
+    }
+
+    fn conversation(
+        &self,
+        channel: String,
+        key: String,
+    ) -> BoxFuture<'_, Result<Option<Conversation>>> {
+        Box::pin(async move { conversation::get(&self.pool, &channel, &key).await })
     }
 
     fn release(&self, leases: Vec<(i64, i64)>) -> BoxFuture<'_, Result<()>> {

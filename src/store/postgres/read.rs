@@ -271,6 +271,11 @@ pub(super) async fn purge(pool: &PgPool, before: Millis) -> Result<u64> {
         .bind(before)
         .execute(pool)
         .await?;
+    // Conversations nobody wrote in for their `keep:` (a quote's life).
+    sqlx::query("DELETE FROM conversations WHERE expires_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?;
     Ok(done.rows_affected())
 }
 

@@ -4,6 +4,7 @@
 //! each other.
 
 mod claim;
+mod conversation;
 mod digest;
 mod read;
 mod record;
@@ -20,6 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use tokio::sync::watch;
 
 use super::batch::Writer;
+use super::conversation::{Conversation, Posted, Step, Stepped};
 use super::{
     Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, DigestContent, EventFilter,
     EventRow, Instance, Join, Joined, Millis, Mode, NewEvent, Record, Recorded, Replay, Result,
@@ -120,6 +122,22 @@ impl Store for SqliteStore {
 
     fn digest(&self, id: i64) -> BoxFuture<'_, Result<Option<DigestContent>>> {
         Box::pin(digest::content(&self.pool, id))
+    }
+
+    fn step(&self, step: Step) -> BoxFuture<'_, Result<Stepped>> {
+        Box::pin(async move { conversation::step(&self.pool, &step).await })
+    }
+
+    fn posted(&self, posted: Posted) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { conversation::posted(&self.pool, &posted).await })
+    }
+
+    fn conversation(
+        &self,
+        channel: String,
+        key: String,
+    ) -> BoxFuture<'_, Result<Option<Conversation>>> {
+        Box::pin(async move { conversation::get(&self.pool, &channel, &key).await })
     }
 
     fn release(&self, leases: Vec<(i64, i64)>) -> BoxFuture<'_, Result<()>> {

@@ -225,7 +225,7 @@ pub(super) async fn release_lapsed(
     if lapsed == 0 && before != Millis::MAX {
         return Ok(0);
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let released = sqlx::query(
         "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL, lease_token = NULL,
            next_attempt_at = MIN(next_attempt_at, ?3)
@@ -281,6 +281,11 @@ pub(super) async fn purge(pool: &SqlitePool, before: Millis) -> Result<u64> {
     // Digests that collected nothing (what came went at once) have no delivery to take them
     // along: they go once long past due. The others go with their delivery.
     sqlx::query("DELETE FROM digests WHERE delivery_id IS NULL AND due_at < ?1")
+        .bind(before)
+        .execute(pool)
+        .await?;
+    // Conversations nobody wrote in for their `keep:` (a quote's life).
+    sqlx::query("DELETE FROM conversations WHERE expires_at < ?1")
         .bind(before)
         .execute(pool)
         .await?;

@@ -19,7 +19,7 @@ pub(super) struct Writes {
 impl Apply for Writes {
     fn apply<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Applied>> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let accepted = accept(&mut tx, &batch.accepts).await?;
             let recorded = super::record::record(&mut tx, &batch.records).await?;
             let mut joined = Vec::with_capacity(batch.joins.len());

@@ -4,6 +4,7 @@
 #[path = "../../common/pg.rs"]
 pub mod pg;
 pub mod proxy;
+pub mod slack;
 pub mod smtp;
 pub mod standin;
 pub mod superoffice;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 pub use pg::PgDb;
 pub use proxy::TcpProxy;
+pub use slack::{Scripted, SlackApi};
 pub use smtp::SmtpServer;
 pub use standin::{Reply, StandIn};
 
