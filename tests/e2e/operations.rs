@@ -313,7 +313,7 @@ async fn readyz_follows_the_store() {
         get(&herald.url("/readyz")).await.0 == 200
     })
     .await;
-    assert!(ready, "/readyz did not recover");
+    assert!(ready, "/readyz did not recover: {}", herald.logs());
     assert_eq!(get(&herald.url("/healthz")).await.0, 200);
 }
 

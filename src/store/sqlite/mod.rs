@@ -61,6 +61,12 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
+            // A COMMIT that fails with an I/O error leaves SQLite without a transaction but
+            // sqlx counting one, and every later `BEGIN IMMEDIATE` on that connection fails:
+            // such a connection is closed, not given out again.
+            .after_release(|conn, _| {
+                Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+            })
             .connect_with(options)
             .await?;
         MIGRATOR
