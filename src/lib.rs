@@ -38,7 +38,9 @@ pub mod metrics;
 pub mod ops;
 pub mod render;
 pub mod rules;
+pub mod ruletest;
 pub mod secret;
+pub mod simulate;
 pub mod store;
 pub mod text;
 

@@ -9,7 +9,9 @@ use clap::Parser;
 /// spent a fifth of the service's CPU on them under load (see BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use herald::cli::{Cli, Command, check, deliveries, events, health, replay, send, serve, simulate};
+use herald::cli::{
+    Cli, Command, check, deliveries, events, health, replay, send, serve, simulate, test,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,6 +40,9 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args, &mut std::io::stdout()),
         Command::Simulate(args) => {
             runtime().and_then(|rt| rt.block_on(simulate::run(args, &mut std::io::stdout())))
+        }
+        Command::Test(args) => {
+            runtime().and_then(|rt| rt.block_on(test::run(args, &mut std::io::stdout())))
         }
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(*args))),
         Command::Send(args) => runtime().and_then(|rt| rt.block_on(send::run(args))),

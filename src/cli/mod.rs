@@ -8,6 +8,7 @@ pub mod replay;
 pub mod send;
 pub mod serve;
 pub mod simulate;
+pub mod test;
 
 use std::path::PathBuf;
 
@@ -40,6 +41,8 @@ pub enum Command {
     Check(check::Args),
     /// Show what the rules would do with a saved event, sending nothing.
     Simulate(simulate::Args),
+    /// Run the test cases kept beside the rules (*.test.yaml): PASS / FAIL per case.
+    Test(test::Args),
     /// Post an event file to a running herald, signed the way SuperOffice signs.
     Send(send::Args),
     /// List recent events, the rules they matched and their deliveries' states.

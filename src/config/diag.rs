@@ -44,10 +44,12 @@ impl fmt::Display for Diagnostics {
     }
 }
 
-/// Collects problems against one file.
+/// Collects problems against one file: errors, which refuse the configuration, and warnings,
+/// which are shown (by `check`, and logged by `serve`) but refuse nothing.
 pub struct Sink {
     file: PathBuf,
     pub items: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Sink {
@@ -55,7 +57,17 @@ impl Sink {
         Sink {
             file: file.to_path_buf(),
             items: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// Something that works but is likely not what was meant.
+    pub fn warn(&mut self, pos: Pos, message: impl Into<String>) {
+        self.warnings.push(Diagnostic {
+            file: self.file.clone(),
+            pos,
+            message: format!("warning: {}", message.into()),
+        });
     }
 
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
@@ -80,11 +92,23 @@ impl Sink {
     }
 
     pub fn finish(mut self) -> Diagnostics {
-        self.items.sort_by(|a, b| {
-            (&a.file, a.pos.line, a.pos.column).cmp(&(&b.file, b.pos.line, b.pos.column))
-        });
+        sort(&mut self.items);
         Diagnostics { items: self.items }
     }
+
+    /// The warnings, in file order.
+    pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.dedup();
+        sort(&mut warnings);
+        warnings
+    }
+}
+
+fn sort(items: &mut [Diagnostic]) {
+    items.sort_by(|a, b| {
+        (&a.file, a.pos.line, a.pos.column).cmp(&(&b.file, b.pos.line, b.pos.column))
+    });
 }
 
 /// "did you mean `x`?" for a misspelt name, when one of `known` is close enough.

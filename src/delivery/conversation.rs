@@ -3,8 +3,7 @@
 //! template gets `conversation` (the key, the steps so far, the current state). Once a first
 //! message is posted, where it is is remembered for the next step.
 
-use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::error;
 
 use super::Dispatcher;
@@ -12,7 +11,8 @@ use super::attempt::{Outcome, Try};
 use super::said::Said;
 use crate::channels::{Delivered, Thread, Turn};
 use crate::event::Event;
-use crate::render::context::TemplateContext;
+use crate::render;
+use crate::render::context::{StepView, TemplateContext};
 use crate::rules::{RuleSet, Talk};
 use crate::store::conversation::{Posted, Seen, Step, Stepped, ThreadRef};
 use crate::store::{Next, millis, now_ms};
@@ -135,38 +135,15 @@ fn wait(until: i64) -> Outcome {
     )
 }
 
-/// `conversation` in a message's context: its key, whether this is its first message, the steps
-/// so far (each `event`, `state`, `at`, and `current` for this message's own), and the current
-/// state (the newest step's).
+/// `conversation` in a message's context (see [`render::context::conversation`]).
 pub fn context(key: &str, steps: &[Seen], posted_at: Option<i64>, current: &str) -> Value {
-    let time = |ms: i64| Timestamp::from_millisecond(ms).map_or(String::new(), |t| t.to_string());
-    let list: Vec<Value> = steps
+    let views: Vec<StepView<'_>> = steps
         .iter()
-        .map(|s| {
-            json!({
-                "event": s.event,
-                "state": state(&s.event),
-                "at": time(s.at),
-                "current": s.event_id == current,
-            })
+        .map(|s| StepView {
+            event: &s.event,
+            at: s.at,
+            current: s.event_id == current,
         })
         .collect();
-    let latest = steps.last().map(|s| state(&s.event)).unwrap_or_default();
-    json!({
-        "key": key,
-        "first": posted_at.is_none(),
-        "posted_at": posted_at.map(time),
-        "state": latest,
-        "steps": list,
-    })
-}
-
-/// A step's state in words: `quote.ordered` is "Ordered".
-pub fn state(event: &str) -> String {
-    let last = event.rsplit('.').next().unwrap_or(event);
-    let mut chars = last.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    render::context::conversation(key, &views, posted_at)
 }

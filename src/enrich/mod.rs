@@ -162,3 +162,37 @@ pub async fn fill(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::superoffice::{ApiRoot, Auth, OnError, SuperOfficeSpec};
+    use crate::event::sample;
+    use crate::secret::{Redactor, Secret};
+
+    /// `check` renders templates against [`sample::enriched`]: it must be what enrichment
+    /// makes of the saved answers herald ships, for the sample quote event.
+    #[tokio::test]
+    async fn the_check_sample_is_what_enrichment_makes_of_the_saved_answers() {
+        let spec = SuperOfficeSpec {
+            root: ApiRoot::Fixed("https://example.invalid/api".parse().unwrap()),
+            auth: Auth::Bearer(Secret::new("unused".into())),
+            timeout: Duration::from_secs(1),
+            cache_ttl: Duration::from_secs(1),
+            on_error: OnError::SendWithout,
+        };
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/api");
+        let enricher = Enricher::new(Api::from_files(spec, dir), Redactor::new(Vec::new()));
+        let mut needs = Needs::default();
+        for root in crate::config::names::ENRICHED {
+            needs.add(root);
+        }
+        let got = enricher
+            .enrich(&sample::event("quote.ordered"), &needs)
+            .await
+            .unwrap();
+        assert_eq!(got, sample::enriched());
+    }
+}

@@ -5,6 +5,7 @@
 //! available to rules and templates through [`Event::fields`].
 
 pub mod catalog;
+pub mod sample;
 pub mod time;
 
 use serde_json::{Map, Value};

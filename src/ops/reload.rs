@@ -45,10 +45,17 @@ pub struct Reloader {
     /// The files as they were when the configuration in force was loaded (at start: taken
     /// here, before any task runs, so an edit made right after start is not missed).
     loaded: u64,
+    /// Run the test files beside the rules before a new configuration is put in force.
+    test_on_reload: bool,
 }
 
 impl Reloader {
-    pub fn new(source: Source, live: Arc<Live>, metrics: Arc<Metrics>) -> Arc<Reloader> {
+    pub fn new(
+        source: Source,
+        live: Arc<Live>,
+        metrics: Arc<Metrics>,
+        test_on_reload: bool,
+    ) -> Arc<Reloader> {
         metrics.reloaded(true);
         let loaded = fingerprint(&source, &live.config().templates_dir);
         Arc::new(Reloader {
@@ -57,6 +64,7 @@ impl Reloader {
             metrics,
             running: tokio::sync::Mutex::new(()),
             loaded,
+            test_on_reload,
         })
     }
 
@@ -65,7 +73,10 @@ impl Reloader {
         let source = self.source.clone();
         let loaded = tokio::task::spawn_blocking(move || source.load()).await;
         let report = match loaded {
-            Ok(Ok(config)) => self.put_in_force(config, trigger),
+            Ok(Ok(config)) => match self.failed_tests(&config).await {
+                failures if failures.is_empty() => self.put_in_force(config, trigger),
+                failures => failed(trigger, failures),
+            },
             Ok(Err(problems)) => failed(
                 trigger,
                 problems.items.iter().map(ToString::to_string).collect(),
@@ -86,7 +97,18 @@ impl Reloader {
         report
     }
 
+    /// With `--test-on-reload`, what the test files beside the rules say of `config`.
+    async fn failed_tests(&self, config: &RuleSet) -> Vec<String> {
+        if !self.test_on_reload {
+            return Vec::new();
+        }
+        crate::ruletest::gate(config, &self.source).await
+    }
+
     fn put_in_force(&self, config: RuleSet, trigger: &'static str) -> Report {
+        for w in &config.warnings {
+            tracing::warn!(trigger, "{w}");
+        }
         let changes = changes(&self.live.config(), &config);
         match self.live.swap(Arc::new(config)) {
             Ok(()) => {

@@ -75,3 +75,48 @@ impl TemplateContext {
         handlebars::Context::from(Value::Object(self.value.clone()))
     }
 }
+
+/// One step of a conversation as its messages' context shows it.
+pub struct StepView<'a> {
+    pub event: &'a str,
+    /// When it happened, in milliseconds since the epoch.
+    pub at: i64,
+    /// Whether this is the step of the message being made.
+    pub current: bool,
+}
+
+/// `conversation` in a message's context: its key, whether this is its first message, the steps
+/// so far (each `event`, `state`, `at`, and `current` for this message's own), and the current
+/// state (the newest step's).
+pub fn conversation(key: &str, steps: &[StepView<'_>], posted_at: Option<i64>) -> Value {
+    let time = |ms: i64| Timestamp::from_millisecond(ms).map_or(String::new(), |t| t.to_string());
+    let list: Vec<Value> = steps
+        .iter()
+        .map(|s| {
+            json!({
+                "event": s.event,
+                "state": state(s.event),
+                "at": time(s.at),
+                "current": s.current,
+            })
+        })
+        .collect();
+    let latest = steps.last().map(|s| state(s.event)).unwrap_or_default();
+    json!({
+        "key": key,
+        "first": posted_at.is_none(),
+        "posted_at": posted_at.map(time),
+        "state": latest,
+        "steps": list,
+    })
+}
+
+/// A step's state in words: `quote.ordered` is "Ordered".
+pub fn state(event: &str) -> String {
+    let last = event.rsplit('.').next().unwrap_or(event);
+    let mut chars = last.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

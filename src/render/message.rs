@@ -79,24 +79,36 @@ pub const MAX_TEMPLATE_FILE_BYTES: usize = 256 * 1024;
 pub(super) const DEFAULT_SUBJECT: &str = "{{Event}} {{PrimaryKey}}";
 
 impl MessageTemplate {
+    /// The message for a context, cut to the platform's limits where it would not fit.
     pub fn render(
         &self,
         renderer: &Renderer,
         ctx: &TemplateContext,
     ) -> Result<Rendered, RenderFailure> {
+        let mut message = self.render_whole(renderer, ctx)?;
+        let truncated = match &mut message {
+            Message::Slack { body } => limits::slack(body),
+            Message::Teams { body } => limits::teams(body),
+            Message::Webhook { .. } | Message::Email(_) => Vec::new(),
+        };
+        Ok(Rendered { message, truncated })
+    }
+
+    /// The message as the template makes it, nothing cut: what `check` holds against the
+    /// platform's limits.
+    pub fn render_whole(
+        &self,
+        renderer: &Renderer,
+        ctx: &TemplateContext,
+    ) -> Result<Message, RenderFailure> {
         let hb = ctx.to_handlebars();
-        let mut truncated = Vec::new();
-        let message = match self {
-            MessageTemplate::Slack(tree) => {
-                let mut body = tree.render(renderer, &hb)?;
-                truncated = limits::slack(&mut body);
-                Message::Slack { body }
-            }
-            MessageTemplate::Teams(tree) => {
-                let mut body = teams_envelope(tree.render(renderer, &hb)?)?;
-                truncated = limits::teams(&mut body);
-                Message::Teams { body }
-            }
+        Ok(match self {
+            MessageTemplate::Slack(tree) => Message::Slack {
+                body: tree.render(renderer, &hb)?,
+            },
+            MessageTemplate::Teams(tree) => Message::Teams {
+                body: teams_envelope(tree.render(renderer, &hb)?)?,
+            },
             MessageTemplate::Webhook(tree) => Message::Webhook {
                 body: tree.render(renderer, &hb)?,
             },
@@ -113,8 +125,7 @@ impl MessageTemplate {
                 text: mail::body(&renderer.render(&t.text, &hb)?),
                 html: mail::body(&renderer.render(&t.html, &hb)?),
             }),
-        };
-        Ok(Rendered { message, truncated })
+        })
     }
 
     /// The default message around an inline `text:` (and `subject:` for email).

@@ -11,6 +11,7 @@ mod folder;
 pub mod guard;
 pub mod helpers;
 pub mod limits;
+pub mod lint;
 pub mod mail;
 pub mod message;
 mod tree;

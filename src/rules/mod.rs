@@ -43,6 +43,8 @@ pub struct RuleSet {
     pub redactor: Redactor,
     /// Where to enrich events from, if anywhere.
     pub superoffice: Option<crate::config::superoffice::SuperOfficeSpec>,
+    /// What loading found that works but is likely not what was meant (`warning: …`).
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Debug)]

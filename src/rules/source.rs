@@ -20,6 +20,12 @@ pub struct Source {
 impl Source {
     /// Loads and checks the whole configuration.
     pub fn load(&self) -> Result<RuleSet, Diagnostics> {
+        self.load_with(&[])
+    }
+
+    /// Loads with `extra` values for `${VAR}`, read before the environment file and the process
+    /// environment (a test case's `env:`).
+    pub fn load_with(&self, extra: &[(String, String)]) -> Result<RuleSet, Diagnostics> {
         let vars = match &self.env_file {
             Some(f) => match read_env_file(f) {
                 Ok(v) => v,
@@ -36,7 +42,9 @@ impl Source {
             None => Vec::new(),
         };
         super::load_with_env(&self.rules, &|name| {
-            vars.iter()
+            extra
+                .iter()
+                .chain(vars.iter())
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
                 .or_else(|| std::env::var(name).ok())

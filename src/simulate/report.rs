@@ -61,15 +61,43 @@ pub enum RuleOutcome {
 pub struct MessageReport {
     pub channel: String,
     pub kind: &'static str,
+    /// The action's template folder; `None` for inline `text:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<Shown>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub truncated: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// What `digest:`, `throttle:` or `active_hours:` would do with it now.
+    /// What `digest:`, `throttle:`, `active_hours:` and `conversation:` would do with it now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+    /// Noise control's decision, for an action with `digest:`, `throttle:` or `active_hours:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+/// What noise control does with a message now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Sent at once.
+    Now,
+    /// Held until working hours open.
+    Held,
+    /// Collected into a digest (its first messages may still go at once).
+    Digest,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Now => "now",
+            Decision::Held => "held",
+            Decision::Digest => "digest",
+        }
+    }
 }
 
 /// A message as the destination would get it; for email, with its addresses.

@@ -10,7 +10,7 @@ use crate::event::Event;
 use crate::render::context::TemplateContext;
 use crate::rules::RuleSet;
 use crate::store::conversation::{Step, Stepped, decide};
-use crate::store::{Store, millis, now_ms};
+use crate::store::{Store, millis};
 use crate::text::show_time;
 
 /// Adds `conversation` to the context; says what the message would do, for an action that
@@ -18,6 +18,7 @@ use crate::text::show_time;
 pub(super) async fn converse(
     config: &RuleSet,
     store: Option<&dyn Store>,
+    now: i64,
     event: &Event,
     job: &Job<'_>,
     ctx: &mut TemplateContext,
@@ -35,7 +36,6 @@ pub(super) async fn converse(
             .flatten(),
         None => None,
     };
-    let now = now_ms();
     let step = Step {
         channel: channel.clone(),
         key: key.clone(),

@@ -15,4 +15,5 @@ mod noise;
 mod operations;
 mod readme;
 mod replicas;
+mod ruletests;
 mod secrets;

@@ -209,3 +209,23 @@ fn the_readme_conversation_example_passes_check() {
         "{out}"
     );
 }
+
+#[test]
+fn the_readme_test_file_example_passes() {
+    let readme = readme();
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["templates", "examples"] {
+        copy_dir(&repo().join(d), &dir.path().join(d));
+    }
+    std::fs::copy(
+        repo().join("rules.example.yaml"),
+        dir.path().join("rules.example.yaml"),
+    )
+    .unwrap();
+    let tests = yaml_after(&readme, "<!-- test-file example -->");
+    std::fs::write(dir.path().join("readme.test.yaml"), &tests).unwrap();
+    let (code, out, err) =
+        crate::support::herald_cmd(dir.path(), &["test", "readme.test.yaml"], &[]);
+    assert_eq!(code, 0, "{tests}\n{out}{err}");
+    assert!(out.ends_with("3 passed, 0 failed\n"), "{out}");
+}

@@ -71,6 +71,10 @@ pub struct Args {
     /// Do not watch the rules file and templates for changes (SIGHUP and /-/reload still work).
     #[arg(long, env = "HERALD_NO_WATCH", hide_env_values = true)]
     pub no_watch: bool,
+    /// Run the test files beside the rules (*.test.yaml, as `herald test`) at start and before
+    /// every reload: rules that fail them are refused like a broken file.
+    #[arg(long, env = "HERALD_TEST_ON_RELOAD", hide_env_values = true)]
+    pub test_on_reload: bool,
     /// On SIGTERM or SIGINT, how long sends in flight may take to finish.
     #[arg(long, env = "HERALD_SHUTDOWN_GRACE", hide_env_values = true, default_value = "10s", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub shutdown_grace: Duration,

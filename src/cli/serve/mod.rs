@@ -28,6 +28,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(config) = load(&args) else {
         return Ok(ExitCode::FAILURE);
     };
+    if !tests_pass(&args, &config).await {
+        return Ok(ExitCode::FAILURE);
+    }
     let Some(secrets) = secrets(&args)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -53,7 +56,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let (stop_tx, stop) = watch::channel(false);
     let running = tokio::spawn(dispatcher.clone().run(stop.clone()));
-    let reloader = Reloader::new(args.rules.source(), live.clone(), metrics.clone());
+    let source = args.rules.source();
+    let reloader = Reloader::new(source, live.clone(), metrics.clone(), args.test_on_reload);
     watch_config(&args, &reloader, &stop);
     let state = app_state(
         &args,
@@ -75,7 +79,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// The rules, checked; `None` (with every problem logged) when they have problems.
 fn load(args: &Args) -> Option<Arc<RuleSet>> {
     match args.rules.source().load() {
-        Ok(c) => Some(Arc::new(c)),
+        Ok(c) => {
+            for w in &c.warnings {
+                warn!("{w}");
+            }
+            Some(Arc::new(c))
+        }
         Err(problems) => {
             for p in &problems.items {
                 error!("{p}");
@@ -87,6 +96,25 @@ fn load(args: &Args) -> Option<Arc<RuleSet>> {
             None
         }
     }
+}
+
+/// With `--test-on-reload`, the rules must pass their tests to start, as to reload.
+async fn tests_pass(args: &Args, config: &RuleSet) -> bool {
+    if !args.test_on_reload {
+        return true;
+    }
+    let source = args.rules.source();
+    if crate::ruletest::discover(&source.rules).is_empty() {
+        warn!("--test-on-reload: no *.test.yaml beside the rules file; nothing to run");
+    }
+    let failures = crate::ruletest::gate(config, &source).await;
+    for f in &failures {
+        error!("{f}");
+    }
+    if !failures.is_empty() {
+        error!("the rules fail their tests; not starting (run `herald test` for the details)");
+    }
+    failures.is_empty()
 }
 
 /// The webhook secrets; `None` (logged) when there are none and unsigned webhooks were not

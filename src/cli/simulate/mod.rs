@@ -1,28 +1,21 @@
 //! `herald simulate`: the real matcher and the delivery's own prepare step (enrich, deferred
 //! conditions, render) on a saved event; nothing is sent.
 
-mod report;
 mod show;
-mod talk;
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::Context;
 use jiff::Timestamp;
 
-use crate::config::superoffice::OnError;
-use crate::delivery::noise;
-use crate::delivery::prepare::{self, Job, Prepared};
 use crate::enrich::Enricher;
 use crate::enrich::api::Api;
 use crate::event::Event;
-use crate::rules::{Rule, RuleSet, Verdict};
+use crate::simulate::{Ctx, simulate};
 use crate::store::{self, Store};
-use report::{Addresses, MessageReport, Report, RuleOutcome, RuleReport, Shown};
-use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -72,6 +65,7 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let ctx = Ctx {
         enricher: enricher.as_ref(),
         store: store.as_deref(),
+        now: Timestamp::now(),
     };
     let report = simulate(&config, &event, ctx).await;
     let text = if args.json {
@@ -83,14 +77,6 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What simulate reads besides the rules: the SuperOffice API (or saved answers), and the
-/// database, for conversations' earlier steps.
-#[derive(Clone, Copy)]
-pub struct Ctx<'a> {
-    pub enricher: Option<&'a Enricher>,
-    pub store: Option<&'a dyn Store>,
-}
-
 /// The database to read conversations from: `--db`, or `herald.db` here if there is one.
 async fn open_store(db: Option<&str>) -> Option<Arc<dyn Store>> {
     let url = match db {
@@ -99,117 +85,4 @@ async fn open_store(db: Option<&str>) -> Option<Arc<dyn Store>> {
         None => return None,
     };
     store::open(&url, store::Mode::Inspect).await.ok()
-}
-
-/// What every rule would do with the event.
-pub async fn simulate(config: &RuleSet, event: &Event, ctx: Ctx<'_>) -> Report {
-    let received_at = Timestamp::now();
-    let mut rules = Vec::new();
-    for verdict in config.evaluate(event) {
-        let (rule, outcome) = match verdict {
-            Verdict::Match(rule) if event.is_test() => (
-                rule,
-                RuleOutcome::NoMatch {
-                    reason: "the registration test event is answered 200 and never delivered"
-                        .into(),
-                },
-            ),
-            Verdict::NoMatch { rule, reason } => (rule, RuleOutcome::NoMatch { reason }),
-            Verdict::Stopped { rule, by } => (
-                rule,
-                RuleOutcome::NotEvaluated {
-                    reason: format!("rule `{by}` matched first and has stop: true"),
-                },
-            ),
-            Verdict::Match(rule) => (rule, matched(config, event, rule, ctx, received_at).await),
-        };
-        rules.push(RuleReport {
-            rule: rule.name.clone(),
-            outcome,
-        });
-    }
-    Report::new(event, rules)
-}
-
-/// A matching rule: each action prepared exactly as delivery would, with API answers that
-/// cannot be had now treated as "send without" (there is nobody to retry for).
-async fn matched(
-    config: &RuleSet,
-    event: &Event,
-    rule: &Rule,
-    ctx: Ctx<'_>,
-    received_at: Timestamp,
-) -> RuleOutcome {
-    let mut messages = Vec::new();
-    for action in &rule.notify {
-        let job = Job {
-            event,
-            rule,
-            action,
-            received_at,
-            elapsed: Duration::ZERO,
-            on_error: Some(OnError::SendWithout),
-        };
-        let kind = config.channels[&action.channel].kind().as_str();
-        let (prepared, when) = match shaped(config, ctx, &job, received_at).await {
-            Ok(shaped) => shaped,
-            Err(stop) => (stop, None),
-        };
-        let (shown, truncated, error) = match prepared {
-            Prepared::Ready(ready) => {
-                let addresses = Addresses::of(config, action);
-                let shown = Shown {
-                    message: ready.outgoing.message,
-                    addresses,
-                };
-                (Some(shown), ready.truncated, None)
-            }
-            Prepared::Dead(reason) => (None, Vec::new(), Some(reason)),
-            Prepared::Skip(reason) => {
-                return RuleOutcome::NoMatch {
-                    reason: format!("{reason} (after enrichment)"),
-                };
-            }
-            Prepared::Refused(reason) | Prepared::Retry(reason) => {
-                return RuleOutcome::Error { reason };
-            }
-        };
-        messages.push(MessageReport {
-            channel: action.channel.clone(),
-            kind,
-            message: shown,
-            truncated,
-            error,
-            when,
-        });
-    }
-    RuleOutcome::Match { messages }
-}
-
-/// The message as delivery would make it now, and what noise control and its conversation
-/// would do with it (in a sentence; `None` for an action with neither).
-async fn shaped(
-    config: &RuleSet,
-    ctx: Ctx<'_>,
-    job: &Job<'_>,
-    now: Timestamp,
-) -> Result<(Prepared, Option<String>), Prepared> {
-    let mut context = prepare::context(ctx.enricher, job).await?;
-    let talk = talk::converse(config, ctx.store, job.event, job, &mut context).await?;
-    let action = job.action;
-    if action.noise.is_quiet() {
-        return Ok((prepare::render(config, job, &context), talk));
-    }
-    let plan = noise::plan(config, action, &context, now).map_err(Prepared::Dead)?;
-    let (key, end) = match &plan {
-        noise::Plan::Digest { key, due, .. } => (key.as_str(), *due),
-        _ => ("", now),
-    };
-    let context = noise::single(action, context, key, now, end);
-    let when = [Some(noise::describe(&plan)), talk];
-    let when: Vec<String> = when.into_iter().flatten().collect();
-    Ok((
-        prepare::render(config, job, &context),
-        Some(when.join("; then ")),
-    ))
 }

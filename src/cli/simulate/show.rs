@@ -1,8 +1,8 @@
 //! `simulate`'s human form: MATCH / NO MATCH / SKIPPED per rule, and each message as the
 //! destination would receive it.
 
-use super::report::{MessageReport, Report, RuleOutcome, Shown};
 use crate::render::message::Message;
+use crate::simulate::report::{MessageReport, Report, RuleOutcome, Shown};
 
 pub fn human(report: &Report) -> String {
     let mut s = format!("event {} ({})\n", report.event.name, report.event.id);

@@ -88,7 +88,9 @@ pub fn mailbox(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Mailbox> 
         Err(e) => {
             d.sink.error(
                 node.pos,
-                format!("{what}: {text:?} is not an email address: {e}"),
+                format!(
+                    "{what}: {text:?} is not an email address ({e}); write name@example.com or \"Name <name@example.com>\" (an RFC 5322 mailbox)"
+                ),
             );
             None
         }

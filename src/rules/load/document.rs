@@ -165,6 +165,9 @@ impl Loader {
             );
             return None;
         }
+        if let Some(notify) = get(entries, "notify") {
+            self.lint(&rule, notify);
+        }
         Some(rule)
     }
 

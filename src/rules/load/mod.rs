@@ -9,6 +9,7 @@ mod action;
 mod condition;
 mod conversation;
 mod document;
+mod lint;
 mod template;
 
 use std::collections::{HashMap, HashSet};
@@ -79,6 +80,7 @@ pub fn load_with_env(
         renderer: Arc::new(loader.renderer),
         redactor: Redactor::new(secrets),
         superoffice: loader.superoffice,
+        warnings: loader.sink.take_warnings(),
     })
 }
 

@@ -1,0 +1,120 @@
+//! Every action's template rendered against a sample event of each type its rule can receive
+//! (with sample SuperOffice data when the file enriches), and the result held against what the
+//! destination's platform refuses ([`crate::render::lint`]). A template that renders 51 Slack
+//! blocks is found here, not at 3 a.m. as a dead letter.
+
+use std::collections::HashSet;
+
+use jiff::Timestamp;
+
+use super::document::Loader;
+use crate::config::yaml::{Kind, Node};
+use crate::event::{Event, sample};
+use crate::render::context::{self, StepView, TemplateContext};
+use crate::render::lint::{self, Severity};
+use crate::rules::{Action, Rule};
+
+/// The time sample messages are made at: the sample events' own.
+const SAMPLE_TIME: &str = "2026-11-20T13:05:44Z";
+
+impl Loader {
+    /// Lints each action of a rule that loaded; `notify` is its `notify:` list, in order.
+    pub(super) fn lint(&mut self, rule: &Rule, notify: &Node) {
+        let Kind::Seq(nodes) = &notify.kind else {
+            return;
+        };
+        let events = sample::names_for(&rule.events);
+        for (action, node) in rule.notify.iter().zip(nodes) {
+            let mut seen = HashSet::new();
+            for name in &events {
+                self.lint_one(rule, action, node, name, &mut seen);
+            }
+        }
+    }
+
+    fn lint_one(
+        &mut self,
+        rule: &Rule,
+        action: &Action,
+        node: &Node,
+        name: &str,
+        seen: &mut HashSet<String>,
+    ) {
+        let ctx = self.sample_context(rule, action, name);
+        // A sample lacks what only some real events carry: a template that needs it is left
+        // to `herald test` with real events.
+        let Ok(message) = action.template.render_whole(&self.renderer, &ctx) else {
+            return;
+        };
+        let template = match &action.template_name {
+            Some(t) => format!("template {t}"),
+            None => "inline text".to_string(),
+        };
+        for finding in lint::check(&message) {
+            if !seen.insert(finding.message.clone()) {
+                continue;
+            }
+            let text = format!(
+                "rule `{}`: notify {} ({template}), rendered for a sample {name} event: {}",
+                rule.name, action.channel, finding.message
+            );
+            match finding.severity {
+                Severity::Error => self.sink.error(node.pos, text),
+                Severity::Warning => self.sink.warn(node.pos, text),
+            }
+        }
+    }
+
+    /// What a message of `action` would see for a sample `name` event: the event, sample API
+    /// data when the file enriches, the conversation's first step, the digest of one.
+    fn sample_context(&self, rule: &Rule, action: &Action, name: &str) -> TemplateContext {
+        let event = sample::event(name);
+        let at: Timestamp = SAMPLE_TIME.parse().expect("a valid sample time");
+        let mut ctx = TemplateContext::new(&event, &rule.name, at);
+        if self.superoffice.is_some() {
+            enrich(&event, &mut ctx);
+        }
+        if action.conversation.is_some() {
+            let step = StepView {
+                event: name,
+                at: at.as_millisecond(),
+                current: true,
+            };
+            let value = context::conversation("quote-1042", &[step], None);
+            ctx.insert("conversation", value);
+        }
+        if action.noise.digests() {
+            let end = at + jiff::SignedDuration::from_mins(30);
+            ctx = TemplateContext::digest(&[ctx.clone()], "", at, end).unwrap_or(ctx);
+        }
+        ctx
+    }
+}
+
+/// The sample SuperOffice data an event of this entity gets.
+fn enrich(event: &Event, ctx: &mut TemplateContext) {
+    let entity = event.name().split('.').next().unwrap_or("");
+    let names: &[&str] = match entity {
+        "quote" => &[
+            "quote",
+            "version",
+            "alternative",
+            "lines",
+            "sale",
+            "contact",
+            "person",
+            "owner",
+        ],
+        "sale" => &["sale", "contact", "person", "owner"],
+        "contact" => &["contact"],
+        "person" => &["person"],
+        _ => &[],
+    };
+    let data = sample::enriched();
+    for name in names {
+        if let Some(value) = data.get(*name) {
+            ctx.insert(name, value.clone());
+        }
+    }
+    ctx.insert("enriched", serde_json::Value::Bool(true));
+}
