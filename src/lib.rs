@@ -42,6 +42,7 @@ pub mod ruletest;
 pub mod secret;
 pub mod simulate;
 pub mod store;
+pub mod subscription;
 pub mod text;
 
 /// Installs rustls' one crypto provider (ring) for the process. Idempotent.

@@ -10,7 +10,8 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use herald::cli::{
-    Cli, Command, check, deliveries, events, health, replay, send, serve, simulate, test,
+    Cli, Command, check, deliveries, events, health, replay, send, serve, simulate, superoffice,
+    test,
 };
 
 fn main() -> ExitCode {
@@ -50,6 +51,9 @@ fn main() -> ExitCode {
         Command::Deliveries(args) => runtime().and_then(|rt| rt.block_on(deliveries::run(args))),
         Command::Replay(args) => runtime().and_then(|rt| rt.block_on(replay::run(args))),
         Command::Health(args) => runtime().and_then(|rt| rt.block_on(health::run(args))),
+        Command::Superoffice(args) => {
+            runtime().and_then(|rt| rt.block_on(superoffice::run(args, &mut std::io::stdout())))
+        }
     };
     match result {
         Ok(code) => code,

@@ -58,6 +58,11 @@ pub struct PanicLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    pub webhook: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
     pub version: String,
 }
@@ -98,6 +103,10 @@ pub struct Metrics {
     pub enrichment_errors: Family<EnrichLabels, Counter>,
     pub panics: Family<PanicLabels, Counter>,
     pub reload_ok: Gauge,
+    /// 1 while SuperOffice's webhook to herald is Active, 0 when it is not (set by the
+    /// watchdog; absent until its first look).
+    pub superoffice_webhook_active: Family<WebhookLabels, Gauge>,
+    pub superoffice_reactivations: Family<WebhookLabels, Counter>,
     pub reload_success_time: Gauge<f64, AtomicU64>,
 }
 
@@ -107,10 +116,28 @@ impl Default for Metrics {
     }
 }
 
+/// The watchdog's: whether SuperOffice's webhook is Active, and how often it was set back.
+type WebhookMetrics = (Family<WebhookLabels, Gauge>, Family<WebhookLabels, Counter>);
+
+fn superoffice(r: &mut Registry) -> WebhookMetrics {
+    let active = add(
+        r,
+        "superoffice_webhook_active",
+        "1 if SuperOffice's webhook to herald is Active, 0 if SuperOffice stopped it",
+    );
+    let reactivations = add(
+        r,
+        "superoffice_webhook_reactivations",
+        "Times the watchdog set SuperOffice's webhook back to Active",
+    );
+    (active, reactivations)
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("herald");
         let r = &mut registry;
+        let (active, reactivations) = superoffice(r);
         let metrics = Metrics {
             events: add(
                 r,
@@ -141,6 +168,8 @@ impl Metrics {
                 "panics",
                 "Internal errors caught and contained, by where they happened",
             ),
+            superoffice_webhook_active: active,
+            superoffice_reactivations: reactivations,
             reload_ok: add(
                 r,
                 "config_last_reload_successful",

@@ -8,6 +8,7 @@ pub mod replay;
 pub mod send;
 pub mod serve;
 pub mod simulate;
+pub mod superoffice;
 pub mod test;
 
 use std::path::PathBuf;
@@ -53,6 +54,8 @@ pub enum Command {
     Replay(replay::Args),
     /// Ask a running herald whether it is ready (exit 0) or not (exit 1).
     Health(health::Args),
+    /// Manage herald's webhook in SuperOffice: register it from the rules, show its state.
+    Superoffice(superoffice::Args),
 }
 
 /// The `--rules` and `--env-file` options every command that reads the rules file shares:

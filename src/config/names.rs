@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 /// SuperOffice data was fetched for the message.
 pub const HERALD: &[&str] = &["rule", "received_at", "enriched"];
 
-/// The top-level names enrichment adds.
+/// The top-level names enrichment adds. `links` are addresses in SuperOffice's web client
+/// (`links.sale`, `links.quote`, `links.contact`, `links.person`).
 pub const ENRICHED: &[&str] = &[
     "quote",
     "version",
@@ -19,6 +20,7 @@ pub const ENRICHED: &[&str] = &[
     "person",
     "owner",
     "lines",
+    "links",
     "enriched",
 ];
 

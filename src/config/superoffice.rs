@@ -16,6 +16,25 @@ pub struct SuperOfficeSpec {
     pub timeout: Duration,
     pub cache_ttl: Duration,
     pub on_error: OnError,
+    /// The web client's address, for links back to the CRM: `web_url:`, or the API root
+    /// without its `/api`.
+    pub web_url: Option<Url>,
+    /// The tenant (ContextIdentifier) whose webhooks herald manages, with `tenant_lookup:`.
+    pub tenant: Option<String>,
+    pub watch: WatchSpec,
+}
+
+/// What the watchdog in `serve` does about herald's webhook in SuperOffice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchSpec {
+    /// The webhook's name in SuperOffice (`webhook_name:`, `herald` by default).
+    pub name: String,
+    /// How often to look (`watch_every:`, 5 minutes by default).
+    pub every: Duration,
+    /// Set a stopped webhook back to `Active` (at most once per look).
+    pub reactivate: bool,
+    /// Keep the webhook's event list in step with the rules.
+    pub sync_events: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +66,13 @@ pub enum OnError {
 
 const KEYS: &[&str] = &[
     "api",
+    "web_url",
+    "tenant",
+    "webhook_name",
+    "watch_every",
+    "reactivate",
+    "sync_events",
+    "alerts",
     "tenant_lookup",
     "auth",
     "timeout",
@@ -73,15 +99,26 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<SuperOfficeSpec> {
     let timeout = duration(d, entries, "timeout", 5);
     let cache_ttl = duration(d, entries, "cache_ttl", 300);
     let on_error = on_error(d, entries);
+    let web_url = match get(entries, "web_url") {
+        Some(n) => url(d, n, "web_url").map(Some),
+        None => Some(None),
+    };
+    let tenant = get(entries, "tenant").map(|n| d.text(n, &format!("{WHAT}: tenant")));
+    let watch = watch(d, entries);
     if d.sink.items.len() != before {
         return None;
     }
+    let root = root?;
+    let web_url = web_url?.or_else(|| derived_web_url(&root));
     Some(SuperOfficeSpec {
-        root: root?,
+        root,
         auth: auth?,
         timeout: timeout?,
         cache_ttl: cache_ttl?,
         on_error: on_error?,
+        web_url,
+        tenant: tenant.flatten(),
+        watch: watch?,
     })
 }
 
@@ -119,6 +156,38 @@ fn url(d: &mut Decoder<'_>, n: &Node, key: &str) -> Option<Url> {
             None
         }
     }
+}
+
+/// `https://sod2.superoffice.com/Cust12345/api` is the API of the web client at
+/// `https://sod2.superoffice.com/Cust12345`.
+fn derived_web_url(root: &ApiRoot) -> Option<Url> {
+    let ApiRoot::Fixed(api) = root else {
+        return None;
+    };
+    let text = api.as_str().trim_end_matches('/');
+    let web = text.strip_suffix("/api").unwrap_or(text);
+    Url::parse(web).ok()
+}
+
+/// `webhook_name`, `watch_every`, `reactivate`, `sync_events`.
+fn watch(d: &mut Decoder<'_>, entries: &Entries) -> Option<WatchSpec> {
+    let name = match get(entries, "webhook_name") {
+        Some(n) => d.text(n, &format!("{WHAT}: webhook_name")),
+        None => Some("herald".to_string()),
+    };
+    let every = duration(d, entries, "watch_every", 300);
+    let flag = |d: &mut Decoder<'_>, key: &str| match get(entries, key) {
+        Some(n) => d.boolean(n, &format!("{WHAT}: {key}")),
+        None => Some(false),
+    };
+    let reactivate = flag(d, "reactivate");
+    let sync_events = flag(d, "sync_events");
+    Some(WatchSpec {
+        name: name?,
+        every: every?,
+        reactivate: reactivate?,
+        sync_events: sync_events?,
+    })
 }
 
 fn duration(d: &mut Decoder<'_>, entries: &Entries, key: &str, default: u64) -> Option<Duration> {

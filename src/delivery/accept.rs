@@ -8,8 +8,11 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use tracing::warn;
 
 use super::{Dispatcher, Handed};
-use crate::rules::RuleSet;
-use crate::store::{Accepted, Claimed, NewEvent, Result, now_ms};
+use jiff::Timestamp;
+
+use crate::event::Event;
+use crate::rules::{Rule, RuleSet};
+use crate::store::{Accepted, Claimed, Millis, NewDelivery, NewEvent, Result, now_ms};
 
 impl Dispatcher {
     /// Stores an event and its deliveries in one commit, and starts sending what can go at
@@ -122,6 +125,39 @@ impl Dispatcher {
             warn!(deliveries = n, error = %e, "cannot release leases; they are claimed again when they run out");
         }
         self.wake();
+    }
+}
+
+/// An event to store, with one delivery per action of each matched rule.
+pub fn planned(
+    event: &Event,
+    matched: &[&Rule],
+    body: Arc<str>,
+    received_at: Timestamp,
+    dedup_window_ms: Millis,
+) -> NewEvent {
+    let deliveries = matched
+        .iter()
+        .flat_map(|rule| {
+            rule.notify
+                .iter()
+                .enumerate()
+                .map(|(i, action)| NewDelivery {
+                    rule: rule.name.clone(),
+                    action_index: i as u32,
+                    channel: action.channel.clone(),
+                    lease: None,
+                })
+        })
+        .collect();
+    NewEvent {
+        event_id: event.id().to_string(),
+        event_type: event.name().to_string(),
+        received_at: received_at.as_millisecond(),
+        body,
+        matched_rules: matched.iter().map(|r| r.name.clone()).collect(),
+        deliveries,
+        dedup_window_ms,
     }
 }
 

@@ -13,6 +13,7 @@
 //! committed, so at most `concurrency` messages can be sent twice that way.
 
 mod accept;
+pub use accept::planned;
 mod attempt;
 pub mod conversation;
 mod housekeeping;

@@ -172,12 +172,7 @@ impl Api {
                 .header("Content-Type", "application/json")
                 .body(serde_json::json!({ *arg: id }).to_string()),
         };
-        let request = match &self.spec.auth {
-            Auth::Bearer(token) => request.bearer_auth(token.expose()),
-            Auth::Ticket { ticket, app_token } => request
-                .header("Authorization", format!("SOTicket {}", ticket.expose()))
-                .header("SO-AppToken", app_token.expose()),
-        };
+        let request = self.signed(request);
         let what = call.path();
         let (status, body) = self.exchange(request, &format!("API {what}")).await?;
         let excerpt = crate::http::excerpt(&body);
@@ -198,6 +193,45 @@ impl Api {
                 s,
                 format!("SuperOffice API {what} answered {status}: {excerpt}"),
             )),
+        }
+    }
+
+    /// The web client's address, for links back to SuperOffice.
+    pub fn web_url(&self) -> Option<&url::Url> {
+        self.spec.web_url.as_ref()
+    }
+
+    /// Any other request (managing webhooks): `method` on `{root}/{path}` with an optional JSON
+    /// body, signed like every call; the status and body as they came. Not cached.
+    pub async fn request(
+        &self,
+        tenant: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, String), ApiError> {
+        let Backend::Http(client) = &self.backend else {
+            return Err(ApiError::Permanent(format!(
+                "SuperOffice API {path}: not available from saved answers"
+            )));
+        };
+        let (root, _) = self.root(tenant).await?;
+        let mut request = self.signed(client.request(method, format!("{root}/{path}")));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        self.exchange(request, &format!("API {path}")).await
+    }
+
+    /// The request with the configured credentials.
+    fn signed(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.spec.auth {
+            Auth::Bearer(token) => request.bearer_auth(token.expose()),
+            Auth::Ticket { ticket, app_token } => request
+                .header("Authorization", format!("SOTicket {}", ticket.expose()))
+                .header("SO-AppToken", app_token.expose()),
         }
     }
 

@@ -7,6 +7,7 @@
 //! calls. `enriched` says whether the data is there (false when enrichment failed or is off).
 
 pub mod api;
+mod links;
 mod quote;
 
 use serde_json::{Map, Value};
@@ -52,17 +53,17 @@ impl Enricher {
         let entity = event.name().split('.').next().unwrap_or("");
         match entity {
             "quote" => self.quote(tenant, id, needs, &mut out).await?,
-            "sale" if needs.any(&["sale", "contact", "person", "owner"]) => {
+            "sale" if needs.any(&["sale", "contact", "person", "owner", "links"]) => {
                 if let Some(sale) = self.get(tenant, "Sale", id).await? {
                     add_sale(sale, &mut out);
                 }
             }
-            "contact" if needs.any(&["contact"]) => {
+            "contact" if needs.any(&["contact", "links"]) => {
                 if let Some(c) = self.get(tenant, "Contact", id).await? {
                     out.insert("contact".into(), c);
                 }
             }
-            "person" if needs.any(&["person"]) => {
+            "person" if needs.any(&["person", "links"]) => {
                 if let Some(p) = self.get(tenant, "Person", id).await? {
                     out.insert("person".into(), p);
                 }
@@ -144,6 +145,9 @@ pub async fn fill(
     };
     match enricher.enrich(event, needs).await {
         Ok(data) => {
+            if let Some(links) = enricher.links(event, &data) {
+                ctx.insert("links", links);
+            }
             for (k, v) in data {
                 ctx.insert(&k, v);
             }
@@ -182,6 +186,14 @@ mod tests {
             timeout: Duration::from_secs(1),
             cache_ttl: Duration::from_secs(1),
             on_error: OnError::SendWithout,
+            web_url: None,
+            tenant: None,
+            watch: crate::config::superoffice::WatchSpec {
+                name: "herald".into(),
+                every: Duration::from_secs(300),
+                reactivate: false,
+                sync_events: false,
+            },
         };
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/api");
         let enricher = Enricher::new(Api::from_files(spec, dir), Redactor::new(Vec::new()));

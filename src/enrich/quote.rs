@@ -27,6 +27,7 @@ impl Enricher {
             "contact",
             "person",
             "owner",
+            "links",
         ];
         if !needs.any(ANY) {
             return Ok(());
@@ -42,7 +43,7 @@ impl Enricher {
         {
             self.alternative(tenant, &quote, v, needs, out).await?;
         }
-        if needs.any(&["sale", "contact", "person", "owner"])
+        if needs.any(&["sale", "contact", "person", "owner", "links"])
             && let Some(sale_id) = quote.get("SaleId").and_then(as_id)
             && let Some(sale) = self.get(tenant, "Sale", sale_id).await?
         {

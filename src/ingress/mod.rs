@@ -50,6 +50,8 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// One WARN line per window for requests anyone can send.
     pub rejected_log: crate::ops::Throttle,
+    /// Tells the SuperOffice watchdog to look now (a `webhook….stopped` event arrived).
+    pub superoffice_look: Arc<tokio::sync::Notify>,
 }
 
 /// Who may call the admin routes (`/-/reload`): peers in `allow` (loopback by default), or

@@ -16,7 +16,7 @@ use super::{AppState, IngressError};
 use crate::event::Event;
 use crate::metrics::RuleLabels;
 use crate::rules::Rule;
-use crate::store::{Accepted, NewDelivery, NewEvent, millis};
+use crate::store::{Accepted, NewEvent, millis};
 
 pub(super) async fn webhook(
     State(app): State<Arc<AppState>>,
@@ -40,6 +40,9 @@ pub(super) async fn webhook(
             "received the registration test event"
         );
         return Ok((StatusCode::OK, "test event received\n").into_response());
+    }
+    if crate::subscription::is_state_change(event.name()) {
+        app.superoffice_look.notify_one();
     }
     let config = app.live.config();
     let matched = config.matching(&event);
@@ -109,27 +112,5 @@ fn record(
     body: Arc<str>,
     received_at: Timestamp,
 ) -> NewEvent {
-    let deliveries = matched
-        .iter()
-        .flat_map(|rule| {
-            rule.notify
-                .iter()
-                .enumerate()
-                .map(|(i, action)| NewDelivery {
-                    rule: rule.name.clone(),
-                    action_index: i as u32,
-                    channel: action.channel.clone(),
-                    lease: None,
-                })
-        })
-        .collect();
-    NewEvent {
-        event_id: event.id().to_string(),
-        event_type: event.name().to_string(),
-        received_at: received_at.as_millisecond(),
-        body,
-        matched_rules: matched.iter().map(|r| r.name.clone()).collect(),
-        deliveries,
-        dedup_window_ms: millis(app.dedup_window),
-    }
+    crate::delivery::planned(event, matched, body, received_at, millis(app.dedup_window))
 }

@@ -47,6 +47,9 @@ pub struct Reloader {
     loaded: u64,
     /// Run the test files beside the rules before a new configuration is put in force.
     test_on_reload: bool,
+    /// Notified after a new configuration is put in force (the SuperOffice watchdog looks
+    /// whether the webhook sends what the new rules need).
+    pub reloaded: Arc<tokio::sync::Notify>,
 }
 
 impl Reloader {
@@ -65,6 +68,7 @@ impl Reloader {
             running: tokio::sync::Mutex::new(()),
             loaded,
             test_on_reload,
+            reloaded: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -113,6 +117,7 @@ impl Reloader {
         match self.live.swap(Arc::new(config)) {
             Ok(()) => {
                 info!(trigger, changes = %changes.join("; "), "configuration reloaded");
+                self.reloaded.notify_one();
                 Report {
                     status: Status::Reloaded,
                     trigger,

@@ -2,15 +2,20 @@
 //! and only string leaves are templates, so data can never break or extend the JSON; serde
 //! encodes the result.
 //!
-//! One construct repeats structure: a mapping in a list with the key `$each: NAME` stands for
-//! one item per element of the list `NAME` (a digest's `events`), each rendered with that
-//! element as its context:
+//! Two constructs shape structure, each a mapping in a list. With the key `$each: NAME` it
+//! stands for one item per element of the list `NAME` (a digest's `events`), each rendered
+//! with that element as its context; with `$if: PATH` it is there only when the value at
+//! `PATH` is (not absent, null, false, empty or zero):
 //!
 //! ```yaml
 //! facts:
 //!   - $each: events
 //!     title: "{{PrimaryKey}}"
 //!     value: "{{default contact.Name \"-\"}}"
+//! actions:
+//!   - $if: links.sale
+//!     type: Action.OpenUrl
+//!     url: "{{links.sale}}"
 //! ```
 
 use handlebars::{Context, RenderError, RenderErrorReason};
@@ -22,6 +27,9 @@ use crate::config::yaml::{Kind as NodeKind, Node, Pos};
 /// The key that makes a list item repeat.
 pub const EACH: &str = "$each";
 
+/// The key that makes a list item depend on a value.
+pub const IF: &str = "$if";
+
 /// A JSON structure whose string leaves are templates.
 #[derive(Debug, Clone)]
 pub enum Tree {
@@ -32,6 +40,11 @@ pub enum Tree {
     /// In an array: `item` once per element of the list at the context's top-level `list`.
     Each {
         list: String,
+        item: Box<Tree>,
+    },
+    /// In an array: `item`, when the value at `path` in the context is there.
+    When {
+        path: Vec<String>,
         item: Box<Tree>,
     },
 }
@@ -46,6 +59,11 @@ impl Tree {
                 for item in items {
                     match item {
                         Tree::Each { list, item } => out.extend(each(renderer, ctx, list, item)?),
+                        Tree::When { path, item } => {
+                            if present(ctx.data(), path) {
+                                out.push(item.render(renderer, ctx)?);
+                            }
+                        }
                         other => out.push(other.render(renderer, ctx)?),
                     }
                 }
@@ -58,7 +76,7 @@ impl Tree {
                     .collect::<Result<_, RenderError>>()?,
             ),
             // Only made as an array's item; anywhere else it would have nothing to repeat in.
-            Tree::Each { .. } => Value::Null,
+            Tree::Each { .. } | Tree::When { .. } => Value::Null,
         })
     }
 
@@ -68,6 +86,18 @@ impl Tree {
             Tree::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, t)| t),
             _ => None,
         }
+    }
+}
+
+/// True when the value at `path` is there: not absent, null, false, empty or zero.
+fn present(data: &Value, path: &[String]) -> bool {
+    let found = path.iter().try_fold(data, |v, key| v.get(key.as_str()));
+    match found {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(_) => true,
     }
 }
 
@@ -118,17 +148,22 @@ impl Renderer {
             NodeKind::Seq(items) => Tree::Array(
                 items
                     .iter()
-                    .map(|n| match repeated(n) {
-                        Some((list, pos)) => self.each(n, list, pos, escape, known_root, problems),
-                        None => self.tree(n, escape, known_root, problems),
+                    .map(|n| match (repeated(n), marked(n, IF)) {
+                        (Some((list, pos)), _) => {
+                            self.each(n, list, pos, escape, known_root, problems)
+                        }
+                        (None, Some((path, pos))) => {
+                            self.when(n, path, pos, escape, known_root, problems)
+                        }
+                        (None, None) => self.tree(n, escape, known_root, problems),
                     })
                     .collect(),
             ),
             NodeKind::Map(entries) => {
-                if let Some((k, _)) = entries.iter().find(|(k, _)| k.name == EACH) {
+                if let Some((k, _)) = entries.iter().find(|(k, _)| k.name == EACH || k.name == IF) {
                     problems.push(Problem {
                         pos: k.pos,
-                        message: format!("`{EACH}` repeats an item of a list: it belongs in a mapping that is a list item"),
+                        message: format!("`{}` shapes an item of a list: it belongs in a mapping that is a list item", k.name),
                     });
                 }
                 Tree::Object(
@@ -174,6 +209,42 @@ impl Renderer {
         }
     }
 
+    /// A list item with `$if: path`: the rest of its mapping, when the value is there.
+    fn when(
+        &mut self,
+        node: &Node,
+        path: &str,
+        pos: Pos,
+        escape: Escape,
+        known_root: &dyn Fn(&str) -> bool,
+        problems: &mut Vec<Problem>,
+    ) -> Tree {
+        let path: Vec<String> = path.split('.').map(str::to_string).collect();
+        // An enriched name is absent without enrichment: the item is left out then, so it may
+        // read enriched names with or without a `superoffice:` section.
+        let enriched = crate::config::names::ENRICHED.contains(&path[0].as_str());
+        if path.iter().any(String::is_empty) || !(enriched || known_root(&path[0])) {
+            problems.push(Problem {
+                pos,
+                message: format!("`{IF}: {}`: no such name here", path.join(".")),
+            });
+        }
+        let NodeKind::Map(entries) = &node.kind else {
+            return Tree::Value(Value::Null);
+        };
+        let widened =
+            |r: &str| known_root(r) || (enriched && crate::config::names::ENRICHED.contains(&r));
+        let rest: Vec<(String, Tree)> = entries
+            .iter()
+            .filter(|(k, _)| k.name != IF)
+            .map(|(k, v)| (k.name.clone(), self.tree(v, escape, &widened, problems)))
+            .collect();
+        Tree::When {
+            path,
+            item: Box::new(Tree::Object(rest)),
+        }
+    }
+
     /// A string leaf that is a template.
     fn leaf(
         &mut self,
@@ -206,12 +277,17 @@ impl Renderer {
 
 /// The list a list item repeats over, if it is a mapping with `$each:` (and where that is).
 fn repeated(node: &Node) -> Option<(&str, Pos)> {
+    marked(node, EACH)
+}
+
+/// The value of the `key` (`$each`, `$if`) of a mapping, and where it is.
+fn marked<'n>(node: &'n Node, key: &str) -> Option<(&'n str, Pos)> {
     let NodeKind::Map(entries) = &node.kind else {
         return None;
     };
     entries
         .iter()
-        .find(|(k, _)| k.name == EACH)
+        .find(|(k, _)| k.name == key)
         .map(|(_, v)| match &v.kind {
             NodeKind::Str(s) => (s.as_str(), v.pos),
             _ => ("", v.pos),
@@ -259,7 +335,7 @@ mod tests {
             .collect();
         assert_eq!(messages.len(), 2, "{messages:?}");
         assert!(
-            messages[0].starts_with("2:3 `$each` repeats an item of a list"),
+            messages[0].starts_with("2:3 `$each` shapes an item of a list"),
             "{messages:?}"
         );
         assert!(

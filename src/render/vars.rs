@@ -41,13 +41,15 @@ fn walk(template: &Template, known: &dyn Fn(&str) -> bool, out: &mut Vec<Problem
                 check_args(ht, known, pos, out);
             }
             TemplateElement::HelperBlock(ht) => {
-                check_args(ht, known, pos, out);
                 let same_scope = matches!(plain_name(&ht.name), Some("if" | "unless"));
-                let guarded = plain_name(&ht.name) == Some("if")
-                    && matches!(ht.params.as_slice(), [Parameter::Path(Path::Relative((_, raw)))] if raw == "enriched");
+                let guarded = plain_name(&ht.name) == Some("if") && guards_enriched(ht);
+                if !guarded {
+                    check_args(ht, known, pos, out);
+                }
                 if guarded {
-                    // `{{#if enriched}}…{{/if}}` reads enriched names safely, with or without
-                    // a `superoffice:` section; its `{{else}}` does not.
+                    // `{{#if enriched}}…{{/if}}` (or `{{#if links.sale}}`: any enriched name)
+                    // reads enriched names safely, with or without a `superoffice:` section;
+                    // its `{{else}}` does not.
                     let widened = |r: &str| known(r) || crate::config::names::ENRICHED.contains(&r);
                     if let Some(inner) = &ht.template {
                         walk(inner, &widened, out);
@@ -66,6 +68,18 @@ fn walk(template: &Template, known: &dyn Fn(&str) -> bool, out: &mut Vec<Problem
             }
             _ => {}
         }
+    }
+}
+
+/// `{{#if NAME}}` where NAME is an enriched name or a path in one: it is absent without
+/// enrichment, so the block is skipped.
+fn guards_enriched(ht: &HelperTemplate) -> bool {
+    match ht.params.as_slice() {
+        [Parameter::Path(Path::Relative((_, raw)))] => {
+            let root = raw.split(['.', '/']).next().unwrap_or(raw);
+            crate::config::names::ENRICHED.contains(&root)
+        }
+        _ => false,
     }
 }
 

@@ -45,7 +45,16 @@ pub struct RuleSet {
     pub superoffice: Option<crate::config::superoffice::SuperOfficeSpec>,
     /// What loading found that works but is likely not what was meant (`warning: …`).
     pub warnings: Vec<Diagnostic>,
+    /// `superoffice: alerts:`, as a rule of its own that only the watchdog's alert events match.
+    pub alerts: Option<Rule>,
 }
+
+/// The name of the rule `superoffice: alerts:` becomes; no rule in the file may have it.
+pub const ALERT_RULE: &str = "superoffice-alerts";
+
+/// The event the watchdog raises when SuperOffice stopped sending; SuperOffice sends none by
+/// this name (its own are `webhook.*`).
+pub const ALERT_EVENT: &str = "herald.superoffice.stopped";
 
 #[derive(Debug)]
 pub struct Rule {
@@ -158,7 +167,12 @@ impl RuleSet {
         index: u32,
         channel: &str,
     ) -> Result<(&Rule, &Action), String> {
-        let Some(r) = self.rules.iter().find(|r| r.name == rule) else {
+        let Some(r) = self
+            .rules
+            .iter()
+            .chain(&self.alerts)
+            .find(|r| r.name == rule)
+        else {
             return Err(format!("rule `{rule}` is no longer in the rules file"));
         };
         match r

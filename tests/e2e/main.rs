@@ -11,6 +11,7 @@ mod enrichment;
 mod escaping;
 mod hardening;
 mod ingress;
+mod lifecycle;
 mod noise;
 mod operations;
 mod readme;

@@ -229,3 +229,16 @@ fn the_readme_test_file_example_passes() {
     assert_eq!(code, 0, "{tests}\n{out}{err}");
     assert!(out.ends_with("3 passed, 0 failed\n"), "{out}");
 }
+
+#[test]
+fn the_readme_watchdog_example_passes_check() {
+    let readme = readme();
+    let so = yaml_after(&readme, "<!-- watchdog example -->");
+    let rules = format!(
+        "{so}channels:\n  ops-slack: {{ type: slack, url: \"file://outbox\" }}\n  admin-email: {{ type: email, smtp: \"file://outbox\", from: herald@example.com, to: [it@example.com] }}\nrules:\n  - name: q\n    events: quote.*\n    notify:\n      - {{ channel: ops-slack, template: quote-ordered }}\n"
+    );
+    let work = crate::support::Workdir::new(&rules);
+    let (code, out, _) =
+        crate::support::herald_cmd(work.path(), &["check"], &[("SUPEROFFICE_TOKEN", "t")]);
+    assert_eq!(code, 0, "{rules}\n{out}");
+}

@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::ops::reload::Reloader;
 use crate::rules::RuleSet;
 use crate::store::{self, Instance, Mode, Store};
+use crate::subscription::watchdog::Watchdog;
 
 pub use args::{Args, parse_size};
 
@@ -38,13 +39,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     warn_about_lease(&args, &config);
     let live = Arc::new(Live::new(config.clone())?);
     let metrics = Arc::new(Metrics::new());
-    let settings = Settings {
-        concurrency: args.concurrency,
-        lease: args.lease,
-        poll: Duration::from_millis(200),
-        instance_timeout: args.instance_timeout,
-        retention: args.retention.max(args.dedup_window),
-    };
+    let settings = settings(&args);
     let instance = Instance::new();
     info!(instance = %instance.id, "starting");
     let dispatcher = Dispatcher::new(
@@ -59,6 +54,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = args.rules.source();
     let reloader = Reloader::new(source, live.clone(), metrics.clone(), args.test_on_reload);
     watch_config(&args, &reloader, &stop);
+    tokio::spawn(
+        Arc::new(Watchdog {
+            live: live.clone(),
+            dispatcher: dispatcher.clone(),
+            metrics: metrics.clone(),
+            wake: reloader.reloaded.clone(),
+            http: crate::http::client(),
+        })
+        .run(stop.clone()),
+    );
     let state = app_state(
         &args,
         secrets,
@@ -74,6 +79,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     drain(&dispatcher, args.shutdown_grace).await;
     info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+fn settings(args: &Args) -> Settings {
+    Settings {
+        concurrency: args.concurrency,
+        lease: args.lease,
+        poll: Duration::from_millis(200),
+        instance_timeout: args.instance_timeout,
+        retention: args.retention.max(args.dedup_window),
+    }
 }
 
 /// The rules, checked; `None` (with every problem logged) when they have problems.
@@ -225,6 +240,7 @@ fn app_state(
         .ok()
         .filter(|t| !t.is_empty())
         .map(crate::secret::Secret::new);
+    let look = reloader.reloaded.clone();
     Arc::new(AppState {
         verifier: Verifier::new(secrets),
         live,
@@ -241,6 +257,7 @@ fn app_state(
         bodies: ingress::BodyBudget::new(args.max_bodies_in_flight.max(args.max_body)),
         body_timeout: args.body_timeout,
         rejected_log: crate::ops::Throttle::new(Duration::from_secs(10)),
+        superoffice_look: look,
     })
 }
 

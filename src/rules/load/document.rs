@@ -34,6 +34,8 @@ pub(super) struct Loader {
     pub(super) superoffice: Option<SuperOfficeSpec>,
     /// Template problems already reported, so a template used by many rules is reported once.
     pub(super) reported_files: HashSet<(PathBuf, u64, u64, String)>,
+    /// `superoffice: alerts:`, as a rule.
+    pub(super) alerts: Option<Rule>,
 }
 
 /// The channels as written: every name with its kind (even of a broken definition, so rules
@@ -74,6 +76,9 @@ impl Loader {
                 Channels::default()
             }
         };
+        if let Some(n) = get(entries, "superoffice").filter(|_| self.superoffice.is_some()) {
+            self.alerts = self.alerts(n, &channels);
+        }
         let rules = match get(entries, "rules") {
             Some(n) => self.rules(n, &channels),
             None => {
@@ -115,7 +120,13 @@ impl Loader {
             .filter_map(|item| self.rule(item, channels))
             .collect();
         for rule in parsed {
-            if let Some(line) = seen.get(&rule.name) {
+            if rule.name == crate::rules::ALERT_RULE {
+                let message = format!(
+                    "rule `{}`: the name is herald's own, for `superoffice: alerts`; choose another",
+                    rule.name
+                );
+                self.sink.error(rule.pos, message);
+            } else if let Some(line) = seen.get(&rule.name) {
                 self.sink.error(
                     rule.pos,
                     format!(

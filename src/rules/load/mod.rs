@@ -6,6 +6,7 @@
 //! the first problem.
 
 mod action;
+mod alerts;
 mod condition;
 mod conversation;
 mod document;
@@ -59,6 +60,7 @@ pub fn load_with_env(
         compiled: HashMap::new(),
         superoffice: None,
         reported_files: HashSet::new(),
+        alerts: None,
     };
     let (channels, rules) = loader.document(&root);
     secrets.extend(
@@ -81,6 +83,7 @@ pub fn load_with_env(
         redactor: Redactor::new(secrets),
         superoffice: loader.superoffice,
         warnings: loader.sink.take_warnings(),
+        alerts: loader.alerts,
     })
 }
 

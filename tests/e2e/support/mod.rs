@@ -6,6 +6,7 @@ pub mod pg;
 pub mod proxy;
 pub mod slack;
 pub mod smtp;
+pub mod so_webhooks;
 pub mod standin;
 pub mod superoffice;
 
