@@ -108,6 +108,8 @@ pub struct Metrics {
     pub superoffice_webhook_active: Family<WebhookLabels, Gauge>,
     pub superoffice_reactivations: Family<WebhookLabels, Counter>,
     pub reload_success_time: Gauge<f64, AtomicU64>,
+    /// Events by outcome since start, for the status page.
+    outcomes: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 impl Default for Metrics {
@@ -118,6 +120,17 @@ impl Default for Metrics {
 
 /// The watchdog's: whether SuperOffice's webhook is Active, and how often it was set back.
 type WebhookMetrics = (Family<WebhookLabels, Gauge>, Family<WebhookLabels, Counter>);
+
+/// `herald_build_info{version}`: 1.
+fn register_build(registry: &mut Registry) {
+    let build = Family::<BuildLabels, Gauge>::default();
+    build
+        .get_or_create(&BuildLabels {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        })
+        .set(1);
+    registry.register("build_info", "herald's version", build);
+}
 
 fn superoffice(r: &mut Registry) -> WebhookMetrics {
     let active = add(
@@ -181,21 +194,24 @@ impl Metrics {
                 "When the configuration was last loaded successfully",
             ),
             registry: Registry::default(),
+            outcomes: Default::default(),
         };
-        let build = Family::<BuildLabels, Gauge>::default();
-        build
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-            })
-            .set(1);
-        registry.register("build_info", "herald's version", build);
+        register_build(&mut registry);
         Metrics {
             registry,
             ..metrics
         }
     }
 
+    /// Events by outcome (accepted, duplicate, unmatched, refused…) since this process started.
+    pub fn outcomes(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.outcomes.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
     pub fn event(&self, event_type: &str, outcome: &'static str) {
+        if let Ok(mut o) = self.outcomes.lock() {
+            *o.entry(outcome).or_default() += 1;
+        }
         self.events
             .get_or_create(&EventLabels {
                 event_type: event_type.to_string(),

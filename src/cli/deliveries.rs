@@ -33,6 +33,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         event_id: args.event,
         channel: args.channel,
         limit: args.limit,
+        before: None,
     };
     let rows = store.deliveries(filter).await?;
     if args.json {

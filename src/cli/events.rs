@@ -25,6 +25,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let filter = EventFilter {
         limit: args.limit,
         event_type: args.event_type,
+        ..EventFilter::default()
     };
     let events = store.events(filter).await?;
     if args.json {

@@ -136,6 +136,18 @@ pub fn planned(
     received_at: Timestamp,
     dedup_window_ms: Millis,
 ) -> NewEvent {
+    planned_with_headers(event, matched, body, received_at, dedup_window_ms, None)
+}
+
+/// [`planned`], with the request's headers (a JSON object) kept for the status page.
+pub fn planned_with_headers(
+    event: &Event,
+    matched: &[&Rule],
+    body: Arc<str>,
+    received_at: Timestamp,
+    dedup_window_ms: Millis,
+    headers: Option<String>,
+) -> NewEvent {
     let deliveries = matched
         .iter()
         .flat_map(|rule| {
@@ -152,6 +164,7 @@ pub fn planned(
         .collect();
     NewEvent {
         event_id: event.id().to_string(),
+        headers,
         event_type: event.name().to_string(),
         received_at: received_at.as_millisecond(),
         body,

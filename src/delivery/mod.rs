@@ -13,7 +13,7 @@
 //! committed, so at most `concurrency` messages can be sent twice that way.
 
 mod accept;
-pub use accept::planned;
+pub use accept::{planned, planned_with_headers};
 mod attempt;
 pub mod conversation;
 mod housekeeping;

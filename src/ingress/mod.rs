@@ -10,6 +10,7 @@ mod body;
 mod error;
 pub mod server;
 pub mod signature;
+mod ui;
 mod webhook;
 
 use std::net::SocketAddr;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub rejected_log: crate::ops::Throttle,
     /// Tells the SuperOffice watchdog to look now (a `webhook….stopped` event arrived).
     pub superoffice_look: Arc<tokio::sync::Notify>,
+    /// When this process started serving, for the status page.
+    pub started: jiff::Timestamp,
 }
 
 /// Who may call the admin routes (`/-/reload`): peers in `allow` (loopback by default), or
@@ -62,7 +65,7 @@ pub struct Admin {
 }
 
 impl Admin {
-    fn permits(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
+    pub(crate) fn permits(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
         let bearer = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -83,6 +86,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(admin::readyz))
         .route("/metrics", get(admin::metrics))
         .route("/-/reload", post(admin::reload))
+        .merge(ui::routes(state.clone()))
         // The webhook reads its body itself, with its own limit (see `body::read_body`).
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(

@@ -47,7 +47,7 @@ pub(super) async fn webhook(
     let config = app.live.config();
     let matched = config.matching(&event);
     let body: Arc<str> = String::from_utf8_lossy(verified.bytes()).into();
-    let record = record(&app, &event, &matched, body, received_at);
+    let record = record(&app, &event, &matched, body, received_at, &headers);
     let count = record.deliveries.len();
     match app.dispatcher.accept(&config, record).await {
         Ok(Accepted::Duplicate) => Ok(answer(
@@ -111,6 +111,36 @@ fn record(
     matched: &[&Rule],
     body: Arc<str>,
     received_at: Timestamp,
+    headers: &HeaderMap,
 ) -> NewEvent {
-    crate::delivery::planned(event, matched, body, received_at, millis(app.dedup_window))
+    let window = millis(app.dedup_window);
+    let kept = Some(kept_headers(headers));
+    crate::delivery::planned_with_headers(event, matched, body, received_at, window, kept)
+}
+
+/// The headers the status page shows: what SuperOffice says of the event, and who sent it.
+/// Custom headers configured on the webhook are left out: they may carry credentials.
+fn kept_headers(headers: &HeaderMap) -> String {
+    const KEPT: &[&str] = &[
+        "x-superoffice-event",
+        "x-superoffice-eventid",
+        "x-superoffice-retry",
+        "x-superoffice-signature",
+        "x-hook-test",
+        "user-agent",
+        "content-type",
+        "content-length",
+    ];
+    let map: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .filter(|(name, _)| KEPT.contains(&name.as_str()))
+        .map(|(name, value)| {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            (
+                name.to_string(),
+                crate::text::truncate_chars(&text, 256).into(),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(map).to_string()
 }

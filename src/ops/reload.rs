@@ -50,6 +50,8 @@ pub struct Reloader {
     /// Notified after a new configuration is put in force (the SuperOffice watchdog looks
     /// whether the webhook sends what the new rules need).
     pub reloaded: Arc<tokio::sync::Notify>,
+    /// The last reload's time and report, for the status page.
+    last: std::sync::Mutex<Option<(jiff::Timestamp, Report)>>,
 }
 
 impl Reloader {
@@ -69,6 +71,7 @@ impl Reloader {
             loaded,
             test_on_reload,
             reloaded: Arc::new(tokio::sync::Notify::new()),
+            last: std::sync::Mutex::new(None),
         })
     }
 
@@ -98,7 +101,15 @@ impl Reloader {
             );
         }
         self.metrics.reloaded(report.status == Status::Reloaded);
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some((jiff::Timestamp::now(), report.clone()));
+        }
         report
+    }
+
+    /// The last reload since start, if any: when, and what it did.
+    pub fn last(&self) -> Option<(jiff::Timestamp, Report)> {
+        self.last.lock().ok().and_then(|l| l.clone())
     }
 
     /// With `--test-on-reload`, what the test files beside the rules say of `config`.

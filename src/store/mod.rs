@@ -13,6 +13,7 @@
 pub mod batch;
 pub mod conversation;
 pub mod pace;
+pub mod page;
 pub mod postgres;
 pub mod sqlite;
 mod status;
@@ -131,6 +132,13 @@ pub trait Store: Send + Sync {
 
     /// Recent events, newest first, with their deliveries.
     fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<Vec<EventRow>>>;
+
+    /// One event with its body, headers, deliveries and their attempts.
+    fn event(&self, id: String) -> BoxFuture<'_, Result<Option<EventDetail>>>;
+
+    /// Events in the last hour and day, and each channel's deliveries, last success, last
+    /// failure and pause: the status page's overview.
+    fn overview(&self, now: Millis) -> BoxFuture<'_, Result<Overview>>;
 
     /// Deliveries, newest first, with their attempts.
     fn deliveries(&self, filter: DeliveryFilter) -> BoxFuture<'_, Result<Vec<DeliveryRow>>>;

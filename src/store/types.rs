@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{DeliveryStatus, Millis};
+use super::{Counts, DeliveryStatus, Millis};
 
 /// An event to record, with the deliveries its matched rules make.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub event_id: String,
+    /// The request's headers that say what it was (JSON object), for the status page.
+    pub headers: Option<String>,
     pub event_type: String,
     pub received_at: Millis,
     pub body: Arc<str>,
@@ -128,6 +130,8 @@ pub enum AttemptOutcome {
     Sent,
     Retry,
     Failed,
+    /// Queued again by a person (`herald replay`, the status page).
+    Replayed,
 }
 
 impl AttemptOutcome {
@@ -136,6 +140,7 @@ impl AttemptOutcome {
             AttemptOutcome::Sent => "sent",
             AttemptOutcome::Retry => "retry",
             AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Replayed => "replayed",
         }
     }
 
@@ -144,6 +149,7 @@ impl AttemptOutcome {
             AttemptOutcome::Sent,
             AttemptOutcome::Retry,
             AttemptOutcome::Failed,
+            AttemptOutcome::Replayed,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
@@ -283,6 +289,16 @@ pub enum Replay {
 pub struct EventFilter {
     pub limit: u32,
     pub event_type: Option<String>,
+    /// An EventId, PrimaryKey or ContextIdentifier, exactly.
+    pub search: Option<String>,
+    /// Events with a delivery in this state.
+    pub state: Option<DeliveryStatus>,
+    /// Received at or after this.
+    pub since: Option<Millis>,
+    /// Received before this.
+    pub until: Option<Millis>,
+    /// Older than this event (received at, EventId): the next page.
+    pub before: Option<(Millis, String)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -300,6 +316,36 @@ pub struct DeliveryFilter {
     pub event_id: Option<String>,
     pub channel: Option<String>,
     pub limit: u32,
+    /// Older than this delivery id: the next page.
+    pub before: Option<i64>,
+}
+
+/// One event as the status page shows it: with its body and headers.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventDetail {
+    pub row: EventRow,
+    pub body: String,
+    pub headers: Option<String>,
+}
+
+/// The status page's overview, from the store.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overview {
+    pub events_hour: u64,
+    pub unmatched_hour: u64,
+    pub events_day: u64,
+    pub unmatched_day: u64,
+    pub channels: Vec<ChannelStats>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelStats {
+    pub channel: String,
+    pub counts: Counts,
+    pub last_sent: Option<Millis>,
+    /// When, and why.
+    pub last_failure: Option<(Millis, String)>,
+    pub paused_until: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Serialize)]

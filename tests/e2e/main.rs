@@ -18,3 +18,4 @@ mod readme;
 mod replicas;
 mod ruletests;
 mod secrets;
+mod ui;

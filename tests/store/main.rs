@@ -22,8 +22,10 @@ use pg::PgDb;
 
 mod conversations;
 mod digests;
+mod pages;
 use conversations::*;
 use digests::*;
+use pages::*;
 
 /// What a test runs against: `n` handles on one store (replicas, for PostgreSQL).
 pub(crate) enum Backend {
@@ -105,6 +107,7 @@ conformance!(
     a_held_delivery_is_due_when_its_hours_open,
     concurrent_first_steps_let_one_delivery_post,
     a_posted_conversation_is_followed_in_superoffices_order,
+    the_status_page_finds_pages_and_counts_events,
 );
 
 pub(crate) fn instance(name: &str) -> Instance {
@@ -117,6 +120,7 @@ pub(crate) fn instance(name: &str) -> Instance {
 
 pub(crate) fn event(id: &str, channel: &str, n: usize) -> NewEvent {
     NewEvent {
+        headers: None,
         event_id: id.to_string(),
         event_type: "quote.ordered".into(),
         received_at: now_ms(),
@@ -464,7 +468,7 @@ async fn purge_deletes_old_finished_events_only(b: Backend) {
     let left = s
         .events(herald::store::EventFilter {
             limit: 10,
-            event_type: None,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -258,6 +258,7 @@ fn app_state(
         body_timeout: args.body_timeout,
         rejected_log: crate::ops::Throttle::new(Duration::from_secs(10)),
         superoffice_look: look,
+        started: jiff::Timestamp::now(),
     })
 }
 

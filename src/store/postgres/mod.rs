@@ -16,6 +16,7 @@ mod claim;
 mod conversation;
 mod digest;
 mod listen;
+mod page;
 mod read;
 mod record;
 mod write;
@@ -32,9 +33,9 @@ use tokio::sync::watch;
 use super::batch::Writer;
 use super::conversation::{Conversation, Posted, Step, Stepped};
 use super::{
-    Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, DigestContent, EventFilter,
-    EventRow, Instance, Join, Joined, Millis, NewEvent, Record, Recorded, Replay, Result, Store,
-    StoreError,
+    Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, DigestContent, EventDetail,
+    EventFilter, EventRow, Instance, Join, Joined, Millis, NewEvent, Overview, Record, Recorded,
+    Replay, Result, Store, StoreError,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -190,7 +191,15 @@ impl Store for PgStore {
     }
 
     fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<Vec<EventRow>>> {
-        Box::pin(async move { read::events(&self.pool, &filter).await })
+        Box::pin(async move { page::events(&self.pool, &filter).await })
+    }
+
+    fn event(&self, id: String) -> BoxFuture<'_, Result<Option<EventDetail>>> {
+        Box::pin(async move { page::event(&self.pool, &id).await })
+    }
+
+    fn overview(&self, now: Millis) -> BoxFuture<'_, Result<Overview>> {
+        Box::pin(page::overview(&self.pool, now))
     }
 
     fn deliveries(&self, filter: DeliveryFilter) -> BoxFuture<'_, Result<Vec<DeliveryRow>>> {

@@ -93,12 +93,13 @@ async fn insert_events(tx: &mut PgConnection, events: &[&NewEvent]) -> Result<Ha
         .iter()
         .map(|e| serde_json::Value::from(e.matched_rules.clone()).to_string())
         .collect();
+    let headers: Vec<Option<&str>> = events.iter().map(|e| e.headers.as_deref()).collect();
     let rows = sqlx::query(
-        "INSERT INTO events (event_id, event_type, received_at, body, matched_rules)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])
+        "INSERT INTO events (event_id, event_type, received_at, body, matched_rules, headers)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $7::text[])
          ON CONFLICT (event_id) DO UPDATE SET event_type = excluded.event_type,
            received_at = excluded.received_at, body = excluded.body,
-           matched_rules = excluded.matched_rules
+           matched_rules = excluded.matched_rules, headers = excluded.headers
          WHERE events.received_at < excluded.received_at - $6
          RETURNING event_id",
     )
@@ -108,6 +109,7 @@ async fn insert_events(tx: &mut PgConnection, events: &[&NewEvent]) -> Result<Ha
     .bind(&bodies)
     .bind(&rules)
     .bind(first.dedup_window_ms)
+    .bind(&headers)
     .fetch_all(&mut *tx)
     .await?;
     Ok(rows.iter().map(|r| r.get("event_id")).collect())

@@ -4,14 +4,15 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
+use crate::store::page;
 use crate::store::{
-    AttemptOutcome, AttemptRow, Counts, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter,
-    EventRow, Millis, Replay, Result,
+    AttemptOutcome, AttemptRow, Counts, DeliveryFilter, DeliveryRow, DeliveryStatus, EventRow,
+    Millis, Replay, Result,
 };
 
-const DELIVERY_COLUMNS: &str = "SELECT id, event_id, rule, channel, status, attempts, next_attempt_at, last_error, created_at, updated_at, digest_id, digest_of FROM deliveries";
+pub(super) const DELIVERY_COLUMNS: &str = "SELECT id, event_id, rule, channel, status, attempts, next_attempt_at, last_error, created_at, updated_at, digest_id, digest_of FROM deliveries";
 
-fn delivery_row(r: &SqliteRow) -> DeliveryRow {
+pub(super) fn delivery_row(r: &SqliteRow) -> DeliveryRow {
     DeliveryRow {
         id: r.get("id"),
         event_id: r.get("event_id"),
@@ -34,7 +35,7 @@ fn delivery_row(r: &SqliteRow) -> DeliveryRow {
 }
 
 /// Fills in each delivery's attempts, oldest first.
-async fn attempts_for(pool: &SqlitePool, rows: &mut [DeliveryRow]) -> Result<()> {
+pub(super) async fn attempts_for(pool: &SqlitePool, rows: &mut [DeliveryRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -74,6 +75,9 @@ pub(super) async fn deliveries(pool: &SqlitePool, f: &DeliveryFilter) -> Result<
     if let Some(c) = &f.channel {
         q.push(" AND channel = ").push_bind(c.clone());
     }
+    if let Some(before) = f.before {
+        q.push(" AND id < ").push_bind(before);
+    }
     q.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(f.limit.max(1)));
     let mut rows: Vec<DeliveryRow> = q
@@ -87,35 +91,8 @@ pub(super) async fn deliveries(pool: &SqlitePool, f: &DeliveryFilter) -> Result<
     Ok(rows)
 }
 
-pub(super) async fn events(pool: &SqlitePool, f: &EventFilter) -> Result<Vec<EventRow>> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT event_id, event_type, received_at, matched_rules FROM events WHERE 1 = 1",
-    );
-    if let Some(t) = &f.event_type {
-        q.push(" AND event_type = ").push_bind(t.clone());
-    }
-    q.push(" ORDER BY received_at DESC, rowid DESC LIMIT ")
-        .push_bind(i64::from(f.limit.max(1)));
-    let mut events: Vec<EventRow> = q
-        .build()
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|r| EventRow {
-            event_id: r.get("event_id"),
-            event_type: r.get("event_type"),
-            received_at: r.get("received_at"),
-            matched_rules: serde_json::from_str(&r.get::<String, _>("matched_rules"))
-                .unwrap_or_default(),
-            deliveries: Vec::new(),
-        })
-        .collect();
-    deliveries_of(pool, &mut events).await?;
-    Ok(events)
-}
-
 /// Fills in each event's deliveries, oldest first.
-async fn deliveries_of(pool: &SqlitePool, events: &mut [EventRow]) -> Result<()> {
+pub(super) async fn deliveries_of(pool: &SqlitePool, events: &mut [EventRow]) -> Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -136,6 +113,9 @@ async fn deliveries_of(pool: &SqlitePool, events: &mut [EventRow]) -> Result<()>
 }
 
 pub(super) async fn replay(pool: &SqlitePool, which: &Replay, now: Millis) -> Result<u64> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let marks = page::replay_marks(page::Dialect::Sqlite, which, now);
+    super::page::query(&marks).execute(&mut *tx).await?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ",
     );
@@ -160,7 +140,9 @@ pub(super) async fn replay(pool: &SqlitePool, which: &Replay, now: Millis) -> Re
             }
         }
     }
-    Ok(q.build().execute(pool).await?.rows_affected())
+    let n = q.build().execute(&mut *tx).await?.rows_affected();
+    tx.commit().await?;
+    Ok(n)
 }
 
 pub(super) async fn release(pool: &SqlitePool, leases: &[(i64, i64)]) -> Result<()> {

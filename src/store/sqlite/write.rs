@@ -75,19 +75,20 @@ async fn insert_events(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Resul
     let mut stored = HashSet::new();
     for chunk in events.chunks(CHUNK) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO events (event_id, event_type, received_at, body, matched_rules) ",
+            "INSERT INTO events (event_id, event_type, received_at, body, matched_rules, headers) ",
         );
         q.push_values(chunk, |mut row, e| {
             row.push_bind(&e.event_id)
                 .push_bind(&e.event_type)
                 .push_bind(e.received_at)
                 .push_bind(&*e.body)
-                .push_bind(serde_json::Value::from(e.matched_rules.clone()).to_string());
+                .push_bind(serde_json::Value::from(e.matched_rules.clone()).to_string())
+                .push_bind(e.headers.as_deref());
         });
         q.push(
             " ON CONFLICT (event_id) DO UPDATE SET event_type = excluded.event_type,
               received_at = excluded.received_at, body = excluded.body,
-              matched_rules = excluded.matched_rules
+              matched_rules = excluded.matched_rules, headers = excluded.headers
               WHERE events.received_at < excluded.received_at - ",
         )
         .push_bind(chunk[0].dedup_window_ms)

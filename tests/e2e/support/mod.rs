@@ -1,6 +1,7 @@
 //! Test support: the real `herald` binary on port 0, stand-ins for Slack, Teams and webhooks,
 //! a real SMTP server on loopback, and waiting on conditions (never fixed sleeps).
 
+pub mod browser;
 #[path = "../../common/pg.rs"]
 pub mod pg;
 pub mod proxy;

@@ -1,0 +1,143 @@
+//! What the status page changes: replaying one delivery, or every dead letter of a channel
+//! (after a page that says how many), and signing in with the admin token. Each action is
+//! logged with who asked, and a replay shows in the delivery's attempts as `replayed`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::{COOKIE, csrf_ok, csrf_token, see_other, view};
+use crate::ingress::AppState;
+use crate::store::{DeliveryFilter, DeliveryStatus, Replay, now_ms};
+
+type Fields = Form<BTreeMap<String, String>>;
+
+fn csrf_refused() -> Response {
+    view::refused(
+        StatusCode::FORBIDDEN,
+        "Refused: the form's token is missing or stale. Go back, reload the page and try again.",
+    )
+}
+
+fn form_ok(app: &AppState, form: &BTreeMap<String, String>) -> bool {
+    form.get("csrf").is_some_and(|t| csrf_ok(app, t))
+}
+
+pub(super) async fn replay_one(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    Form(form): Fields,
+) -> Response {
+    if !form_ok(&app, &form) {
+        return csrf_refused();
+    }
+    let filter = DeliveryFilter {
+        limit: 1,
+        before: Some(id + 1),
+        ..DeliveryFilter::default()
+    };
+    let found = app
+        .store
+        .deliveries(filter)
+        .await
+        .ok()
+        .and_then(|d| d.into_iter().find(|d| d.id == id));
+    let Some(delivery) = found else {
+        return view::refused(StatusCode::NOT_FOUND, "No such delivery.");
+    };
+    match app.store.replay(Replay::Ids(vec![id]), now_ms()).await {
+        Ok(_) => {
+            info!(peer = %peer, delivery = id, channel = %delivery.channel, "delivery replayed from the status page");
+            app.dispatcher.wake();
+            see_other(&format!("/ui/events/{}#d{id}", delivery.event_id))
+        }
+        Err(e) => view::refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("The store cannot replay now: {e}"),
+        ),
+    }
+}
+
+/// How many dead letters a channel has, and a form to replay them.
+pub(super) async fn confirm_dead(
+    State(app): State<Arc<AppState>>,
+    Path(channel): Path<String>,
+) -> Response {
+    let counts = app
+        .store
+        .overview(now_ms())
+        .await
+        .map(|o| o.channels)
+        .unwrap_or_default();
+    let count = counts
+        .iter()
+        .find(|c| c.channel == channel)
+        .map_or(0, |c| c.counts.get(DeliveryStatus::Dead));
+    let data = json!({"channel": channel, "count": count, "csrf": csrf_token(&app)});
+    view::page("confirm", &data)
+}
+
+pub(super) async fn replay_dead(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(channel): Path<String>,
+    Form(form): Fields,
+) -> Response {
+    if !form_ok(&app, &form) {
+        return csrf_refused();
+    }
+    let which = Replay::Dead {
+        channel: Some(channel.clone()),
+    };
+    match app.store.replay(which, now_ms()).await {
+        Ok(n) => {
+            info!(peer = %peer, channel = %channel, deliveries = n, "dead letters replayed from the status page");
+            app.dispatcher.wake();
+            see_other(&format!("/ui/deliveries?channel={channel}"))
+        }
+        Err(e) => view::refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("The store cannot replay now: {e}"),
+        ),
+    }
+}
+
+pub(super) async fn login_form() -> Response {
+    view::page("login", &json!({}))
+}
+
+/// The admin token in a form: right, and it is set as a cookie for `/ui/`.
+pub(super) async fn login(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Fields,
+) -> Response {
+    let given = form.get("token").map(|t| t.trim()).unwrap_or("");
+    let right = app
+        .admin
+        .token
+        .as_ref()
+        .is_some_and(|t| crate::ops::same_secret(t.expose().as_bytes(), given.as_bytes()));
+    if !right {
+        warn!(peer = %peer, "a wrong admin token was given to the status page's sign-in");
+        let mut page = view::page("login", &json!({"wrong": true}));
+        *page.status_mut() = StatusCode::FORBIDDEN;
+        return page;
+    }
+    let cookie = format!("{COOKIE}={given}; Path=/ui; HttpOnly; SameSite=Strict");
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, "/ui/".to_string()),
+            (header::SET_COOKIE, cookie),
+        ],
+    )
+        .into_response()
+}

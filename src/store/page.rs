@@ -1,0 +1,183 @@
+//! The status page's queries, written once for both backends: SQL text with the few places
+//! where SQLite and PostgreSQL differ (placeholders, reading a field of the JSON body) asked of
+//! a [`Dialect`], and the values to bind in order. Every query has an index behind it (see the
+//! `status_page` migrations), so that pages stay fast on a big store.
+
+use super::{DeliveryStatus, EventFilter, Millis};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A value to bind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL text and its values, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<Param>,
+}
+
+impl Dialect {
+    /// A field of the event's JSON body, as text (the expressions the indexes are on).
+    fn body_field(self, name: &str) -> String {
+        match (self, name) {
+            (Dialect::Sqlite, "PrimaryKey") => {
+                "CAST(json_extract(body, '$.PrimaryKey') AS TEXT)".into()
+            }
+            (Dialect::Sqlite, _) => format!("json_extract(body, '$.{name}')"),
+            (Dialect::Postgres, _) => format!("((body::jsonb) ->> '{name}')"),
+        }
+    }
+}
+
+impl Sql {
+    fn new(dialect: Dialect, text: &str) -> (Sql, Dialect) {
+        (
+            Sql {
+                text: text.to_string(),
+                params: Vec::new(),
+            },
+            dialect,
+        )
+    }
+
+    /// Appends text, then a placeholder for `param`.
+    fn bind(&mut self, dialect: Dialect, text: &str, param: Param) {
+        self.text.push_str(text);
+        self.params.push(param);
+        match dialect {
+            Dialect::Sqlite => self.text.push('?'),
+            Dialect::Postgres => self.text.push_str(&format!("${}", self.params.len())),
+        }
+    }
+}
+
+/// Events, newest first, filtered; a page at a time (keyset: older than `before`).
+pub fn events(dialect: Dialect, f: &EventFilter) -> Sql {
+    let (mut q, d) = Sql::new(
+        dialect,
+        "SELECT event_id, event_type, received_at, matched_rules FROM events WHERE 1 = 1",
+    );
+    if let Some(t) = &f.event_type {
+        q.bind(d, " AND event_type = ", Param::Text(t.clone()));
+    }
+    if let Some(s) = &f.search {
+        q.bind(d, " AND (event_id = ", Param::Text(s.clone()));
+        let pk = format!(" OR {} = ", d.body_field("PrimaryKey"));
+        q.bind(d, &pk, Param::Text(s.clone()));
+        let ctx = format!(" OR {} = ", d.body_field("ContextIdentifier"));
+        q.bind(d, &ctx, Param::Text(s.clone()));
+        q.text.push(')');
+    }
+    if let Some(state) = f.state {
+        let text = " AND event_id IN (SELECT event_id FROM deliveries WHERE status = ";
+        q.bind(d, text, Param::Text(state.as_str().into()));
+        q.text.push(')');
+    }
+    if let Some(since) = f.since {
+        q.bind(d, " AND received_at >= ", Param::Int(since));
+    }
+    if let Some(until) = f.until {
+        q.bind(d, " AND received_at < ", Param::Int(until));
+    }
+    if let Some((at, id)) = &f.before {
+        q.bind(d, " AND (received_at < ", Param::Int(*at));
+        q.bind(d, " OR (received_at = ", Param::Int(*at));
+        q.bind(d, " AND event_id < ", Param::Text(id.clone()));
+        q.text.push_str("))");
+    }
+    q.bind(
+        d,
+        " ORDER BY received_at DESC, event_id DESC LIMIT ",
+        Param::Int(i64::from(f.limit.max(1))),
+    );
+    q
+}
+
+/// Events received since `since`, and how many of them matched no rule.
+pub fn event_counts(dialect: Dialect, since: Millis) -> Sql {
+    let (mut q, d) = Sql::new(
+        dialect,
+        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN matched_rules = '[]' THEN 1 ELSE 0 END), 0) AS unmatched FROM events",
+    );
+    q.bind(d, " WHERE received_at >= ", Param::Int(since));
+    q
+}
+
+/// Deliveries by channel and state.
+pub const CHANNEL_COUNTS: &str =
+    "SELECT channel, status, COUNT(*) AS n FROM deliveries GROUP BY channel, status";
+
+/// The newest delivery of a channel in a state (its time and last error).
+pub fn newest(dialect: Dialect, channel: &str, status: DeliveryStatus) -> Sql {
+    let (mut q, d) = Sql::new(dialect, "SELECT updated_at, last_error FROM deliveries");
+    q.bind(d, " WHERE channel = ", Param::Text(channel.into()));
+    q.bind(d, " AND status = ", Param::Text(status.as_str().into()));
+    q.text.push_str(" ORDER BY updated_at DESC LIMIT 1");
+    q
+}
+
+/// Destinations paused (a 429's `Retry-After`) past `now`.
+pub fn paused(dialect: Dialect, now: Millis) -> Sql {
+    let (mut q, d) = Sql::new(dialect, "SELECT channel, paused_until FROM destinations");
+    q.bind(d, " WHERE paused_until > ", Param::Int(now));
+    q
+}
+
+/// The attempt rows that mark deliveries as queued again by hand, before the replay itself.
+pub fn replay_marks(dialect: Dialect, which: &super::Replay, now: Millis) -> Sql {
+    let (mut q, d) = Sql::new(
+        dialect,
+        "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail) SELECT id",
+    );
+    q.bind(d, ", ", Param::Int(now));
+    q.text
+        .push_str(", 0, 'replayed', NULL, 'queued again by hand' FROM deliveries");
+    match which {
+        super::Replay::Ids(ids) => {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            q.text
+                .push_str(&format!(" WHERE id IN ({})", list.join(", ")));
+        }
+        super::Replay::Dead { channel } => {
+            q.text.push_str(" WHERE status = 'dead'");
+            if let Some(c) = channel {
+                q.bind(d, " AND channel = ", Param::Text(c.clone()));
+            }
+        }
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_dialect() {
+        let f = EventFilter {
+            limit: 50,
+            search: Some("1042".into()),
+            before: Some((7, "e".into())),
+            ..Default::default()
+        };
+        let pg = events(Dialect::Postgres, &f);
+        assert!(
+            pg.text.contains("((body::jsonb) ->> 'PrimaryKey') = $2"),
+            "{}",
+            pg.text
+        );
+        assert!(pg.text.ends_with("LIMIT $7"), "{}", pg.text);
+        let lite = events(Dialect::Sqlite, &f);
+        assert_eq!(lite.text.matches('?').count(), lite.params.len());
+        assert_eq!(lite.params.len(), 7);
+    }
+}

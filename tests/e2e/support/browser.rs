@@ -1,0 +1,94 @@
+//! Headless Chromium driven through ChromeDriver (Debian's `chromium` and `chromium-driver`,
+//! which `.ci/run` installs when they are missing).
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+
+pub struct Browser {
+    driver: Child,
+    pub client: Client,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver: install Debian's chromium and chromium-driver (.ci/run does)");
+        let url = format!("http://127.0.0.1:{port}");
+        let ready = super::eventually(Duration::from_secs(20), || async {
+            reqwest::get(format!("{url}/status")).await.is_ok()
+        })
+        .await;
+        assert!(ready, "chromedriver did not start");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000", "--disable-gpu"]
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .expect("a browser session");
+        Browser { driver, client }
+    }
+
+    /// Saves a screenshot of the page as `target/ui-screenshots/NAME.png`; returns its path.
+    pub async fn screenshot(&self, name: &str) -> std::path::PathBuf {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let dir = super::repo().join("target/ui-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// The page's text, once there is a page (it may be between two while navigating).
+    pub async fn text(&self) -> String {
+        let body = fantoccini::Locator::Css("body");
+        for _ in 0..100 {
+            if let Ok(el) = self.client.wait().for_element(body).await
+                && let Ok(text) = el.text().await
+            {
+                return text;
+            }
+        }
+        panic!("the page has no body")
+    }
+
+    /// Waits until the address has `part` in it: a click's navigation is done.
+    pub async fn wait_for_url(&self, part: &str) {
+        let found = super::eventually(Duration::from_secs(10), || async {
+            self.client
+                .current_url()
+                .await
+                .is_ok_and(|u| u.as_str().contains(part))
+        })
+        .await;
+        assert!(found, "the browser never got to a page with {part}");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -1,0 +1,122 @@
+//! The status page's reads, as every backend must answer them: filters, search by EventId,
+//! PrimaryKey and ContextIdentifier, keyset pages, one event with its headers and attempts, the
+//! overview, and replays marked in the attempts.
+
+use herald::store::Next;
+use herald::store::{AttemptOutcome, DeliveryStatus, EventFilter, NewEvent, Replay, Store, now_ms};
+
+use super::{Backend, claim, event, outcome};
+
+fn with_body(id: &str, kind: &str, key: i64, tenant: &str, at: i64) -> NewEvent {
+    let mut e = event(id, "erp", 1);
+    e.event_type = kind.into();
+    e.received_at = at;
+    e.headers = Some(r#"{"user-agent":"NetServer-Webhook/8.8"}"#.into());
+    e.body = format!(
+        r#"{{"EventId":"{id}","Event":"{kind}","PrimaryKey":{key},"ContextIdentifier":"{tenant}"}}"#
+    )
+    .into();
+    e
+}
+
+async fn ids(s: &dyn Store, f: EventFilter) -> Vec<String> {
+    let f = EventFilter { limit: 10, ..f };
+    s.events(f)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_id)
+        .collect()
+}
+
+pub async fn the_status_page_finds_pages_and_counts_events(b: Backend) {
+    let s = &b.stores(1).await[0];
+    let now = now_ms();
+    for (i, (kind, key, tenant)) in [
+        ("quote.ordered", 1042, "Cust1"),
+        ("sale.sold", 77, "Cust2"),
+        ("quote.ordered", 1043, "Cust2"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("e{i}");
+        s.accept(with_body(&id, kind, key, tenant, now - 1000 * i as i64))
+            .await
+            .unwrap();
+    }
+    let all = ids(&**s, EventFilter::default()).await;
+    assert_eq!(all, ["e0", "e1", "e2"]);
+    let by_type = EventFilter {
+        event_type: Some("sale.sold".into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(&**s, by_type).await, ["e1"]);
+    for (q, want) in [
+        ("1043", vec!["e2"]),
+        ("Cust2", vec!["e1", "e2"]),
+        ("e0", vec!["e0"]),
+    ] {
+        let f = EventFilter {
+            search: Some(q.into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&**s, f).await, want, "search {q}");
+    }
+    let older = EventFilter {
+        before: Some((now, "e0".into())),
+        ..Default::default()
+    };
+    assert_eq!(ids(&**s, older).await, ["e1", "e2"]);
+    let recent = EventFilter {
+        since: Some(now - 1500),
+        ..Default::default()
+    };
+    assert_eq!(ids(&**s, recent).await, ["e0", "e1"]);
+
+    let claimed = s
+        .claim(claim("erp", "a", 10, 60_000))
+        .await
+        .unwrap()
+        .deliveries;
+    let dead = claimed.iter().find(|c| c.event_id == "e2").unwrap();
+    s.record(outcome(
+        dead.delivery_id,
+        dead.token,
+        Next::Dead("webhook answered 400".into()),
+    ))
+    .await
+    .unwrap();
+    let with_dead = EventFilter {
+        state: Some(DeliveryStatus::Dead),
+        ..Default::default()
+    };
+    assert_eq!(ids(&**s, with_dead).await, ["e2"]);
+
+    let overview = s.overview(now_ms()).await.unwrap();
+    assert_eq!((overview.events_hour, overview.events_day), (3, 3));
+    let erp = &overview.channels[0];
+    assert_eq!(erp.counts.get(DeliveryStatus::Dead), 1);
+    assert_eq!(
+        erp.last_failure.as_ref().map(|(_, why)| why.as_str()),
+        Some("webhook answered 400")
+    );
+
+    s.replay(Replay::Ids(vec![dead.delivery_id]), now_ms())
+        .await
+        .unwrap();
+    let detail = s.event("e2".into()).await.unwrap().expect("the event");
+    assert!(detail.body.contains("\"PrimaryKey\":1043"));
+    assert!(detail.headers.unwrap().contains("NetServer-Webhook"));
+    let attempts: Vec<AttemptOutcome> = detail.row.deliveries[0]
+        .attempt_log
+        .iter()
+        .map(|a| a.outcome)
+        .collect();
+    assert_eq!(
+        attempts.last(),
+        Some(&AttemptOutcome::Replayed),
+        "{attempts:?}"
+    );
+    assert!(s.event("nope".into()).await.unwrap().is_none());
+}
