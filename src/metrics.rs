@@ -107,6 +107,8 @@ pub struct Metrics {
     /// watchdog; absent until its first look).
     pub superoffice_webhook_active: Family<WebhookLabels, Gauge>,
     pub superoffice_reactivations: Family<WebhookLabels, Counter>,
+    /// Per channel, how long its oldest due delivery has waited: the backlog's age.
+    pub oldest_due_age: Family<ChannelLabels, Gauge<f64, AtomicU64>>,
     pub reload_success_time: Gauge<f64, AtomicU64>,
     /// Events by outcome since start, for the status page.
     outcomes: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
@@ -181,6 +183,11 @@ impl Metrics {
                 "panics",
                 "Internal errors caught and contained, by where they happened",
             ),
+            oldest_due_age: add(
+                r,
+                "oldest_due_age_seconds",
+                "Per channel, how long its oldest due delivery has been waiting to be sent",
+            ),
             superoffice_webhook_active: active,
             superoffice_reactivations: reactivations,
             reload_ok: add(
@@ -248,6 +255,19 @@ impl Metrics {
         if ok {
             let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
             self.reload_success_time.set(now);
+        }
+    }
+
+    /// Sets each channel's backlog age from the store's oldest due deliveries (channel, due
+    /// since), as of `now`; channels with nothing waiting are left out.
+    pub fn backlog(&self, oldest: &[(String, i64)], now: i64) {
+        self.oldest_due_age.clear();
+        for (channel, since) in oldest {
+            let labels = ChannelLabels {
+                channel: channel.clone(),
+            };
+            let age = (now - since).max(0) as f64 / 1000.0;
+            self.oldest_due_age.get_or_create(&labels).set(age);
         }
     }
 

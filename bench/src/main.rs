@@ -9,10 +9,12 @@
 //!     cargo build --release --workspace
 //!     cargo run --release -p herald-bench -- --events 20000
 //!     cargo run --release -p herald-bench -- --compare-stores postgres://postgres@127.0.0.1:5432/postgres
+//!     cargo run --release -p herald-bench -- --versus-alertmanager --rounds 3
 
 mod load;
 mod sink;
 mod system;
+mod versus;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -55,6 +57,13 @@ struct Args {
     /// run, on the PostgreSQL server at this URL, and prints them side by side.
     #[arg(long, value_name = "POSTGRES_URL")]
     compare_stores: Option<String>,
+    /// Runs herald (SQLite) and Prometheus Alertmanager interleaved, --rounds times each, on the
+    /// same load and sink, and prints medians and per-round ratios.
+    #[arg(long)]
+    versus_alertmanager: bool,
+    /// Rounds of each system with --versus-alertmanager.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 /// The figures of one configuration.
@@ -81,6 +90,17 @@ async fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         bin.display()
     );
+    if args.versus_alertmanager {
+        let settings = versus::Settings {
+            events: args.events,
+            concurrency: args.concurrency,
+            rate: args.rate,
+            seconds: args.seconds,
+            sends: args.sends,
+            rounds: args.rounds,
+        };
+        return versus::compare(&settings, &bin).await;
+    }
     let floor = floor(&args).await;
     let configs = match &args.compare_stores {
         Some(pg) => vec![

@@ -59,6 +59,11 @@ pub(super) async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         .await
         .ok()
         .and_then(Result::ok);
+    let now = crate::store::now_ms();
+    let oldest = tokio::time::timeout(Duration::from_secs(2), app.store.oldest_due(now)).await;
+    if let Ok(Ok(oldest)) = oldest {
+        app.metrics.backlog(&oldest, now);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -444,3 +444,22 @@ async fn deliveries_to_a_channel_removed_by_a_reload_become_dead_letters() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn the_backlog_and_its_age_are_metrics() {
+    let hook = StandIn::start().await;
+    let paced = ONE_RULE.replace("    timeout: 2s\n", "    timeout: 2s\n    pace: 1/h\n");
+    let work = Workdir::new(&paced);
+    let herald = start(&work, &hook, &[]).await;
+    for n in 1..=3 {
+        herald.send(&event("sale.sold", n)).await;
+    }
+    hook.wait_for(1).await;
+    let series = "herald_oldest_due_age_seconds{channel=\"hook\"}";
+    let aged = crate::support::eventually(Duration::from_secs(10), || async {
+        let text = get(&herald.url("/metrics")).await.1;
+        metric(&text, series) >= 1.0 && metric(&text, "herald_deliveries{state=\"pending\"}") == 2.0
+    })
+    .await;
+    assert!(aged, "{}", get(&herald.url("/metrics")).await.1);
+}
