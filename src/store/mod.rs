@@ -14,6 +14,7 @@ pub mod batch;
 pub mod conversation;
 pub mod pace;
 pub mod page;
+pub mod page_read;
 pub mod postgres;
 pub mod sqlite;
 mod status;

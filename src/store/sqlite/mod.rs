@@ -23,6 +23,7 @@ use tokio::sync::watch;
 
 use super::batch::Writer;
 use super::conversation::{Conversation, Posted, Step, Stepped};
+use super::page_read;
 use super::{
     Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, DigestContent, EventDetail,
     EventFilter, EventRow, Instance, Join, Joined, Millis, Mode, NewEvent, Overview, Record,
@@ -190,15 +191,15 @@ impl Store for SqliteStore {
     }
 
     fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<Vec<EventRow>>> {
-        Box::pin(async move { page::events(&self.pool, &filter).await })
+        Box::pin(async move { page_read::events(&self.pool, &filter).await })
     }
 
     fn event(&self, id: String) -> BoxFuture<'_, Result<Option<EventDetail>>> {
-        Box::pin(async move { page::event(&self.pool, &id).await })
+        Box::pin(async move { page_read::event(&self.pool, &id).await })
     }
 
     fn overview(&self, now: Millis) -> BoxFuture<'_, Result<Overview>> {
-        Box::pin(page::overview(&self.pool, now))
+        Box::pin(page_read::overview(&self.pool, now))
     }
 
     fn deliveries(&self, filter: DeliveryFilter) -> BoxFuture<'_, Result<Vec<DeliveryRow>>> {
