@@ -99,15 +99,20 @@ impl Sink {
     /// The warnings, in file order.
     pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
         let mut warnings = std::mem::take(&mut self.warnings);
-        warnings.dedup();
         sort(&mut warnings);
+        warnings.dedup();
         warnings
     }
 }
 
 fn sort(items: &mut [Diagnostic]) {
     items.sort_by(|a, b| {
-        (&a.file, a.pos.line, a.pos.column).cmp(&(&b.file, b.pos.line, b.pos.column))
+        (&a.file, a.pos.line, a.pos.column, &a.message).cmp(&(
+            &b.file,
+            b.pos.line,
+            b.pos.column,
+            &b.message,
+        ))
     });
 }
 
