@@ -17,6 +17,9 @@
 //! - [`enrich`]: SuperOffice REST API data for messages about events that carry only ids.
 //! - [`render`]: templates and per-destination escaping.
 //! - [`channels`]: the destinations behind one trait, each classifying its own failures.
+//! - [`simulate`]: what the rules would do with an event, sending nothing; [`ruletest`]:
+//!   test files of such cases (`herald test`, `serve --test-on-reload`).
+//! - [`subscription`]: herald's webhook in SuperOffice (register, status, the watchdog).
 //! - [`http`]: the HTTP client and the one classifier of HTTP answers.
 //! - [`ops`]: reload, admin access, throttled logging.
 //! - [`metrics`]: Prometheus metrics.
