@@ -60,6 +60,62 @@ impl Sql {
     }
 }
 
+impl Sql {
+    /// Appends ` (?, ?, …)`: a placeholder for each of `params`.
+    fn bind_list(&mut self, dialect: Dialect, params: impl IntoIterator<Item = Param>) {
+        let mut sep = " (";
+        for p in params {
+            self.bind(dialect, sep, p);
+            sep = ", ";
+        }
+        self.text.push(')');
+    }
+}
+
+/// The columns every delivery read takes, in [`crate::store::page_read`]'s order.
+pub const DELIVERY_COLUMNS: &str = "SELECT id, event_id, rule, channel, status, attempts, next_attempt_at, last_error, created_at, updated_at, digest_id, digest_of FROM deliveries";
+
+/// Deliveries, newest first, filtered; a page at a time (older than `before`).
+pub fn deliveries(dialect: Dialect, f: &super::DeliveryFilter) -> Sql {
+    let (mut q, d) = Sql::new(dialect, DELIVERY_COLUMNS);
+    q.text.push_str(" WHERE 1 = 1");
+    if let Some(s) = f.status {
+        q.bind(d, " AND status = ", Param::Text(s.as_str().into()));
+    }
+    if let Some(e) = &f.event_id {
+        q.bind(d, " AND event_id = ", Param::Text(e.clone()));
+    }
+    if let Some(c) = &f.channel {
+        q.bind(d, " AND channel = ", Param::Text(c.clone()));
+    }
+    if let Some(before) = f.before {
+        q.bind(d, " AND id < ", Param::Int(before));
+    }
+    let limit = Param::Int(i64::from(f.limit.max(1)));
+    q.bind(d, " ORDER BY id DESC LIMIT ", limit);
+    q
+}
+
+/// The deliveries of these events, oldest first.
+pub fn deliveries_of(dialect: Dialect, event_ids: &[String]) -> Sql {
+    let (mut q, d) = Sql::new(dialect, DELIVERY_COLUMNS);
+    q.text.push_str(" WHERE event_id IN");
+    q.bind_list(d, event_ids.iter().cloned().map(Param::Text));
+    q.text.push_str(" ORDER BY id");
+    q
+}
+
+/// The attempts of these deliveries, oldest first.
+pub fn attempts_of(dialect: Dialect, delivery_ids: &[i64]) -> Sql {
+    let (mut q, d) = Sql::new(
+        dialect,
+        "SELECT delivery_id, started_at, duration_ms, outcome, status_code, detail FROM attempts WHERE delivery_id IN",
+    );
+    q.bind_list(d, delivery_ids.iter().copied().map(Param::Int));
+    q.text.push_str(" ORDER BY id");
+    q
+}
+
 /// Events, newest first, filtered; a page at a time (keyset: older than `before`).
 pub fn events(dialect: Dialect, f: &EventFilter) -> Sql {
     let (mut q, d) = Sql::new(

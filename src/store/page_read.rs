@@ -1,11 +1,11 @@
-//! The status page's reads, once for both backends: each backend only runs the SQL of
-//! [`super::page`] and hands back plain cells ([`Rows`]); turning them into events, details and
-//! the overview happens here.
+//! Reads for people (the status page, `herald events` and `herald deliveries`), once for both
+//! backends: each backend only runs the SQL of [`super::page`] and hands back plain cells
+//! ([`Rows`]); turning them into events, deliveries, attempts and the overview happens here.
 
 use super::page::{self, CHANNEL_COUNTS, Dialect, Param, Sql};
 use super::{
-    ChannelStats, Counts, DeliveryRow, DeliveryStatus, EventDetail, EventFilter, EventRow, Millis,
-    Overview, Result,
+    AttemptOutcome, AttemptRow, ChannelStats, Counts, DeliveryFilter, DeliveryRow, DeliveryStatus,
+    EventDetail, EventFilter, EventRow, Millis, Overview, Result,
 };
 
 /// A column to read, and as what.
@@ -30,6 +30,13 @@ impl Cell {
         }
     }
 
+    fn opt_int(&self) -> Option<i64> {
+        match self {
+            Cell::Int(i) => *i,
+            Cell::Text(_) => None,
+        }
+    }
+
     fn text(&self) -> Option<String> {
         match self {
             Cell::Text(t) => t.clone(),
@@ -48,12 +55,105 @@ pub trait Rows: Sync {
         sql: &Sql,
         columns: &[Col],
     ) -> impl Future<Output = Result<Vec<Vec<Cell>>>> + Send;
+}
 
-    /// Fills in each event's deliveries.
-    fn deliveries_of(&self, events: &mut [EventRow]) -> impl Future<Output = Result<()>> + Send;
+const DELIVERY: [Col; 12] = [
+    Col::Int("id"),
+    Col::Text("event_id"),
+    Col::Text("rule"),
+    Col::Text("channel"),
+    Col::Text("status"),
+    Col::Int("attempts"),
+    Col::Int("next_attempt_at"),
+    Col::Text("last_error"),
+    Col::Int("created_at"),
+    Col::Int("updated_at"),
+    Col::Int("digest_id"),
+    Col::Int("digest_of"),
+];
 
-    /// Fills in each delivery's attempts.
-    fn attempts_for(&self, rows: &mut [DeliveryRow]) -> impl Future<Output = Result<()>> + Send;
+fn delivery_row(c: &[Cell]) -> DeliveryRow {
+    DeliveryRow {
+        id: c[0].int(),
+        event_id: c[1].text().unwrap_or_default(),
+        rule: c[2].text().unwrap_or_default(),
+        channel: c[3].text().unwrap_or_default(),
+        // A state this version does not know reads as pending: it will be looked at again.
+        status: c[4]
+            .text()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(DeliveryStatus::Pending),
+        attempts: c[5].int() as u32,
+        next_attempt_at: c[6].int(),
+        last_error: c[7].text(),
+        created_at: c[8].int(),
+        updated_at: c[9].int(),
+        digest_id: c[10].opt_int(),
+        digest_of: c[11].opt_int(),
+        attempt_log: Vec::new(),
+    }
+}
+
+pub async fn deliveries<R: Rows>(db: &R, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>> {
+    let rows = db
+        .fetch(&page::deliveries(R::DIALECT, f), &DELIVERY)
+        .await?;
+    let mut rows: Vec<DeliveryRow> = rows.iter().map(|c| delivery_row(c)).collect();
+    attempts_for(db, &mut rows).await?;
+    Ok(rows)
+}
+
+/// Fills in each event's deliveries, oldest first.
+async fn deliveries_of<R: Rows>(db: &R, events: &mut [EventRow]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
+    for c in db
+        .fetch(&page::deliveries_of(R::DIALECT, &ids), &DELIVERY)
+        .await?
+    {
+        let d = delivery_row(&c);
+        if let Some(e) = events.iter_mut().find(|e| e.event_id == d.event_id) {
+            e.deliveries.push(d);
+        }
+    }
+    Ok(())
+}
+
+/// Fills in each delivery's attempts, oldest first.
+async fn attempts_for<R: Rows>(db: &R, rows: &mut [DeliveryRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let columns = [
+        Col::Int("delivery_id"),
+        Col::Int("started_at"),
+        Col::Int("duration_ms"),
+        Col::Text("outcome"),
+        Col::Int("status_code"),
+        Col::Text("detail"),
+    ];
+    for a in db
+        .fetch(&page::attempts_of(R::DIALECT, &ids), &columns)
+        .await?
+    {
+        let id = a[0].int();
+        if let Some(row) = rows.iter_mut().find(|r| r.id == id) {
+            row.attempt_log.push(AttemptRow {
+                started_at: a[1].int(),
+                duration_ms: a[2].int(),
+                outcome: a[3]
+                    .text()
+                    .and_then(|o| AttemptOutcome::parse(&o))
+                    .unwrap_or(AttemptOutcome::Failed),
+                status_code: a[4].opt_int(),
+                detail: a[5].text().unwrap_or_default(),
+            });
+        }
+    }
+    Ok(())
 }
 
 const EVENT: [Col; 4] = [
@@ -76,7 +176,7 @@ fn event_row(c: &[Cell]) -> EventRow {
 pub async fn events<R: Rows>(db: &R, f: &EventFilter) -> Result<Vec<EventRow>> {
     let rows = db.fetch(&page::events(R::DIALECT, f), &EVENT).await?;
     let mut events: Vec<EventRow> = rows.iter().map(|c| event_row(c)).collect();
-    db.deliveries_of(&mut events).await?;
+    deliveries_of(db, &mut events).await?;
     Ok(events)
 }
 
@@ -104,9 +204,9 @@ pub async fn event<R: Rows>(db: &R, id: &str) -> Result<Option<EventDetail>> {
         return Ok(None);
     };
     let mut rows = vec![event_row(&cells)];
-    db.deliveries_of(&mut rows).await?;
+    deliveries_of(db, &mut rows).await?;
     let mut row = rows.remove(0);
-    db.attempts_for(&mut row.deliveries).await?;
+    attempts_for(db, &mut row.deliveries).await?;
     Ok(Some(EventDetail {
         row,
         body: cells[4].text().unwrap_or_default(),

@@ -203,7 +203,7 @@ impl Store for SqliteStore {
     }
 
     fn deliveries(&self, filter: DeliveryFilter) -> BoxFuture<'_, Result<Vec<DeliveryRow>>> {
-        Box::pin(async move { read::deliveries(&self.pool, &filter).await })
+        Box::pin(async move { page_read::deliveries(&self.pool, &filter).await })
     }
 
     fn replay(&self, which: Replay, now: Millis) -> BoxFuture<'_, Result<u64>> {

@@ -1,12 +1,12 @@
-//! The status page on SQLite: runs the shared queries ([`crate::store::page_read`]) and reads
+//! Reads for people on SQLite: runs the shared queries ([`crate::store::page_read`]) and reads
 //! their cells.
 
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Row, Sqlite, SqlitePool};
 
+use crate::store::Result;
 use crate::store::page::{Dialect, Param, Sql};
 use crate::store::page_read::{Cell, Col, Rows};
-use crate::store::{DeliveryRow, EventRow, Result};
 
 /// The query with its values bound.
 pub(super) fn query(sql: &Sql) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
@@ -36,13 +36,5 @@ impl Rows for SqlitePool {
     async fn fetch(&self, sql: &Sql, columns: &[Col]) -> Result<Vec<Vec<Cell>>> {
         let rows = query(sql).fetch_all(self).await?;
         Ok(rows.iter().map(|r| cells(r, columns)).collect())
-    }
-
-    async fn deliveries_of(&self, events: &mut [EventRow]) -> Result<()> {
-        super::read::deliveries_of(self, events).await
-    }
-
-    async fn attempts_for(&self, rows: &mut [DeliveryRow]) -> Result<()> {
-        super::read::attempts_for(self, rows).await
     }
 }
