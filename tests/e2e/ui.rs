@@ -203,16 +203,24 @@ async fn strangers_and_cross_site_posts_are_refused() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = local
-        .get(herald.url("/ui/channels/erp/replay"))
-        .send()
-        .await
-        .unwrap();
-    let html = page.text().await.unwrap();
+    // A dead letter, so that the confirmation page has its form and token.
+    hook.always(Reply::new(400, "bad field"));
+    herald
+        .send(&crate::support::event("quote.ordered", 9))
+        .await;
+    let page = herald.url("/ui/channels/erp/replay");
+    let has_form = eventually(Duration::from_secs(10), || async {
+        let html = local.get(&page).send().await.unwrap().text().await.unwrap();
+        html.contains("name=\"csrf\"")
+    })
+    .await;
+    assert!(has_form, "the dead letter never showed");
+    let html = local.get(&page).send().await.unwrap().text().await.unwrap();
     let csrf = html
         .split("name=\"csrf\" value=\"")
         .nth(1)
-        .map(|s| s[..64].to_string());
+        .map(|s| s[..64].to_string())
+        .unwrap_or_else(|| panic!("the confirmation page has a CSRF token: {html}"));
     let post = |origin: Option<&'static str>, token: Option<String>| {
         let mut req = local.post(herald.url("/ui/channels/erp/replay"));
         if let Some(o) = origin {
@@ -235,9 +243,7 @@ async fn strangers_and_cross_site_posts_are_refused() {
     );
     assert_eq!(post(None, Some(forged)).await.unwrap().status(), 403);
     assert_eq!(post(None, None).await.unwrap().status(), 403);
-    if let Some(token) = csrf {
-        assert_eq!(post(None, Some(token)).await.unwrap().status(), 303);
-    }
+    assert_eq!(post(None, Some(csrf)).await.unwrap().status(), 303);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

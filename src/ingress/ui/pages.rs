@@ -183,7 +183,8 @@ fn delivery_detail(d: &DeliveryRow) -> Value {
     json!({
         "id": d.id, "channel": d.channel, "rule": d.rule, "status": d.status.as_str(),
         "last_error": d.last_error, "attempts": attempts,
-        "replayable": !finished || d.status == DeliveryStatus::Sent,
+        // A skipped delivery's conditions did not hold: sending it again would be wrong.
+        "replayable": d.status != DeliveryStatus::Skipped,
         "next": (!finished).then(|| time(d.next_attempt_at)),
     })
 }
