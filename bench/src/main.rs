@@ -24,7 +24,7 @@ use clap::Parser;
 
 use load::{Report, fire, make_events, wait_for_deliveries};
 use sink::Arrivals;
-use system::{Db, Herald};
+use system::{Db, Herald, cpu_seconds};
 
 #[derive(Parser, Debug)]
 #[command(about = "Load herald and print throughput, latency and memory figures")]
@@ -155,8 +155,10 @@ async fn measure(
 
     let bodies = make_events(args.events, "throughput");
     let started = Instant::now();
+    let cpu_before: f64 = herald.pids().into_iter().map(cpu_seconds).sum();
     let run = fire(&herald.urls, &bodies, args.concurrency, None).await;
     let delivered = wait_for_deliveries(&arrivals, run.acked, Duration::from_secs(180)).await;
+    let cpu: f64 = herald.pids().into_iter().map(cpu_seconds).sum::<f64>() - cpu_before;
     let last = arrivals
         .lock()
         .unwrap()
@@ -178,6 +180,10 @@ async fn measure(
     );
     println!(
         "  delivered         {delivered:>8} = {delivered_per_s:.0} deliveries/s (first request to last delivery)"
+    );
+    println!(
+        "  herald's CPU      {:>8.0} µs per event (all replicas, user and system)",
+        1e6 * cpu / run.acked.max(1) as f64
     );
     saturated.print();
 

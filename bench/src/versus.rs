@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::load::{Body, Report, fire, make_events, wait_for_deliveries};
 use crate::sink::{self, Arrivals};
-use crate::system::{Db, Herald, peak_rss_mb};
+use crate::system::{Db, Herald, cpu_seconds, peak_rss_mb};
 
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 
@@ -29,6 +29,8 @@ pub struct Round {
     pub lost: usize,
     pub duplicates: usize,
     pub rss_mb: f64,
+    /// The system's own CPU time per acknowledged event in the saturated run, µs.
+    pub cpu_us_per_event: f64,
 }
 
 pub struct Settings {
@@ -76,8 +78,10 @@ async fn run(
     pid: u32,
 ) -> Round {
     let started = Instant::now();
+    let cpu_before = cpu_seconds(pid);
     let burst = fire(urls, &bodies.0, s.concurrency, None).await;
     let delivered = wait_for_deliveries(arrivals, burst.acked, Duration::from_secs(180)).await;
+    let cpu = cpu_seconds(pid) - cpu_before;
     let last = arrivals.lock().unwrap().last().map_or(started, |(_, t)| *t);
     let saturated = Report::new(&burst, &arrivals.lock().unwrap());
     arrivals.lock().unwrap().clear();
@@ -92,6 +96,7 @@ async fn run(
         lost: saturated.lost + steady.lost,
         duplicates: saturated.duplicates + steady.duplicates,
         rss_mb: peak_rss_mb(pid),
+        cpu_us_per_event: 1e6 * cpu / burst.acked.max(1) as f64,
     }
 }
 
@@ -184,9 +189,10 @@ impl Drop for Alertmanager {
 
 fn print_round(name: &str, r: &Round) {
     println!(
-        "  {name:<13} acknowledged {:>6.0}/s  delivered {:>6.0}/s  at the steady rate p50 {:.1} ms p99 {:.1} ms  lost {} dup {}  peak RSS {:.1} MB",
+        "  {name:<13} acknowledged {:>6.0}/s  delivered {:>6.0}/s  CPU {:>4.0} µs/event  at the steady rate p50 {:.1} ms p99 {:.1} ms  lost {} dup {}  peak RSS {:.1} MB",
         r.acked_per_s,
         r.delivered_per_s,
+        r.cpu_us_per_event,
         r.steady_p50_ms,
         r.steady_p99_ms,
         r.lost,
@@ -198,9 +204,15 @@ fn print_round(name: &str, r: &Round) {
 /// One figure of a round.
 type Figure = fn(&Round) -> f64;
 
+/// The middle value; with an even count, the mean of the two middle ones.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
+    let n = v.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 fn summary(herald: &[Round], am: &[Round]) {
@@ -216,9 +228,10 @@ fn summary(herald: &[Round], am: &[Round]) {
         herald.len()
     );
     println!("| --- | --- | --- | --- |");
-    let rows: [(&str, Figure); 5] = [
+    let rows: [(&str, Figure); 6] = [
         ("acknowledged per second", |r| r.acked_per_s),
         ("delivered per second", |r| r.delivered_per_s),
+        ("CPU per event when saturated, µs", |r| r.cpu_us_per_event),
         ("p50 latency at the steady rate, ms", |r| r.steady_p50_ms),
         ("p99 latency at the steady rate, ms", |r| r.steady_p99_ms),
         ("peak RSS, MB", |r| r.rss_mb),
