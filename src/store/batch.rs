@@ -37,7 +37,7 @@ pub struct Applied {
 
 /// A backend's way of applying a batch in one transaction.
 pub trait Apply: Send + Sync + 'static {
-    fn apply<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Applied>>;
+    fn apply(&self, batch: Batch) -> BoxFuture<'_, Result<Applied>>;
 }
 
 type Reply<T> = oneshot::Sender<Result<T>>;
@@ -171,7 +171,7 @@ impl Writer {
             let (backend, rx) = (backend.clone(), rx.clone());
             tokio::spawn(async move {
                 while let Some((batch, waiting)) = gather(&rx, max_batch).await {
-                    waiting.answer(backend.apply(&batch).await);
+                    waiting.answer(backend.apply(batch).await);
                 }
             });
         }

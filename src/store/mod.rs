@@ -54,6 +54,16 @@ pub enum StoreError {
     Conflict(String),
     #[error("the store's writer has stopped")]
     Closed,
+    #[error("database error: {0}")]
+    Sqlite(#[source] Arc<rusqlite::Error>),
+    #[error("cannot start the store's writer thread: {0}")]
+    Thread(#[source] Arc<std::io::Error>),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(Arc::new(e))
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -16,7 +16,7 @@ pub(super) struct Writes {
 }
 
 impl Apply for Writes {
-    fn apply<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Applied>> {
+    fn apply(&self, batch: Batch) -> BoxFuture<'_, Result<Applied>> {
         Box::pin(async move {
             let mut tx = self.pool.begin().await?;
             let (accepted, for_anyone) = accept(&mut tx, &batch.accepts).await?;

@@ -1,16 +1,16 @@
 //! Claims: as many due deliveries of a channel as asked and as its pace and any pause allow,
 //! leased under a fresh token.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use rusqlite::{Row, Transaction};
 
 use crate::store::{Claim, Claimed, Claims, Millis, Result, pace};
 
 /// Leases due deliveries of one channel, inside the batch's transaction, as far as the
 /// destination's pace and pause allow.
-pub(super) async fn claim(tx: &mut SqliteConnection, c: &Claim) -> Result<Claims> {
-    let (next_allowed, paused_until) = destination(tx, &c.channel).await?;
+pub(super) fn claim(tx: &Transaction, c: &Claim) -> Result<Claims> {
+    let (next_allowed, paused_until) = destination(tx, &c.channel)?;
     if paused_until > c.now {
         return Ok(Claims {
             deliveries: Vec::new(),
@@ -20,17 +20,14 @@ pub(super) async fn claim(tx: &mut SqliteConnection, c: &Claim) -> Result<Claims
     }
     let allowed = pace::allowance(next_allowed, c.now, c.spacing, c.limit);
     let deliveries = if allowed > 0 {
-        lease(tx, c, allowed).await?
+        lease(tx, c, allowed)?
     } else {
         Vec::new()
     };
     let next = pace::after(next_allowed, c.now, c.spacing, deliveries.len() as u32);
     if next != next_allowed {
-        sqlx::query("UPDATE destinations SET next_allowed_at = ?1 WHERE channel = ?2")
-            .bind(next)
-            .bind(&c.channel)
-            .execute(&mut *tx)
-            .await?;
+        tx.prepare_cached("UPDATE destinations SET next_allowed_at = ?1 WHERE channel = ?2")?
+            .execute((next, &c.channel))?;
     }
     Ok(Claims {
         deliveries,
@@ -40,103 +37,117 @@ pub(super) async fn claim(tx: &mut SqliteConnection, c: &Claim) -> Result<Claims
 }
 
 /// A destination's pacing and pause, its row made if it has none.
-async fn destination(tx: &mut SqliteConnection, channel: &str) -> Result<(Millis, Millis)> {
-    sqlx::query("INSERT INTO destinations (channel) VALUES (?1) ON CONFLICT (channel) DO NOTHING")
-        .bind(channel)
-        .execute(&mut *tx)
-        .await?;
-    let row =
-        sqlx::query("SELECT next_allowed_at, paused_until FROM destinations WHERE channel = ?1")
-            .bind(channel)
-            .fetch_one(&mut *tx)
-            .await?;
-    Ok((row.get("next_allowed_at"), row.get("paused_until")))
+fn destination(tx: &Transaction, channel: &str) -> Result<(Millis, Millis)> {
+    tx.prepare_cached(
+        "INSERT INTO destinations (channel) VALUES (?1) ON CONFLICT (channel) DO NOTHING",
+    )?
+    .execute([channel])?;
+    let row = tx
+        .prepare_cached(
+            "SELECT next_allowed_at, paused_until FROM destinations WHERE channel = ?1",
+        )?
+        .query_row([channel], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(row)
 }
 
-async fn lease(tx: &mut SqliteConnection, c: &Claim, limit: u32) -> Result<Vec<Claimed>> {
-    let rows = sqlx::query(
-        "UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1, lease_owner = ?2,
-           lease_token = ?3
-         WHERE id IN (
-           SELECT id FROM deliveries
-           WHERE channel = ?4 AND status IN ('pending', 'retrying', 'held') AND next_attempt_at <= ?5
-           ORDER BY next_attempt_at, id LIMIT ?6)
-         RETURNING id, event_id, rule, action_index, channel, attempts, round_started_at, digest_of",
-    )
-    .bind(c.lease.until)
-    .bind(c.lease.owner.as_ref())
-    .bind(c.lease.token)
-    .bind(&c.channel)
-    .bind(c.now)
-    .bind(limit)
-    .fetch_all(&mut *tx)
-    .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let events = claimed_events(tx, rows.iter().map(|r| r.get::<String, _>("event_id"))).await?;
-    let mut claimed: Vec<Claimed> = rows
-        .into_iter()
-        .filter_map(|r| {
-            let event_id: String = r.get("event_id");
-            let (event_type, body, received_at) = events.get(&event_id)?.clone();
-            Some(Claimed {
-                delivery_id: r.get("id"),
-                event_id,
-                event_type,
-                rule: r.get("rule"),
-                action_index: r.get::<i64, _>("action_index") as u32,
-                channel: r.get("channel"),
-                attempts: r.get::<i64, _>("attempts") as u32,
-                round_started_at: r.get("round_started_at"),
-                received_at,
-                body,
-                token: c.lease.token,
-                digest_of: r.get("digest_of"),
-            })
+/// A leased delivery as the update returns it, before its event is read.
+struct Leased {
+    delivery_id: i64,
+    event_id: String,
+    rule: String,
+    action_index: u32,
+    channel: String,
+    attempts: u32,
+    round_started_at: Millis,
+    digest_of: Option<i64>,
+}
+
+impl Leased {
+    fn from_row(r: &Row) -> rusqlite::Result<Leased> {
+        Ok(Leased {
+            delivery_id: r.get(0)?,
+            event_id: r.get(1)?,
+            rule: r.get(2)?,
+            action_index: r.get(3)?,
+            channel: r.get(4)?,
+            attempts: r.get(5)?,
+            round_started_at: r.get(6)?,
+            digest_of: r.get(7)?,
         })
-        .collect();
+    }
+}
+
+fn lease(tx: &Transaction, c: &Claim, limit: u32) -> Result<Vec<Claimed>> {
+    let leased = tx
+        .prepare_cached(
+            "UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1, lease_owner = ?2,
+               lease_token = ?3
+             WHERE id IN (
+               SELECT id FROM deliveries
+               WHERE channel = ?4 AND status IN ('pending', 'retrying', 'held') AND next_attempt_at <= ?5
+               ORDER BY next_attempt_at, id LIMIT ?6)
+             RETURNING id, event_id, rule, action_index, channel, attempts, round_started_at, digest_of",
+        )?
+        .query_map(
+            (
+                c.lease.until,
+                c.lease.owner.as_ref(),
+                c.lease.token,
+                &c.channel,
+                c.now,
+                limit,
+            ),
+            Leased::from_row,
+        )?
+        .collect::<rusqlite::Result<Vec<Leased>>>()?;
+    let mut events: HashMap<String, EventParts> = HashMap::new();
+    let mut claimed = Vec::with_capacity(leased.len());
+    for l in leased {
+        if !events.contains_key(&l.event_id) {
+            let Some(parts) = event(tx, &l.event_id)? else {
+                continue;
+            };
+            events.insert(l.event_id.clone(), parts);
+        }
+        let (event_type, body, received_at) = events[&l.event_id].clone();
+        claimed.push(Claimed {
+            delivery_id: l.delivery_id,
+            event_id: l.event_id,
+            event_type,
+            rule: l.rule,
+            action_index: l.action_index,
+            channel: l.channel,
+            attempts: l.attempts,
+            round_started_at: l.round_started_at,
+            received_at,
+            body,
+            token: c.lease.token,
+            digest_of: l.digest_of,
+        });
+    }
     claimed.sort_by_key(|c| c.delivery_id);
-    close_digests(tx, &claimed).await?;
+    close_digests(tx, &claimed)?;
     Ok(claimed)
 }
 
 type EventParts = (String, std::sync::Arc<str>, Millis);
 
-/// The type, body and arrival of the events of claimed deliveries, each read once.
-async fn claimed_events(
-    tx: &mut SqliteConnection,
-    ids: impl Iterator<Item = String>,
-) -> Result<HashMap<String, EventParts>> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT event_id, event_type, body, received_at FROM events WHERE event_id IN (",
-    );
-    let mut sep = q.separated(", ");
-    for id in ids.collect::<HashSet<_>>() {
-        sep.push_bind(id);
-    }
-    q.push(")");
-    Ok(q.build()
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|r| {
-            let body: String = r.get("body");
-            (
-                r.get("event_id"),
-                (r.get("event_type"), body.into(), r.get("received_at")),
-            )
+/// The type, body and arrival of a claimed delivery's event.
+fn event(tx: &Transaction, id: &str) -> Result<Option<EventParts>> {
+    use rusqlite::OptionalExtension;
+    Ok(tx
+        .prepare_cached("SELECT event_type, body, received_at FROM events WHERE event_id = ?1")?
+        .query_row([id], |r| {
+            Ok((r.get(0)?, r.get::<_, String>(1)?.into(), r.get(2)?))
         })
-        .collect())
+        .optional()?)
 }
 
 /// A digest being sent collects nothing more: the next event opens a new one.
-async fn close_digests(tx: &mut SqliteConnection, claimed: &[Claimed]) -> Result<()> {
+fn close_digests(tx: &Transaction, claimed: &[Claimed]) -> Result<()> {
     for id in claimed.iter().filter_map(|c| c.digest_of) {
-        sqlx::query("UPDATE digests SET state = 'closed' WHERE id = ?1 AND state = 'open'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        tx.prepare_cached("UPDATE digests SET state = 'closed' WHERE id = ?1 AND state = 'open'")?
+            .execute([id])?;
     }
     Ok(())
 }

@@ -6,10 +6,12 @@
 mod claim;
 mod conversation;
 mod digest;
+mod join;
 mod page;
 mod read;
 mod record;
 mod write;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -50,8 +52,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub async fn open(url: &str, mode: Mode) -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)?;
+        let file = options.get_filename().to_path_buf();
         let owner = match mode {
-            Mode::Serve => Some(owner_lock(options.get_filename())?),
+            Mode::Serve => Some(owner_lock(&file)?),
             Mode::Inspect => None,
         };
         let options = options
@@ -75,7 +78,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migrate(e.into()))?;
-        let writer = Writer::spawn(Arc::new(write::Writes { pool: pool.clone() }), MAX_BATCH, 1);
+        let writes = writer::Writes::start(&file)?;
+        let writer = Writer::spawn(Arc::new(writes), MAX_BATCH, 1);
         Ok(SqliteStore {
             pool,
             writer,
