@@ -1,7 +1,8 @@
 //! The SQLite backend: one file, WAL journal, `synchronous = FULL` so that a commit is on disk
 //! before herald answers 200. Writes from concurrent requests are committed together
 //! ([`crate::store::batch`]), through one writer, so SQLite never has two writers waiting on
-//! each other.
+//! each other: a thread that owns a connection of its own ([`writer`]). Reads, and the rare
+//! writes outside a batch (pauses, releases, replays, conversations), use sqlx's pool.
 
 mod claim;
 mod conversation;
