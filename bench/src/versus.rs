@@ -31,6 +31,8 @@ pub struct Round {
     pub rss_mb: f64,
     /// The system's own CPU time per acknowledged event in the saturated run, µs.
     pub cpu_us_per_event: f64,
+    /// The same for this process: the senders and the sink, which share the machine.
+    pub load_cpu_us_per_event: f64,
 }
 
 pub struct Settings {
@@ -78,10 +80,11 @@ async fn run(
     pid: u32,
 ) -> Round {
     let started = Instant::now();
-    let cpu_before = cpu_seconds(pid);
+    let (cpu_before, load_before) = (cpu_seconds(pid), cpu_seconds(std::process::id()));
     let burst = fire(urls, &bodies.0, s.concurrency, None).await;
     let delivered = wait_for_deliveries(arrivals, burst.acked, Duration::from_secs(180)).await;
     let cpu = cpu_seconds(pid) - cpu_before;
+    let load_cpu = cpu_seconds(std::process::id()) - load_before;
     let last = arrivals.lock().unwrap().last().map_or(started, |(_, t)| *t);
     let saturated = Report::new(&burst, &arrivals.lock().unwrap());
     arrivals.lock().unwrap().clear();
@@ -97,6 +100,7 @@ async fn run(
         duplicates: saturated.duplicates + steady.duplicates,
         rss_mb: peak_rss_mb(pid),
         cpu_us_per_event: 1e6 * cpu / burst.acked.max(1) as f64,
+        load_cpu_us_per_event: 1e6 * load_cpu / burst.acked.max(1) as f64,
     }
 }
 
@@ -228,10 +232,13 @@ fn summary(herald: &[Round], am: &[Round]) {
         herald.len()
     );
     println!("| --- | --- | --- | --- |");
-    let rows: [(&str, Figure); 6] = [
+    let rows: [(&str, Figure); 7] = [
         ("acknowledged per second", |r| r.acked_per_s),
         ("delivered per second", |r| r.delivered_per_s),
         ("CPU per event when saturated, µs", |r| r.cpu_us_per_event),
+        ("senders' and sink's CPU per event, µs", |r| {
+            r.load_cpu_us_per_event
+        }),
         ("p50 latency at the steady rate, ms", |r| r.steady_p50_ms),
         ("p99 latency at the steady rate, ms", |r| r.steady_p99_ms),
         ("peak RSS, MB", |r| r.rss_mb),
