@@ -12,6 +12,7 @@
 
 pub mod batch;
 pub mod conversation;
+mod digest;
 pub mod pace;
 pub mod page;
 pub mod page_read;

@@ -5,18 +5,8 @@
 
 use sqlx::{PgConnection, PgPool, Row};
 
+use crate::store::digest::{Admitted, Open};
 use crate::store::{DigestContent, Join, Joined, Member, Millis, Result};
-
-/// An open digest, as joining sees it.
-struct Open {
-    id: i64,
-    opened_at: Millis,
-    due_at: Millis,
-    immediate_left: i64,
-    size: i64,
-    /// The delivery that sends it, made when the first event joins it.
-    delivery_id: Option<i64>,
-}
 
 pub(super) async fn join(tx: &mut PgConnection, j: &Join) -> Result<Joined> {
     match admitted(tx, j).await? {
@@ -52,11 +42,7 @@ async fn at_once(tx: &mut PgConnection, j: &Join, open: &Open) -> Result<Joined>
         .bind(j.delivery_id)
         .execute(&mut *tx)
         .await?;
-    Ok(Joined::Now {
-        digest: open.id,
-        opened_at: open.opened_at,
-        due_at: open.due_at,
-    })
+    Ok(open.now())
 }
 
 /// Into the digest: it waits there, and a digest that is full is due at once.
@@ -75,39 +61,25 @@ async fn collect(tx: &mut PgConnection, j: &Join, open: &Open) -> Result<Joined>
     if moved.rows_affected() == 0 {
         return Ok(Joined::Stale);
     }
-    let size = open.size + 1;
-    let full = j.max.is_some_and(|m| size >= i64::from(m));
-    let due_at = if full { j.now } else { open.due_at };
+    let c = open.collect(j);
     sqlx::query("UPDATE digests SET size = $1, due_at = $2 WHERE id = $3")
-        .bind(size)
-        .bind(due_at)
+        .bind(c.size)
+        .bind(c.due_at)
         .bind(open.id)
         .execute(&mut *tx)
         .await?;
     let delivery_id = match open.delivery_id {
         Some(id) => id,
-        None => sender(tx, j, open.id, due_at).await?,
+        None => sender(tx, j, open.id, c.due_at).await?,
     };
-    if full {
+    if c.full {
         sqlx::query("UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2")
-            .bind(due_at)
+            .bind(c.due_at)
             .bind(delivery_id)
             .execute(&mut *tx)
             .await?;
     }
-    Ok(Joined::Waiting {
-        digest: open.id,
-        due_at,
-        size: size as u32,
-    })
-}
-
-/// Whether the claim is current, and whether the delivery already went at once for a digest
-/// (a retry of it).
-enum Admitted {
-    Stale,
-    Already(Joined),
-    Not,
+    Ok(c.joined())
 }
 
 async fn admitted(tx: &mut PgConnection, j: &Join) -> Result<Admitted> {
@@ -120,18 +92,8 @@ async fn admitted(tx: &mut PgConnection, j: &Join) -> Result<Admitted> {
     .bind(j.token)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = row else {
-        return Ok(Admitted::Stale);
-    };
-    let digest: Option<i64> = row.get("digest_id");
-    Ok(match digest {
-        Some(digest) => Admitted::Already(Joined::Now {
-            digest,
-            opened_at: row.get::<Option<i64>, _>("opened_at").unwrap_or(j.now),
-            due_at: row.get::<Option<i64>, _>("due_at").unwrap_or(j.now),
-        }),
-        None => Admitted::Not,
-    })
+    let seen = row.map(|r| (r.get("digest_id"), r.get("opened_at"), r.get("due_at")));
+    Ok(Admitted::of(seen, j))
 }
 
 async fn current(tx: &mut PgConnection, j: &Join) -> Result<Option<Open>> {
@@ -189,14 +151,7 @@ async fn open(tx: &mut PgConnection, j: &Join) -> Result<Open> {
             crate::store::StoreError::Conflict("a digest opened and closed at once".into())
         });
     };
-    Ok(Open {
-        id,
-        opened_at: j.now,
-        due_at: j.due_at,
-        immediate_left: i64::from(j.immediate),
-        size: 0,
-        delivery_id: None,
-    })
+    Ok(Open::new(id, j))
 }
 
 /// The delivery that sends digest `id`, due when it is; made with its first member, so a

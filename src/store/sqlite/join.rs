@@ -3,18 +3,8 @@
 
 use rusqlite::{OptionalExtension, Transaction};
 
+use crate::store::digest::{Admitted, Open};
 use crate::store::{Join, Joined, Millis, Result};
-
-/// An open digest, as joining sees it.
-struct Open {
-    id: i64,
-    opened_at: Millis,
-    due_at: Millis,
-    immediate_left: i64,
-    size: i64,
-    /// The delivery that sends it, made when the first event joins it.
-    delivery_id: Option<i64>,
-}
 
 pub(super) fn join(tx: &Transaction, j: &Join) -> Result<Joined> {
     match admitted(tx, j)? {
@@ -45,11 +35,7 @@ fn at_once(tx: &Transaction, j: &Join, open: &Open) -> Result<Joined> {
     // of this delivery is not counted again.
     tx.prepare_cached("UPDATE deliveries SET digest_id = ?1 WHERE id = ?2")?
         .execute([open.id, j.delivery_id])?;
-    Ok(Joined::Now {
-        digest: open.id,
-        opened_at: open.opened_at,
-        due_at: open.due_at,
-    })
+    Ok(open.now())
 }
 
 /// Into the digest: it waits there, and a digest that is full is due at once.
@@ -64,32 +50,18 @@ fn collect(tx: &Transaction, j: &Join, open: &Open) -> Result<Joined> {
     if moved == 0 {
         return Ok(Joined::Stale);
     }
-    let size = open.size + 1;
-    let full = j.max.is_some_and(|m| size >= i64::from(m));
-    let due_at = if full { j.now } else { open.due_at };
+    let c = open.collect(j);
     tx.prepare_cached("UPDATE digests SET size = ?1, due_at = ?2 WHERE id = ?3")?
-        .execute([size, due_at, open.id])?;
+        .execute([c.size, c.due_at, open.id])?;
     let delivery_id = match open.delivery_id {
         Some(id) => id,
-        None => sender(tx, j, open.id, due_at)?,
+        None => sender(tx, j, open.id, c.due_at)?,
     };
-    if full {
+    if c.full {
         tx.prepare_cached("UPDATE deliveries SET next_attempt_at = ?1 WHERE id = ?2")?
-            .execute([due_at, delivery_id])?;
+            .execute([c.due_at, delivery_id])?;
     }
-    Ok(Joined::Waiting {
-        digest: open.id,
-        due_at,
-        size: size as u32,
-    })
-}
-
-/// Whether the claim is current, and whether the delivery already went at once for a digest
-/// (a retry of it).
-enum Admitted {
-    Stale,
-    Already(Joined),
-    Not,
+    Ok(c.joined())
 }
 
 fn admitted(tx: &Transaction, j: &Join) -> Result<Admitted> {
@@ -104,15 +76,7 @@ fn admitted(tx: &Transaction, j: &Join) -> Result<Admitted> {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
-    Ok(match row {
-        None => Admitted::Stale,
-        Some((Some(digest), opened_at, due_at)) => Admitted::Already(Joined::Now {
-            digest,
-            opened_at: opened_at.unwrap_or(j.now),
-            due_at: due_at.unwrap_or(j.now),
-        }),
-        Some((None, _, _)) => Admitted::Not,
-    })
+    Ok(Admitted::of(row, j))
 }
 
 fn current(tx: &Transaction, j: &Join) -> Result<Option<Open>> {
@@ -161,14 +125,7 @@ fn open(tx: &Transaction, j: &Join) -> Result<Open> {
             ),
             |r| r.get(0),
         )?;
-    Ok(Open {
-        id,
-        opened_at: j.now,
-        due_at: j.due_at,
-        immediate_left: i64::from(j.immediate),
-        size: 0,
-        delivery_id: None,
-    })
+    Ok(Open::new(id, j))
 }
 
 /// The delivery that sends digest `id`, due when it is; made with its first member, so a
