@@ -249,13 +249,19 @@ impl<'a> Start<'a> {
             logs,
             client: reqwest::Client::new(),
         };
-        let found = wait_until(Duration::from_secs(30), || {
-            herald.listening_addr().is_some()
+        // Listening, or gone (then say so at once, with what it said).
+        let mut exited = None;
+        wait_until(Duration::from_secs(30), || {
+            exited = herald.child.try_wait().ok().flatten();
+            exited.is_some() || herald.listening_addr().is_some()
         })
         .await;
         assert!(
-            found,
-            "herald did not start; its output:\n{}",
+            herald.listening_addr().is_some(),
+            "herald did not start ({}); its output:\n{}",
+            exited.map_or("still running after 30 s".into(), |s| format!(
+                "it exited: {s}"
+            )),
             herald.logs()
         );
         herald.addr = herald.listening_addr().unwrap();
