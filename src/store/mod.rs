@@ -16,6 +16,7 @@ mod digest;
 pub mod pace;
 pub mod page;
 pub mod page_read;
+mod page_run;
 pub mod postgres;
 pub mod sqlite;
 mod status;

@@ -16,7 +16,6 @@ mod claim;
 mod conversation;
 mod digest;
 mod listen;
-mod page;
 mod read;
 mod record;
 mod write;

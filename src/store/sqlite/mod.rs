@@ -8,7 +8,6 @@ mod claim;
 mod conversation;
 mod digest;
 mod join;
-mod page;
 mod read;
 mod record;
 mod write;
