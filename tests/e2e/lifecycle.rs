@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::support::so_webhooks::SoWebhooks;
 use crate::support::standin::{Reply, StandIn};
-use crate::support::{SECRET, Start, Workdir, copy_dir, eventually, herald_cmd, repo};
+use crate::support::{Herald, SECRET, Start, Workdir, copy_dir, eventually, herald_cmd, repo};
 
 const TOKEN: &str = "so-admin-token-42";
 
@@ -41,6 +41,16 @@ fn superoffice(work: &Workdir, args: &[&str], token: &str) -> (i32, String) {
     let env = [("SO_TOKEN", token), ("HERALD_WEBHOOK_SECRET", SECRET)];
     let (code, out, err) = herald_cmd(work.path(), &all, &env);
     (code, format!("{out}{err}"))
+}
+
+/// herald serving `work`'s rules, registered with SuperOffice's stand-in: the running herald
+/// and the id of its webhook.
+async fn serve_registered(so: &SoWebhooks, work: &Workdir) -> (Herald, i64) {
+    let herald = Start::new(work).env("SO_TOKEN", TOKEN).run().await;
+    let (code, out) = superoffice(work, &["register", "--url", &herald.url("/webhook")], TOKEN);
+    assert_eq!(code, 0, "{out}");
+    let id = so.hooks()[0]["WebhookId"].as_i64().unwrap();
+    (herald, id)
 }
 
 fn events(body: &Value) -> Vec<&str> {
@@ -185,17 +195,10 @@ async fn register_says_why_when_superoffice_refuses() {
 async fn status_shows_a_stopped_webhook_with_its_last_error_and_exits_1() {
     let so = SoWebhooks::start(TOKEN).await;
     let work = Workdir::new(&rules(&so.root(), "", "", "file://out"));
-    let herald = Start::new(&work).env("SO_TOKEN", TOKEN).run().await;
-    let (code, out) = superoffice(
-        &work,
-        &["register", "--url", &herald.url("/webhook")],
-        TOKEN,
-    );
-    assert_eq!(code, 0, "{out}");
+    let (_herald, id) = serve_registered(&so, &work).await;
     let (code, out) = superoffice(&work, &["status"], TOKEN);
     assert_eq!(code, 0, "{out}");
 
-    let id = so.hooks()[0]["WebhookId"].as_i64().unwrap();
     so.stop(
         id,
         "TooManyErrors",
@@ -218,14 +221,7 @@ async fn the_watchdog_alerts_drops_the_metric_and_reactivates() {
     let ops = StandIn::start().await;
     let watch = "  watch_every: 300ms\n  alerts: [ops]\n";
     let work = Workdir::new(&rules(&so.root(), "", watch, &ops.url("/alerts")));
-    let herald = Start::new(&work).env("SO_TOKEN", TOKEN).run().await;
-    let (code, out) = superoffice(
-        &work,
-        &["register", "--url", &herald.url("/webhook")],
-        TOKEN,
-    );
-    assert_eq!(code, 0, "{out}");
-    let id = so.hooks()[0]["WebhookId"].as_i64().unwrap();
+    let (herald, id) = serve_registered(&so, &work).await;
     let metric = "herald_superoffice_webhook_active{webhook=\"herald\"}";
     let metrics = || async {
         reqwest::get(herald.url("/metrics"))
@@ -344,14 +340,7 @@ async fn a_stopped_event_makes_the_watchdog_look_at_once_and_a_reload_names_miss
     let ops = StandIn::start().await;
     let watch = "  watch_every: 1h\n  alerts: [ops]\n";
     let work = Workdir::new(&rules(&so.root(), "", watch, &ops.url("/alerts")));
-    let herald = Start::new(&work).env("SO_TOKEN", TOKEN).run().await;
-    let (code, out) = superoffice(
-        &work,
-        &["register", "--url", &herald.url("/webhook")],
-        TOKEN,
-    );
-    assert_eq!(code, 0, "{out}");
-    let id = so.hooks()[0]["WebhookId"].as_i64().unwrap();
+    let (herald, id) = serve_registered(&so, &work).await;
 
     so.stop(id, "Stopped", 0, "");
     let mut stopped = crate::support::event(&format!("webhook{id}.stopped"), id);

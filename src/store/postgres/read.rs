@@ -9,7 +9,9 @@ use crate::store::{Counts, Millis, Replay, Result};
 pub(super) async fn replay(pool: &PgPool, which: &Replay, now: Millis) -> Result<u64> {
     let mut tx = pool.begin().await?;
     let marks = page::replay_marks(page::Dialect::Postgres, which, now);
-    crate::store::page_run::query(&marks).execute(&mut *tx).await?;
+    crate::store::page_run::query(&marks)
+        .execute(&mut *tx)
+        .await?;
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ",
     );

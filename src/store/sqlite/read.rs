@@ -9,7 +9,9 @@ use crate::store::{Counts, Millis, Replay, Result};
 pub(super) async fn replay(pool: &SqlitePool, which: &Replay, now: Millis) -> Result<u64> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let marks = page::replay_marks(page::Dialect::Sqlite, which, now);
-    crate::store::page_run::query(&marks).execute(&mut *tx).await?;
+    crate::store::page_run::query(&marks)
+        .execute(&mut *tx)
+        .await?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ",
     );
