@@ -47,15 +47,7 @@ async fn the_quick_start_works_as_written() {
     let try_it = block(&readme, "<!-- quick-start: try -->");
     assert_eq!(serve.len(), 1, "one command runs the service: {serve:?}");
 
-    let dir = tempfile::tempdir().unwrap();
-    for d in ["templates", "examples"] {
-        copy_dir(&repo().join(d), &dir.path().join(d));
-    }
-    std::fs::copy(
-        repo().join("rules.example.yaml"),
-        dir.path().join("rules.example.yaml"),
-    )
-    .unwrap();
+    let dir = example_copy();
 
     let (env, words) = argv(&serve[0]);
     assert!(words.iter().any(|w| w == "serve"), "{words:?}");
@@ -127,6 +119,21 @@ async fn the_quick_start_works_as_written() {
         "{names:?}"
     );
     assert!(names.iter().any(|n| n.ends_with(".eml")), "{names:?}");
+}
+
+/// A fresh folder with the example rules, their templates and the saved examples, as a user
+/// who copied the repository has them.
+fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["templates", "examples"] {
+        copy_dir(&repo().join(d), &dir.path().join(d));
+    }
+    std::fs::copy(
+        repo().join("rules.example.yaml"),
+        dir.path().join("rules.example.yaml"),
+    )
+    .unwrap();
+    dir
 }
 
 fn yaml_after(readme: &str, anchor: &str) -> String {
@@ -213,15 +220,7 @@ fn the_readme_conversation_example_passes_check() {
 #[test]
 fn the_readme_test_file_example_passes() {
     let readme = readme();
-    let dir = tempfile::tempdir().unwrap();
-    for d in ["templates", "examples"] {
-        copy_dir(&repo().join(d), &dir.path().join(d));
-    }
-    std::fs::copy(
-        repo().join("rules.example.yaml"),
-        dir.path().join("rules.example.yaml"),
-    )
-    .unwrap();
+    let dir = example_copy();
     let tests = yaml_after(&readme, "<!-- test-file example -->");
     std::fs::write(dir.path().join("readme.test.yaml"), &tests).unwrap();
     let (code, out, err) =
