@@ -38,6 +38,28 @@ pub fn is_known_root(name: &str) -> bool {
     crate::event::FIELDS.contains(&name) || HERALD.contains(&name)
 }
 
+/// The enriched names an event of this entity (`quote` of `quote.ordered`, …) can get: what
+/// enrichment fetches for it, and what a sample of it carries when rules are checked.
+pub fn enriched_for(entity: &str) -> &'static [&'static str] {
+    match entity {
+        "quote" => &[
+            "quote",
+            "version",
+            "alternative",
+            "lines",
+            "sale",
+            "contact",
+            "person",
+            "owner",
+            "links",
+        ],
+        "sale" => &["sale", "contact", "person", "owner", "links"],
+        "contact" => &["contact", "links"],
+        "person" => &["person", "links"],
+        _ => &[],
+    }
+}
+
 /// True if this top-level name comes from enrichment.
 pub fn is_enriched(name: &str) -> bool {
     ENRICHED.contains(&name)

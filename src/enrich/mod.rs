@@ -12,7 +12,7 @@ mod quote;
 
 use serde_json::{Map, Value};
 
-use crate::config::names::Needs;
+use crate::config::names::{Needs, enriched_for};
 use crate::event::Event;
 use api::{Api, ApiError, Call};
 
@@ -53,17 +53,17 @@ impl Enricher {
         let entity = event.name().split('.').next().unwrap_or("");
         match entity {
             "quote" => self.quote(tenant, id, needs, &mut out).await?,
-            "sale" if needs.any(&["sale", "contact", "person", "owner", "links"]) => {
+            "sale" if needs.any(enriched_for("sale")) => {
                 if let Some(sale) = self.get(tenant, "Sale", id).await? {
                     add_sale(sale, &mut out);
                 }
             }
-            "contact" if needs.any(&["contact", "links"]) => {
+            "contact" if needs.any(enriched_for("contact")) => {
                 if let Some(c) = self.get(tenant, "Contact", id).await? {
                     out.insert("contact".into(), c);
                 }
             }
-            "person" if needs.any(&["person", "links"]) => {
+            "person" if needs.any(enriched_for("person")) => {
                 if let Some(p) = self.get(tenant, "Person", id).await? {
                     out.insert("person".into(), p);
                 }

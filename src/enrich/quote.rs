@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::api::ApiError;
 use super::{Enricher, add_sale, as_id};
-use crate::config::names::Needs;
+use crate::config::names::{Needs, enriched_for};
 
 type Found = Result<Option<Value>, ApiError>;
 
@@ -18,18 +18,7 @@ impl Enricher {
         needs: &Needs,
         out: &mut Map<String, Value>,
     ) -> Result<(), ApiError> {
-        const ANY: &[&str] = &[
-            "quote",
-            "version",
-            "alternative",
-            "lines",
-            "sale",
-            "contact",
-            "person",
-            "owner",
-            "links",
-        ];
-        if !needs.any(ANY) {
+        if !needs.any(enriched_for("quote")) {
             return Ok(());
         }
         let (Some(quote), mut version) = self.find_quote(tenant, id).await? else {

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use jiff::Timestamp;
 
 use super::document::Loader;
+use crate::config::names::enriched_for;
 use crate::config::yaml::{Kind, Node};
 use crate::event::{Event, sample};
 use crate::render::context::{self, StepView, TemplateContext};
@@ -94,22 +95,7 @@ impl Loader {
 /// The sample SuperOffice data an event of this entity gets.
 fn enrich(event: &Event, ctx: &mut TemplateContext) {
     let entity = event.name().split('.').next().unwrap_or("");
-    let names: &[&str] = match entity {
-        "quote" => &[
-            "quote",
-            "version",
-            "alternative",
-            "lines",
-            "sale",
-            "contact",
-            "person",
-            "owner",
-        ],
-        "sale" => &["sale", "contact", "person", "owner"],
-        "contact" => &["contact"],
-        "person" => &["person"],
-        _ => &[],
-    };
+    let names = enriched_for(entity);
     let data = sample::enriched();
     for name in names {
         if let Some(value) = data.get(*name) {
@@ -117,6 +103,7 @@ fn enrich(event: &Event, ctx: &mut TemplateContext) {
         }
     }
     if !names.is_empty() {
+        // Made here, not taken from the sample data: addresses of this sample's own ids.
         let web = "https://online.superoffice.com/Cust12345/default.aspx";
         let links = serde_json::json!({
             "sale": format!("{web}?sale.main?sale_id=77"),
