@@ -6,7 +6,6 @@
 //! gathers the batches. Within a batch, events are stored first, then outcomes recorded, then
 //! claims made, so a claim sees what the same batch stored.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -206,30 +205,4 @@ impl Writer {
     pub async fn heartbeat(&self, instance: Instance) -> Result<()> {
         self.submit(|r| Item::Heartbeat(instance, r)).await
     }
-}
-
-/// The new deliveries' ids of each event, in the order its deliveries were given, from the ids
-/// a backend got back keyed by (event, rule, action index).
-pub(crate) fn ids_by_event(
-    events: &[&NewEvent],
-    ids: &HashMap<(String, String, i64), i64>,
-) -> HashMap<String, Vec<i64>> {
-    events
-        .iter()
-        .map(|e| {
-            let list = e
-                .deliveries
-                .iter()
-                .filter_map(|d| {
-                    let key = (
-                        e.event_id.clone(),
-                        d.rule.clone(),
-                        i64::from(d.action_index),
-                    );
-                    ids.get(&key).copied()
-                })
-                .collect();
-            (e.event_id.clone(), list)
-        })
-        .collect()
 }

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use futures_util::future::BoxFuture;
 use sqlx::{PgConnection, PgPool, Row};
 
-use crate::store::batch::{Applied, Apply, Batch, ids_by_event};
+use crate::store::batch::{Applied, Apply, Batch};
 use crate::store::{Accepted, Claims, Instance, Millis, NewEvent, Result, now_ms};
 
 pub(super) struct Writes {
@@ -205,4 +205,30 @@ async fn beat(tx: &mut PgConnection, instance: &Instance) -> Result<()> {
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The new deliveries' ids of each event, in the order its deliveries were given, from the ids
+/// a backend got back keyed by (event, rule, action index).
+fn ids_by_event(
+    events: &[&NewEvent],
+    ids: &HashMap<(String, String, i64), i64>,
+) -> HashMap<String, Vec<i64>> {
+    events
+        .iter()
+        .map(|e| {
+            let list = e
+                .deliveries
+                .iter()
+                .filter_map(|d| {
+                    let key = (
+                        e.event_id.clone(),
+                        d.rule.clone(),
+                        i64::from(d.action_index),
+                    );
+                    ids.get(&key).copied()
+                })
+                .collect();
+            (e.event_id.clone(), list)
+        })
+        .collect()
 }

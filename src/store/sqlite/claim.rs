@@ -63,6 +63,24 @@ struct Leased {
 }
 
 impl Leased {
+    /// The claimed delivery, with its event's type, body and arrival.
+    fn claimed(self, (event_type, body, received_at): EventParts, token: i64) -> Claimed {
+        Claimed {
+            delivery_id: self.delivery_id,
+            event_id: self.event_id,
+            event_type,
+            rule: self.rule,
+            action_index: self.action_index,
+            channel: self.channel,
+            attempts: self.attempts,
+            round_started_at: self.round_started_at,
+            received_at,
+            body,
+            token,
+            digest_of: self.digest_of,
+        }
+    }
+
     fn from_row(r: &Row) -> rusqlite::Result<Leased> {
         Ok(Leased {
             delivery_id: r.get(0)?,
@@ -100,30 +118,21 @@ fn lease(tx: &Transaction, c: &Claim, limit: u32) -> Result<Vec<Claimed>> {
             Leased::from_row,
         )?
         .collect::<rusqlite::Result<Vec<Leased>>>()?;
-    let mut events: HashMap<String, EventParts> = HashMap::new();
+    // Each event read once, however many of its deliveries were leased.
+    let mut events: HashMap<String, Option<EventParts>> = HashMap::new();
     let mut claimed = Vec::with_capacity(leased.len());
     for l in leased {
-        if !events.contains_key(&l.event_id) {
-            let Some(parts) = event(tx, &l.event_id)? else {
-                continue;
-            };
-            events.insert(l.event_id.clone(), parts);
+        let parts = match events.get(&l.event_id) {
+            Some(parts) => parts.clone(),
+            None => {
+                let parts = event(tx, &l.event_id)?;
+                events.insert(l.event_id.clone(), parts.clone());
+                parts
+            }
+        };
+        if let Some(parts) = parts {
+            claimed.push(l.claimed(parts, c.lease.token));
         }
-        let (event_type, body, received_at) = events[&l.event_id].clone();
-        claimed.push(Claimed {
-            delivery_id: l.delivery_id,
-            event_id: l.event_id,
-            event_type,
-            rule: l.rule,
-            action_index: l.action_index,
-            channel: l.channel,
-            attempts: l.attempts,
-            round_started_at: l.round_started_at,
-            received_at,
-            body,
-            token: c.lease.token,
-            digest_of: l.digest_of,
-        });
     }
     claimed.sort_by_key(|c| c.delivery_id);
     close_digests(tx, &claimed)?;
