@@ -19,7 +19,7 @@ pub fn make_events(n: usize, run: &str) -> Vec<Body> {
         .map(|i| {
             let id = format!("{run}-{i:08}-{:x}", std::process::id());
             let body = serde_json::to_vec(&serde_json::json!({
-                "EventId": id, "Timestamp": "2026-11-20T13:05:44.8352175Z", "Changes": [],
+                "EventId": id, "Timestamp": timestamp(run, i), "Changes": [],
                 "Event": "quote.ordered", "PrimaryKey": i, "Entity": "quote",
                 "ContextIdentifier": "Cust12345", "ChangedByAssociateId": 37201, "WebhookName": "bench"
             }))
@@ -28,6 +28,22 @@ pub fn make_events(n: usize, run: &str) -> Vec<Body> {
             (id, body, sig)
         })
         .collect()
+}
+
+/// A moment of its own for each event of each run: herald takes the same content under
+/// another EventId for SuperOffice sending one event twice.
+fn timestamp(run: &str, i: usize) -> String {
+    let seconds = run
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 86_400;
+    format!(
+        "2026-11-20T{:02}:{:02}:{:02}.{:07}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        i % 10_000_000
+    )
 }
 
 /// What a run of senders got acknowledged, and when each event was sent.

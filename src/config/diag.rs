@@ -91,6 +91,11 @@ impl Sink {
         self.items.is_empty()
     }
 
+    /// The file the problems are about (the rules file): what relative paths in it start from.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
     pub fn finish(mut self) -> Diagnostics {
         sort(&mut self.items);
         Diagnostics { items: self.items }

@@ -171,6 +171,7 @@ pub fn planned_with_headers(
         matched_rules: matched.iter().map(|r| r.name.clone()).collect(),
         deliveries,
         dedup_window_ms,
+        content_key: Some(event.content_key()),
     }
 }
 

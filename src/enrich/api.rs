@@ -1,5 +1,7 @@
-//! A small client for the SuperOffice REST API: finds the tenant's API root, signs in, and
-//! caches answers for `cache_ttl`. Concurrent requests for the same thing share one call.
+//! A small client for the SuperOffice REST API: finds the tenant's API root, signs in (through
+//! [`SignIn`], which renews what expires: a 401 gets a new credential and the call is made once
+//! more), and caches answers for `cache_ttl`. Concurrent requests for the same thing share one
+//! call.
 //!
 //! For `herald simulate --api-responses DIR` the same client reads saved answers from files
 //! instead: `DIR/Agents/Quote/GetQuoteEntity/527331.json`, `DIR/Sale/88231.json`. A missing
@@ -13,7 +15,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use crate::config::superoffice::{ApiRoot, Auth, SuperOfficeSpec};
+use super::signin::{Credential, SignIn, SignInError};
+use super::wire::TenantState;
+use crate::config::superoffice::{ApiRoot, SuperOfficeSpec};
 use crate::http::{Class, classify, transport_error};
 
 /// Why a call failed.
@@ -79,6 +83,7 @@ enum Backend {
 pub struct Api {
     spec: SuperOfficeSpec,
     backend: Backend,
+    signin: SignIn,
     /// Answers by tenant root and call; a failed call is not kept.
     cache: Mutex<HashMap<(String, Call), Entry>>,
     /// API roots by ContextIdentifier, until their `ValidUntil`; concurrent lookups share one.
@@ -87,17 +92,21 @@ pub struct Api {
 
 impl Api {
     pub fn new(spec: SuperOfficeSpec, client: reqwest::Client) -> Api {
-        Api::with_backend(spec, Backend::Http(client))
+        let tenant = spec.tenant.as_deref().unwrap_or("Default");
+        let signin = SignIn::new(&spec.auth, tenant, client.clone());
+        Api::with_backend(spec, Backend::Http(client), signin)
     }
 
     pub fn from_files(spec: SuperOfficeSpec, dir: PathBuf) -> Api {
-        Api::with_backend(spec, Backend::Files(dir))
+        let signin = SignIn::none(crate::http::client());
+        Api::with_backend(spec, Backend::Files(dir), signin)
     }
 
-    fn with_backend(spec: SuperOfficeSpec, backend: Backend) -> Api {
+    fn with_backend(spec: SuperOfficeSpec, backend: Backend, signin: SignIn) -> Api {
         Api {
             spec,
             backend,
+            signin,
             cache: Mutex::new(HashMap::new()),
             roots: Mutex::new(HashMap::new()),
         }
@@ -165,16 +174,15 @@ impl Api {
             Backend::Http(client) => client,
         };
         let url = format!("{root}/{}", call.path());
-        let request = match call {
+        let request = || match call {
             Call::Get { .. } => client.get(&url),
             Call::Agent { arg, id, .. } => client
                 .post(&url)
                 .header("Content-Type", "application/json")
                 .body(serde_json::json!({ *arg: id }).to_string()),
         };
-        let request = self.signed(request);
         let what = call.path();
-        let (status, body) = self.exchange(request, &format!("API {what}")).await?;
+        let (status, body) = self.authorized(request, &format!("API {what}")).await?;
         let excerpt = crate::http::excerpt(&body);
         match status {
             200 => match serde_json::from_str::<Value>(&body) {
@@ -196,9 +204,24 @@ impl Api {
         }
     }
 
-    /// The web client's address, for links back to SuperOffice.
-    pub fn web_url(&self) -> Option<&url::Url> {
-        self.spec.web_url.as_ref()
+    /// The web client's address, for links back to SuperOffice: `web_url:`, the API root's, or
+    /// (with a system user and no `api:`) the ticket's API address without its `/api`.
+    pub fn web_url(&self) -> Option<url::Url> {
+        if let Some(web) = &self.spec.web_url {
+            return Some(web.clone());
+        }
+        let api = self.signin.api_root()?;
+        url::Url::parse(api.strip_suffix("/api").unwrap_or(&api)).ok()
+    }
+
+    /// What signing in has come to: the kind of credential, its expiry, the last failure.
+    pub fn signin_status(&self) -> super::signin::Status {
+        self.signin.status()
+    }
+
+    /// The tenant's API root, signing in first when the root comes from the ticket.
+    pub async fn api_root(&self, tenant: &str) -> Result<String, ApiError> {
+        self.root(tenant).await.map(|(root, _)| root)
     }
 
     /// Any other request (managing webhooks): `method` on `{root}/{path}` with an optional JSON
@@ -216,23 +239,38 @@ impl Api {
             )));
         };
         let (root, _) = self.root(tenant).await?;
-        let mut request = self.signed(client.request(method, format!("{root}/{path}")));
-        if let Some(body) = body {
-            request = request
-                .header("Content-Type", "application/json")
-                .body(body.to_string());
-        }
-        self.exchange(request, &format!("API {path}")).await
+        let url = format!("{root}/{path}");
+        let request = || {
+            let request = client.request(method.clone(), &url);
+            match body {
+                Some(body) => request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string()),
+                None => request,
+            }
+        };
+        self.authorized(request, &format!("API {path}")).await
     }
 
-    /// The request with the configured credentials.
-    fn signed(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.spec.auth {
-            Auth::Bearer(token) => request.bearer_auth(token.expose()),
-            Auth::Ticket { ticket, app_token } => request
-                .header("Authorization", format!("SOTicket {}", ticket.expose()))
-                .header("SO-AppToken", app_token.expose()),
+    /// Sends the request with the current credential; when the API answers 401 to a credential
+    /// herald got itself, gets a new one and sends it once more.
+    async fn authorized(
+        &self,
+        request: impl Fn() -> reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<(u16, String), ApiError> {
+        let credential = self.credential().await?;
+        let answer = self.exchange(credential.apply(request()), what).await?;
+        if answer.0 != 401 || !self.signin.renews() {
+            return Ok(answer);
         }
+        self.signin.rejected(&credential);
+        let credential = self.credential().await?;
+        self.exchange(credential.apply(request()), what).await
+    }
+
+    async fn credential(&self) -> Result<Credential, ApiError> {
+        self.signin.credential().await.map_err(ApiError::from)
     }
 
     /// Sends a request the way every SuperOffice call goes: JSON, with the timeout. A failure to
@@ -263,6 +301,7 @@ impl Api {
             ApiRoot::Fixed(url) => {
                 return Ok((url.as_str().trim_end_matches('/').to_string(), None));
             }
+            ApiRoot::FromTicket => return self.ticket_root().await.map(|root| (root, None)),
             ApiRoot::Lookup(url) => url,
         };
         let client = match &self.backend {
@@ -305,27 +344,46 @@ impl Api {
             let reason = format!("SuperOffice {what} answered {status}");
             return Err(refusal(status, reason));
         }
-        let state: Value = serde_json::from_str(&text).map_err(|e| {
+        let state: TenantState = serde_json::from_str(&text).map_err(|e| {
             ApiError::Retryable(format!(
                 "SuperOffice tenant lookup: answer is not JSON: {e}"
             ))
         })?;
-        let root = state["Api"]
-            .as_str()
-            .ok_or_else(|| {
-                ApiError::Permanent(format!(
-                    "SuperOffice tenant lookup for {tenant} gave no `Api`"
-                ))
-            })?
-            .trim_end_matches('/')
-            .to_string();
-        let valid = state["ValidUntil"]
-            .as_str()
+        let root = state.api.trim().trim_end_matches('/').to_string();
+        if root.is_empty() {
+            return Err(ApiError::Permanent(format!(
+                "SuperOffice tenant lookup for {tenant} gave no `Api` (State: {:?})",
+                state.state
+            )));
+        }
+        let valid = Some(state.valid_until.as_str())
+            .filter(|s| !s.is_empty())
             .and_then(crate::event::time::parse)
             .map(|until| until.duration_since(jiff::Timestamp::now()))
             .and_then(|d| Duration::try_from(d).ok())
             .unwrap_or(Duration::from_secs(3600));
         Ok((root, Instant::now() + valid))
+    }
+}
+
+impl Api {
+    /// With a system user and no `api:`: the `webapi_url` of the ticket.
+    async fn ticket_root(&self) -> Result<String, ApiError> {
+        let credential = self.credential().await?;
+        credential.api_root.ok_or_else(|| {
+            ApiError::Permanent(
+                "SuperOffice's ticket names no API address (`webapi_url`): set `superoffice: api:`"
+                    .into(),
+            )
+        })
+    }
+}
+
+impl From<SignInError> for ApiError {
+    /// A failed sign-in is worth another try: SuperOffice's login service may be back, or the
+    /// credential fixed, by then (`on_enrichment_error` decides what waits).
+    fn from(e: SignInError) -> ApiError {
+        ApiError::Retryable(format!("cannot sign in to SuperOffice: {e}"))
     }
 }
 

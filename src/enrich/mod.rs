@@ -9,6 +9,8 @@
 pub mod api;
 mod links;
 mod quote;
+pub mod signin;
+pub mod wire;
 
 use serde_json::{Map, Value};
 

@@ -105,7 +105,34 @@ impl Event {
     pub fn shared(&self) -> std::sync::Arc<Value> {
         self.body.clone()
     }
+
+    /// What the event says, apart from its id: a digest of `Event`, `PrimaryKey`,
+    /// `ContextIdentifier`, `Timestamp`, `Changes` and `ChangedByAssociateId`. SuperOffice's
+    /// documentation says both that a retried event keeps its EventId and that each new cycle
+    /// of retries gets a new one: two events with the same content are one event sent twice.
+    pub fn content_key(&self) -> String {
+        use sha2::Digest;
+        let fields = self.fields();
+        let content: Vec<&Value> = CONTENT
+            .iter()
+            .map(|k| fields.get(*k).unwrap_or(&Value::Null))
+            .collect();
+        let digest = sha2::Sha256::digest(
+            Value::from(content.into_iter().cloned().collect::<Vec<_>>()).to_string(),
+        );
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
+
+/// The fields that make an event's content, for [`Event::content_key`].
+const CONTENT: [&str; 6] = [
+    "Event",
+    "PrimaryKey",
+    "ContextIdentifier",
+    "Timestamp",
+    "Changes",
+    "ChangedByAssociateId",
+];
 
 fn required_text(
     fields: &Map<String, Value>,

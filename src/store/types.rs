@@ -19,7 +19,14 @@ pub struct NewEvent {
     pub deliveries: Vec<NewDelivery>,
     /// An event with the same id received within this many milliseconds is a duplicate.
     pub dedup_window_ms: Millis,
+    /// [`crate::event::Event::content_key`]: an event with the same content and another id
+    /// received within [`CONTENT_WINDOW_MS`] is a duplicate too.
+    pub content_key: Option<String>,
 }
+
+/// How long an event's content is remembered, so that SuperOffice's next cycle of retries (a
+/// new EventId for the same event) is not delivered again.
+pub const CONTENT_WINDOW_MS: Millis = 24 * 3600 * 1000;
 
 #[derive(Debug, Clone)]
 pub struct NewDelivery {

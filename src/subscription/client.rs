@@ -11,13 +11,17 @@ use crate::enrich::api::{Api, ApiError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ManageError {
     #[error(
-        "SuperOffice answered 401 to {0}: it refused the credentials in `superoffice: auth` (check SUPEROFFICE_TOKEN, or renew the system user's ticket)"
+        "SuperOffice answered 401 to {0}: it refused the credentials in `superoffice: auth` (check the token, ticket or system user settings there; `herald superoffice whoami` shows what signing in gives)"
     )]
     Credentials(String),
     #[error(
         "SuperOffice answered 403 to {0}: the user behind `superoffice: auth` may not manage webhooks (it needs the administrator's right to webhooks; a system user has it)"
     )]
     Rights(String),
+    #[error(
+        "SuperOffice answered 403 to {0}: the Webhook agent is restricted. In SuperOffice Online it is \"not available in Online by default. Access must be requested specifically when app is registered\": ask for Webhook agent access for your application in SuperOffice's developer portal, then have the tenant's administrator approve the app again"
+    )]
+    Restricted(String),
     #[error(
         "SuperOffice would not save the webhook: it saves one only if {url} answers its signed `test` event with 200, and it answered: {detail}. Check that `herald serve` is reachable from the internet over https at that address (the proxy passes POST /webhook, the certificate is valid), and that it runs with the same HERALD_WEBHOOK_SECRET"
     )]
@@ -37,7 +41,7 @@ impl Client {
         let tenant = match (&spec.root, &spec.tenant) {
             (_, Some(t)) => t.clone(),
             (ApiRoot::Fixed(_), None) => "Default".to_string(),
-            (ApiRoot::Lookup(_), None) => {
+            (ApiRoot::Lookup(_) | ApiRoot::FromTicket, None) => {
                 return Err(ManageError::Other(
                     "with `tenant_lookup:`, herald needs `superoffice: tenant:` (your ContextIdentifier, like Cust12345) to manage its webhook".into(),
                 ));
@@ -51,7 +55,9 @@ impl Client {
 
     pub async fn list(&self) -> Result<Vec<Webhook>, ManageError> {
         let value = self.call(Method::GET, "v1/Webhook", None).await?;
-        serde_json::from_value(value)
+        // A `null` list is empty; a `null` in it is no webhook.
+        serde_json::from_value::<Option<Vec<Option<Webhook>>>>(value)
+            .map(|list| list.into_iter().flatten().flatten().collect())
             .map_err(|e| ManageError::Other(format!("SuperOffice's list of webhooks: {e}")))
     }
 
@@ -129,6 +135,9 @@ impl Client {
                 .or_else(|_| Ok(Value::Null))
                 .map_err(|e: serde_json::Error| ManageError::Other(e.to_string())),
             401 => Err(ManageError::Credentials(what)),
+            403 if text.to_ascii_lowercase().contains("restricted") => {
+                Err(ManageError::Restricted(what))
+            }
             403 => Err(ManageError::Rights(what)),
             s => Err(ManageError::Other(format!(
                 "SuperOffice answered {s} to {what}: {}",
@@ -161,5 +170,20 @@ fn usage(row: &Value) -> Usage {
         total_errors: number("total_errors"),
         consecutive_errors: number("consecutive_errors"),
         last_error: field("last_error").as_str().unwrap_or("").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_usage_row_reads_with_every_field_null() {
+        let row = serde_json::json!({
+            "webhook_usage.total_calls": null, "webhook_usage.total_errors": null,
+            "webhook_usage.consecutive_errors": null, "webhook_usage.last_error": null,
+            "PrimaryKey": null, "EntityName": null
+        });
+        assert_eq!(usage(&row), Usage::default());
     }
 }

@@ -17,24 +17,28 @@ pub mod watchdog;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::enrich::wire::{nullable, texts};
+
 /// A webhook definition as SuperOffice's REST API gives and takes it. Fields herald does not
-/// manage (`Headers`, `Properties`, `Registered`…) are kept as they came and sent back.
+/// manage (`Headers`, `Properties`, `Registered`…) are kept as they came and sent back. Any
+/// field may come as `null` (`GET api/v1/Webhook/default` gives `Name` and `TargetUrl` so):
+/// it reads as empty.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Webhook {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub webhook_id: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "texts")]
     pub events: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub target_url: String,
     #[serde(default)]
     pub secret: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable")]
     pub state: String,
-    #[serde(default, rename = "Type")]
+    #[serde(default, rename = "Type", deserialize_with = "nullable")]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors_email: Option<String>,
@@ -117,4 +121,37 @@ pub fn state_events(id: i64) -> Vec<String> {
 /// watchdog looks at once when one arrives.
 pub fn is_state_change(event: &str) -> bool {
     event.starts_with("webhook") && (event.ends_with(".stopped") || event.ends_with(".errors"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_definition_decodes_with_every_field_null() {
+        let fields = [
+            "WebhookId",
+            "Name",
+            "Events",
+            "TargetUrl",
+            "Secret",
+            "State",
+            "Type",
+            "Headers",
+            "Properties",
+            "Registered",
+            "RegisteredAssociateId",
+            "Updated",
+            "UpdatedAssociateId",
+        ];
+        let all_null: Map<String, Value> = fields
+            .iter()
+            .map(|f| (f.to_string(), Value::Null))
+            .collect();
+        let w: Webhook = serde_json::from_value(Value::Object(all_null)).unwrap();
+        assert_eq!((w.webhook_id, w.name.as_str(), w.events.len()), (0, "", 0));
+        assert_eq!(w.state(), State::Unknown);
+        let w: Webhook = serde_json::from_str(r#"{"Events": ["quote.created", null]}"#).unwrap();
+        assert_eq!(w.events, ["quote.created"]);
+    }
 }

@@ -18,4 +18,5 @@ mod readme;
 mod replicas;
 mod ruletests;
 mod secrets;
+mod signin;
 mod ui;

@@ -89,6 +89,7 @@ macro_rules! conformance {
 
 conformance!(
     an_event_is_stored_once_even_when_it_arrives_at_several_replicas_at_once,
+    the_same_content_under_another_event_id_is_stored_once,
     no_delivery_is_claimed_twice_by_many_concurrent_claimers,
     a_lease_that_runs_out_makes_its_delivery_due_again,
     the_leases_of_an_instance_that_stopped_heartbeating_are_released,
@@ -135,6 +136,7 @@ pub(crate) fn event(id: &str, channel: &str, n: usize) -> NewEvent {
             })
             .collect(),
         dedup_window_ms: 7 * 86_400_000,
+        content_key: None,
     }
 }
 
@@ -211,6 +213,58 @@ async fn an_event_is_stored_once_even_when_it_arrives_at_several_replicas_at_onc
         assert_eq!(
             stored, 1,
             "round {round}: the same id stored {stored} times"
+        );
+    }
+}
+
+/// SuperOffice's next cycle of retries may bring an event again under a new EventId.
+async fn the_same_content_under_another_event_id_is_stored_once(b: Backend) {
+    let stores = b.stores(3).await;
+    let with_content = |id: &str, key: &str| NewEvent {
+        content_key: Some(key.to_string()),
+        ..event(id, "c", 1)
+    };
+    assert!(matches!(
+        stores[0].accept(with_content("a1", "k1")).await.unwrap(),
+        Accepted::Stored(_)
+    ));
+    assert_eq!(
+        stores[1].accept(with_content("a2", "k1")).await.unwrap(),
+        Accepted::Duplicate,
+        "a new EventId with the same content"
+    );
+    assert_eq!(
+        stores[1].accept(with_content("a1", "k1")).await.unwrap(),
+        Accepted::Duplicate,
+        "the same EventId again"
+    );
+    assert!(matches!(
+        stores[2].accept(with_content("a3", "k2")).await.unwrap(),
+        Accepted::Stored(_)
+    ));
+    // Past the window, the same content is an event of its own.
+    let mut late = with_content("a4", "k1");
+    late.received_at += herald::store::CONTENT_WINDOW_MS + 1;
+    assert!(matches!(
+        stores[0].accept(late).await.unwrap(),
+        Accepted::Stored(_)
+    ));
+    for round in 0..10 {
+        let key = format!("race-{round}");
+        let mut tasks = Vec::new();
+        for (i, s) in stores.iter().enumerate() {
+            for j in 0..3 {
+                let (s, e) = (s.clone(), with_content(&format!("{key}-{i}-{j}"), &key));
+                tasks.push(tokio::spawn(async move { s.accept(e).await.unwrap() }));
+            }
+        }
+        let mut stored = 0;
+        for t in tasks {
+            stored += usize::from(matches!(t.await.unwrap(), Accepted::Stored(_)));
+        }
+        assert_eq!(
+            stored, 1,
+            "round {round}: one content stored {stored} times"
         );
     }
 }

@@ -3,10 +3,12 @@
 
 mod register;
 mod status;
+mod whoami;
 
 use std::io::Write;
 use std::process::ExitCode;
 
+use crate::config::superoffice::SuperOfficeSpec;
 use crate::rules::RuleSet;
 use crate::subscription::client::Client;
 
@@ -25,17 +27,29 @@ pub enum Command {
     /// Show herald's webhooks in SuperOffice: state, events against what the rules need,
     /// errors in a row, last error. Exit 1 when one is not Active or lacks events.
     Status(status::Args),
+    /// Sign in as `serve` would and show the tenant, the API root in use, the user herald is
+    /// signed in as, and when the credential expires. Exit 1 with SuperOffice's reason when
+    /// signing in fails: the first command to run after writing `superoffice:`.
+    Whoami(whoami::Args),
 }
 
 pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Register(a) => register::run(a, out).await,
         Command::Status(a) => status::run(a, out).await,
+        Command::Whoami(a) => whoami::run(a, out).await,
     }
 }
 
 /// The rules, and a client for the webhooks of their `superoffice:` section.
 fn connect(rules: &super::RulesArg) -> anyhow::Result<(RuleSet, Client)> {
+    let (config, so) = settings(rules)?;
+    let client = Client::new(&so, crate::http::client())?;
+    Ok((config, client))
+}
+
+/// The rules, and their `superoffice:` section (an error without one).
+fn settings(rules: &super::RulesArg) -> anyhow::Result<(RuleSet, SuperOfficeSpec)> {
     let config = rules
         .source()
         .load()
@@ -46,8 +60,8 @@ fn connect(rules: &super::RulesArg) -> anyhow::Result<(RuleSet, Client)> {
             rules.rules.display()
         );
     };
-    let client = Client::new(so, crate::http::client())?;
-    Ok((config, client))
+    let so = so.clone();
+    Ok((config, so))
 }
 
 /// The webhook's name: `--name`, or `superoffice: webhook_name:`, or `herald`.

@@ -23,7 +23,6 @@ use crate::config::decode::{Decoder, get};
 use crate::config::diag::{Diagnostics, Sink};
 use crate::config::interp;
 use crate::config::names::{DIGEST, ENRICHED, is_known_root};
-use crate::config::superoffice::{Auth, SuperOfficeSpec};
 use crate::config::yaml::{self, Kind as NodeKind, Node, Pos};
 use crate::render::Renderer;
 use crate::secret::Redactor;
@@ -67,7 +66,7 @@ pub fn load_with_env(
         loader
             .superoffice
             .as_ref()
-            .map(superoffice_secrets)
+            .map(|so| so.auth.secrets())
             .unwrap_or_default(),
     );
     if !loader.sink.is_empty() {
@@ -120,15 +119,6 @@ fn templates_dir(file: &Path, root: &Node, sink: &mut Sink) -> PathBuf {
         _ => None,
     }
     .unwrap_or_else(|| PathBuf::from("templates"))
-}
-
-fn superoffice_secrets(so: &SuperOfficeSpec) -> Vec<String> {
-    match &so.auth {
-        Auth::Bearer(t) => vec![t.expose().clone()],
-        Auth::Ticket { ticket, app_token } => {
-            vec![ticket.expose().clone(), app_token.expose().clone()]
-        }
-    }
 }
 
 /// A message may quote a value that came from the environment: never print it.

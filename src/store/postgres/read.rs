@@ -154,6 +154,11 @@ pub(super) async fn purge(pool: &PgPool, before: Millis) -> Result<u64> {
         .bind(before)
         .execute(pool)
         .await?;
+    // Contents past the window in which they count as the same event sent again.
+    sqlx::query("DELETE FROM event_contents WHERE received_at < $1")
+        .bind(crate::store::now_ms() - crate::store::CONTENT_WINDOW_MS)
+        .execute(pool)
+        .await?;
     Ok(done.rows_affected())
 }
 

@@ -9,7 +9,9 @@ use futures_util::future::BoxFuture;
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::store::batch::{Applied, Apply, Batch};
-use crate::store::{Accepted, Claims, Instance, Millis, NewEvent, Result, now_ms};
+use crate::store::{
+    Accepted, CONTENT_WINDOW_MS, Claims, Instance, Millis, NewEvent, Result, now_ms,
+};
 
 pub(super) struct Writes {
     pub(super) pool: PgPool,
@@ -52,9 +54,16 @@ impl Apply for Writes {
 /// whether a stored delivery is for any replica to claim (not leased to this one).
 async fn accept(tx: &mut PgConnection, events: &[NewEvent]) -> Result<(Vec<Accepted>, bool)> {
     let mut seen = HashSet::new();
-    let mut firsts: Vec<&NewEvent> = events
+    let mut contents = HashSet::new();
+    let firsts: Vec<&NewEvent> = events
         .iter()
         .filter(|e| seen.insert(e.event_id.as_str()))
+        .filter(|e| e.content_key.as_ref().is_none_or(|k| contents.insert(k)))
+        .collect();
+    let new_contents = insert_contents(tx, &firsts).await?;
+    let mut firsts: Vec<&NewEvent> = firsts
+        .into_iter()
+        .filter(|e| e.content_key.is_none() || new_contents.contains(&e.event_id))
         .collect();
     firsts.sort_by(|a, b| a.event_id.cmp(&b.event_id));
     let stored = insert_events(tx, &firsts).await?;
@@ -75,6 +84,38 @@ async fn accept(tx: &mut PgConnection, events: &[NewEvent]) -> Result<(Vec<Accep
         })
         .collect();
     Ok((answers, for_anyone))
+}
+
+/// Remembers the events' contents (in key order, so that replicas lock alike); returns the
+/// EventIds whose content no other EventId brought within [`CONTENT_WINDOW_MS`].
+async fn insert_contents(tx: &mut PgConnection, events: &[&NewEvent]) -> Result<HashSet<String>> {
+    let mut keyed: Vec<(&str, &NewEvent)> = events
+        .iter()
+        .filter_map(|e| Some((e.content_key.as_deref()?, *e)))
+        .collect();
+    if keyed.is_empty() {
+        return Ok(HashSet::new());
+    }
+    keyed.sort_by(|a, b| a.0.cmp(b.0));
+    let keys: Vec<&str> = keyed.iter().map(|(k, _)| *k).collect();
+    let ids: Vec<&str> = keyed.iter().map(|(_, e)| e.event_id.as_str()).collect();
+    let at: Vec<Millis> = keyed.iter().map(|(_, e)| e.received_at).collect();
+    let rows = sqlx::query(
+        "INSERT INTO event_contents (content_key, event_id, received_at)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[])
+         ON CONFLICT (content_key) DO UPDATE SET event_id = excluded.event_id,
+           received_at = excluded.received_at
+         WHERE event_contents.event_id = excluded.event_id
+            OR event_contents.received_at < excluded.received_at - $4
+         RETURNING event_id",
+    )
+    .bind(&keys)
+    .bind(&ids)
+    .bind(&at)
+    .bind(CONTENT_WINDOW_MS)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.iter().map(|r| r.get("event_id")).collect())
 }
 
 /// Inserts events; returns the ids actually stored. A unique key decides between replicas: a

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, Transaction};
 
-use crate::store::{Accepted, NewDelivery, NewEvent, Result};
+use crate::store::{Accepted, CONTENT_WINDOW_MS, NewDelivery, NewEvent, Result};
 
 /// Stores the batch's events and their deliveries; one answer per event, in order. Within a
 /// batch, a second copy of an id is a duplicate of the first.
@@ -21,7 +21,7 @@ pub(super) fn accept(tx: &Transaction, events: &[NewEvent]) -> Result<Vec<Accept
 }
 
 fn accept_one(tx: &Transaction, e: &NewEvent) -> Result<Accepted> {
-    if !insert_event(tx, e)? {
+    if !new_content(tx, e)? || !insert_event(tx, e)? {
         return Ok(Accepted::Duplicate);
     }
     let ids = e
@@ -58,6 +58,28 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> Result<bool> {
             ),
             |r| r.get(0),
         )
+        .optional()?;
+    Ok(stored.is_some())
+}
+
+/// Remembers the event's content; false if another EventId brought the same content within
+/// [`CONTENT_WINDOW_MS`]. The same EventId again is left to [`insert_event`].
+fn new_content(tx: &Transaction, e: &NewEvent) -> Result<bool> {
+    let Some(key) = &e.content_key else {
+        return Ok(true);
+    };
+    let stored: Option<i64> = tx
+        .prepare_cached(
+            "INSERT INTO event_contents (content_key, event_id, received_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (content_key) DO UPDATE SET event_id = excluded.event_id,
+               received_at = excluded.received_at
+             WHERE event_contents.event_id = excluded.event_id
+                OR event_contents.received_at < excluded.received_at - ?4
+             RETURNING 1",
+        )?
+        .query_row((key, &e.event_id, e.received_at, CONTENT_WINDOW_MS), |r| {
+            r.get(0)
+        })
         .optional()?;
     Ok(stored.is_some())
 }

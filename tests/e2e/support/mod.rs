@@ -7,6 +7,7 @@ pub mod pg;
 pub mod proxy;
 pub mod slack;
 pub mod smtp;
+pub mod so_login;
 pub mod so_webhooks;
 pub mod standin;
 pub mod superoffice;
@@ -93,7 +94,8 @@ pub fn event(name: &str, primary_key: i64) -> serde_json::Value {
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     serde_json::json!({
         "EventId": format!("00000000-0000-4000-8000-{:06}{:06}", std::process::id() % 1_000_000, n),
-        "Timestamp": "2026-11-20T13:05:44.8352175Z",
+        // Each its own moment: the same content under another EventId is a duplicate.
+        "Timestamp": format!("2026-11-20T13:05:44.{:07}Z", n % 10_000_000),
         "Changes": [],
         "Event": name,
         "PrimaryKey": primary_key,

@@ -1,10 +1,15 @@
 //! A stand-in for the SuperOffice REST API on loopback, answering with the documented
 //! shapes: the Quote agent (`POST /api/v1/Agents/Quote/{method}`), `GET /api/v1/Sale/{id}`,
-//! and the tenant state lookup (`GET /api/state/{ContextIdentifier}`).
+//! `GET /api/v1/User/currentPrincipal`, and the tenant state lookup
+//! (`GET /api/state/{ContextIdentifier}`). Started [`SoApi::with_login`], it is SuperOffice's
+//! login service too (`/login/...`, see [`super::so_login`]) and answers 401 to any call whose
+//! ticket or access token that service did not issue or that has expired.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+use super::so_login::Login;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -32,6 +37,11 @@ struct Inner {
     always: Mutex<Option<u16>>,
     delay: Mutex<Duration>,
     addr: Mutex<Option<SocketAddr>>,
+    login: Option<Arc<Login>>,
+    /// Calls refused because their credential had expired, or was never issued.
+    refused: Mutex<Vec<&'static str>>,
+    /// Answer with every field herald does not need `null`, as .NET writes what is unset.
+    sparse: bool,
 }
 
 pub struct SoApi {
@@ -79,16 +89,80 @@ fn sample_data() -> HashMap<String, Value> {
     d
 }
 
+/// The same answers with every field a message does not use `null`, and fields SuperOffice has
+/// that the sample leaves out, `null` too.
+fn sparse(mut data: HashMap<String, Value>) -> HashMap<String, Value> {
+    for (key, value) in data.iter_mut() {
+        let nulls: &[&str] = match key.split('/').next().unwrap_or("") {
+            "GetQuoteEntity" => &["AcceptedQuoteAlternativeId", "Description", "PosComment"],
+            "GetQuoteVersion" => &[
+                "SentDate",
+                "ExpirationDate",
+                "ApprovedBy",
+                "ApprovedRegisteredBy",
+            ],
+            "Sale" => &[
+                "Person",
+                "Associate",
+                "Description",
+                "Project",
+                "SaleType",
+                "Stakeholders",
+            ],
+            _ => &["Description", "ERPProductKey"],
+        };
+        let objects: Vec<&mut serde_json::Map<String, Value>> = match value {
+            Value::Object(o) => vec![o],
+            Value::Array(items) => items.iter_mut().filter_map(Value::as_object_mut).collect(),
+            _ => Vec::new(),
+        };
+        for o in objects {
+            for name in nulls {
+                o.insert(name.to_string(), Value::Null);
+            }
+        }
+    }
+    data
+}
+
 impl SoApi {
     pub async fn start() -> SoApi {
-        let inner = Arc::new(Inner {
+        SoApi::serve(Inner {
             data: sample_data(),
             ..Inner::default()
-        });
+        })
+        .await
+    }
+
+    /// The API with SuperOffice's login service beside it, whose credentials it demands.
+    pub async fn with_login(login: Login, sparse_answers: bool) -> SoApi {
+        let data = match sparse_answers {
+            true => sparse(sample_data()),
+            false => sample_data(),
+        };
+        SoApi::serve(Inner {
+            data,
+            login: Some(Arc::new(login)),
+            sparse: sparse_answers,
+            ..Inner::default()
+        })
+        .await
+    }
+
+    async fn serve(mut inner: Inner) -> SoApi {
+        inner.data.insert("principal".into(), me(inner.sparse));
+        let inner = Arc::new(inner);
         let app = Router::new()
             .route("/api/v1/Agents/Quote/{method}", post(agent))
             .route("/api/v1/Sale/{id}", get(sale))
+            .route("/api/v1/User/currentPrincipal", get(principal))
             .route("/api/state/{tenant}", get(state))
+            .route(
+                "/login/api/PartnerSystemUser/Authenticate",
+                post(authenticate),
+            )
+            .route("/login/.well-known/jwks", get(jwks))
+            .route("/login/common/oauth/tokens", post(tokens))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -103,6 +177,20 @@ impl SoApi {
 
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// SuperOffice's login service, beside the API.
+    pub fn login_url(&self) -> String {
+        format!("http://{}/login", self.addr)
+    }
+
+    pub fn login(&self) -> &Login {
+        self.inner.login.as_deref().expect("started with_login")
+    }
+
+    /// Why calls were refused: `expired` or `unknown`, one per call.
+    pub fn refused(&self) -> Vec<&'static str> {
+        self.inner.refused.lock().unwrap().clone()
     }
 
     pub fn fail_next(&self, statuses: &[u16]) {
@@ -145,6 +233,18 @@ async fn answer(
             .get("authorization")
             .map(|v| v.to_str().unwrap().to_string()),
     });
+    if let Some(login) = &inner.login
+        && let Err(why) = login.check(headers)
+    {
+        inner.refused.lock().unwrap().push(why);
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(
+                json!({"Error": format!("Ticket {why}"), "ErrorType": "SoCredentialsException"}),
+            ),
+        )
+            .into_response();
+    }
     let delay = *inner.delay.lock().unwrap();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -216,4 +316,41 @@ async fn state(State(inner): State<Arc<Inner>>, Path(tenant): Path<String>) -> R
     let addr = inner.addr.lock().unwrap().unwrap();
     let until = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1);
     axum::Json(json!({"ContextIdentifier": tenant, "Api": format!("http://{addr}/api"), "ValidUntil": until.to_string(), "IsRunning": true})).into_response()
+}
+
+async fn principal(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    let path = "/api/v1/User/currentPrincipal".to_string();
+    answer(
+        &inner,
+        path,
+        String::new(),
+        &headers,
+        Some("principal".into()),
+    )
+    .await
+}
+
+/// Who the API says herald is: a system user, most fields unset.
+fn me(sparse: bool) -> Value {
+    json!({
+        "UserType": "SystemUser", "Associate": if sparse { Value::Null } else { json!("HERALD") },
+        "AssociateId": 7, "IsPerson": false, "FullName": "herald (system user)",
+        "EMailAddress": null, "Licenses": null, "FunctionRights": null,
+        "ProvidedCredentials": null, "SecondaryGroups": null,
+        "DatabaseContextIdentifier": super::so_login::TENANT, "UserName": null
+    })
+}
+
+async fn authenticate(State(inner): State<Arc<Inner>>, body: String) -> Response {
+    let api = format!("http://{}/api", inner.addr.lock().unwrap().unwrap());
+    axum::Json(inner.login.as_ref().unwrap().authenticate(&body, &api)).into_response()
+}
+
+async fn jwks(State(inner): State<Arc<Inner>>) -> Response {
+    axum::Json(inner.login.as_ref().unwrap().jwks()).into_response()
+}
+
+async fn tokens(State(inner): State<Arc<Inner>>, body: String) -> Response {
+    let (status, answer) = inner.login.as_ref().unwrap().tokens(&body);
+    (StatusCode::from_u16(status).unwrap(), axum::Json(answer)).into_response()
 }

@@ -1,5 +1,9 @@
-//! The `superoffice:` section: where the SuperOffice REST API is and how to sign in, for
-//! enriching events that carry only ids.
+//! The `superoffice:` section: where the SuperOffice REST API is and how to sign in ([`auth`],
+//! with the application's [`key`]), for enriching events that carry only ids and managing
+//! herald's webhook.
+
+pub mod auth;
+pub mod key;
 
 use std::time::Duration;
 
@@ -7,7 +11,7 @@ use url::Url;
 
 use super::decode::{Decoder, Entries, get};
 use super::yaml::Node;
-use crate::secret::Secret;
+pub use auth::Auth;
 
 #[derive(Debug, Clone)]
 pub struct SuperOfficeSpec {
@@ -44,16 +48,8 @@ pub enum ApiRoot {
     /// `https://online.superoffice.com`: each ContextIdentifier's root comes from
     /// `/api/state/{ContextIdentifier}`.
     Lookup(Url),
-}
-
-#[derive(Debug, Clone)]
-pub enum Auth {
-    Bearer(Secret<String>),
-    /// A system user's ticket, sent with the application's token.
-    Ticket {
-        ticket: Secret<String>,
-        app_token: Secret<String>,
-    },
+    /// With `auth: system_user` and no `api:`: the `webapi_url` of the ticket herald gets.
+    FromTicket,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,17 +81,22 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<SuperOfficeSpec> {
     let entries = d.map(node, WHAT)?;
     d.only_keys(entries, KEYS, WHAT);
     let before = d.sink.items.len();
-    let root = root(d, entries, node);
+    let given = root(d, entries, node);
+    let api = match &given {
+        Some(Some(ApiRoot::Fixed(u) | ApiRoot::Lookup(u))) => Some(u),
+        _ => None,
+    };
     let auth = match get(entries, "auth") {
-        Some(n) => auth(d, n),
+        Some(n) => auth::decode(d, n, api),
         None => {
             d.sink.error(
                 node.pos,
-                "superoffice needs `auth:` with `bearer:`, or `ticket:` and `app_token:`",
+                "superoffice needs `auth:` with `system_user:`, `oauth:`, `bearer:`, or `ticket:` and `app_token:`",
             );
             None
         }
     };
+    let root = given.map(|r| resolve_root(d, node, r, auth.as_ref()));
     let timeout = duration(d, entries, "timeout", 5);
     let cache_ttl = duration(d, entries, "cache_ttl", 300);
     let on_error = on_error(d, entries);
@@ -104,11 +105,17 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<SuperOfficeSpec> {
         None => Some(None),
     };
     let tenant = get(entries, "tenant").map(|n| d.text(n, &format!("{WHAT}: tenant")));
+    if matches!(auth, Some(Auth::SystemUser(_))) && tenant.is_none() {
+        d.sink.error(
+            node.pos,
+            "superoffice: auth: system_user needs `tenant:` (your ContextIdentifier, like Cust12345): SuperOffice issues a system user's ticket for one tenant",
+        );
+    }
     let watch = watch(d, entries);
     if d.sink.items.len() != before {
         return None;
     }
-    let root = root?;
+    let root = root.flatten()?;
     let web_url = web_url?.or_else(|| derived_web_url(&root));
     Some(SuperOfficeSpec {
         root,
@@ -124,11 +131,12 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<SuperOfficeSpec> {
 
 const WHAT: &str = "superoffice";
 
-/// `api:` or `tenant_lookup:`, exactly one.
-fn root(d: &mut Decoder<'_>, entries: &Entries, node: &Node) -> Option<ApiRoot> {
+/// `api:` or `tenant_lookup:`, at most one: `Some(None)` when neither is given, `None` when
+/// what is given is wrong (reported).
+fn root(d: &mut Decoder<'_>, entries: &Entries, node: &Node) -> Option<Option<ApiRoot>> {
     match (get(entries, "api"), get(entries, "tenant_lookup")) {
-        (Some(n), None) => url(d, n, "api").map(ApiRoot::Fixed),
-        (None, Some(n)) => url(d, n, "tenant_lookup").map(ApiRoot::Lookup),
+        (Some(n), None) => url(d, n, "api").map(|u| Some(ApiRoot::Fixed(u))),
+        (None, Some(n)) => url(d, n, "tenant_lookup").map(|u| Some(ApiRoot::Lookup(u))),
         (Some(_), Some(_)) => {
             d.sink.error(
                 node.pos,
@@ -136,13 +144,28 @@ fn root(d: &mut Decoder<'_>, entries: &Entries, node: &Node) -> Option<ApiRoot> 
             );
             None
         }
-        (None, None) => {
+        (None, None) => Some(None),
+    }
+}
+
+/// The root given, or with a system user the ticket's; without either, an error.
+fn resolve_root(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    given: Option<ApiRoot>,
+    auth: Option<&Auth>,
+) -> Option<ApiRoot> {
+    match (given, auth) {
+        (Some(root), _) => Some(root),
+        (None, Some(Auth::SystemUser(_))) => Some(ApiRoot::FromTicket),
+        (None, Some(_)) => {
             d.sink.error(
                 node.pos,
-                "superoffice needs `api:` (the tenant's API root) or `tenant_lookup:`",
+                "superoffice needs `api:` (the tenant's API root) or `tenant_lookup:`; only `auth: system_user` can do without, taking the ticket's API address",
             );
             None
         }
+        (None, None) => None,
     }
 }
 
@@ -219,27 +242,5 @@ fn on_error(d: &mut Decoder<'_>, entries: &Entries) -> Option<OnError> {
             None
         }
         None => None,
-    }
-}
-
-fn auth(d: &mut Decoder<'_>, node: &Node) -> Option<Auth> {
-    let what = "superoffice: auth";
-    let entries = d.map(node, what)?;
-    d.only_keys(entries, &["bearer", "ticket", "app_token"], what);
-    let text = |d: &mut Decoder<'_>, key: &str| {
-        get(entries, key)
-            .and_then(|n| d.text(n, &format!("{what}: {key}")))
-            .map(Secret::new)
-    };
-    match (text(d, "bearer"), text(d, "ticket"), text(d, "app_token")) {
-        (Some(b), None, None) => Some(Auth::Bearer(b)),
-        (None, Some(ticket), Some(app_token)) => Some(Auth::Ticket { ticket, app_token }),
-        _ => {
-            d.sink.error(
-                node.pos,
-                "superoffice: auth takes `bearer:`, or `ticket:` together with `app_token:`",
-            );
-            None
-        }
     }
 }
