@@ -54,7 +54,8 @@ pub enum Command {
     Replay(replay::Args),
     /// Ask a running herald whether it is ready (exit 0) or not (exit 1).
     Health(health::Args),
-    /// Manage herald's webhook in SuperOffice: register it from the rules, show its state.
+    /// Manage herald's webhook in SuperOffice: register it from the rules, show its state; check
+    /// signing in (whoami).
     Superoffice(superoffice::Args),
 }
 

@@ -98,7 +98,7 @@ impl Api {
     }
 
     pub fn from_files(spec: SuperOfficeSpec, dir: PathBuf) -> Api {
-        let signin = SignIn::none(crate::http::client());
+        let signin = SignIn::none();
         Api::with_backend(spec, Backend::Files(dir), signin)
     }
 

@@ -192,6 +192,36 @@ async fn register_says_why_when_superoffice_refuses() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_and_status_read_answers_full_of_null_and_name_the_restricted_agent() {
+    let so = SoWebhooks::start(TOKEN).await;
+    so.sparse();
+    let work = Workdir::new(&rules(&so.root(), "", "", "file://out"));
+    let (herald, id) = serve_registered(&so, &work).await;
+    let (code, out) = superoffice(
+        &work,
+        &["register", "--url", &herald.url("/webhook")],
+        TOKEN,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("webhook `herald` (id {id}): up to date")),
+        "{out}"
+    );
+    let (code, out) = superoffice(&work, &["status"], TOKEN);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Active"), "{out}");
+
+    so.restricted(true);
+    let (code, out) = superoffice(&work, &["status"], TOKEN);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("the Webhook agent is restricted"), "{out}");
+    assert!(
+        out.contains("Access must be requested specifically when app is registered"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_a_stopped_webhook_with_its_last_error_and_exits_1() {
     let so = SoWebhooks::start(TOKEN).await;
     let work = Workdir::new(&rules(&so.root(), "", "", "file://out"));

@@ -167,6 +167,13 @@ fn the_readme_rules_snippets_pass_check() {
         yaml_after(&readme, "`enriched` | `true` when the data is there"),
     );
     let work = crate::support::Workdir::new(&composed);
+    let key = repo().join("tests/fixtures/superoffice/app-key.xml");
+    std::fs::copy(key, work.path().join("superoffice-private.pem")).unwrap();
+    let env = [
+        env[0],
+        ("SUPEROFFICE_SYSTEM_USER_TOKEN", "HeraldTests-token"),
+        ("SUPEROFFICE_CLIENT_SECRET", "client-secret-for-the-test"),
+    ];
     let (code, out, _) =
         crate::support::herald_cmd(work.path(), &["check", "--rules", "rules.yaml"], &env);
     assert_eq!(code, 0, "{composed}\n{out}");

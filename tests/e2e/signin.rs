@@ -329,3 +329,46 @@ rules:
     );
     assert_eq!(hook.requests().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_refuses_a_key_that_cannot_sign_and_an_empty_token_with_positions() {
+    let api = SoApi::with_login(Login::new(Duration::from_secs(3600)), false).await;
+    let cases = [
+        ("missing.pem", "cannot read"),
+        ("app-public.pem", "is a public key"),
+        ("certificate.pem", "is a certificate"),
+        (
+            "garbage.pem",
+            "is neither a PEM private key nor SuperOffice's RSA XML",
+        ),
+    ];
+    for (key, why) in cases {
+        let rules = with_rules(&system_user(&api, key, ""));
+        let work = workdir(&rules);
+        for f in ["app-public.pem", "certificate.pem"] {
+            std::fs::copy(fixtures().join(f), work.path().join(f)).unwrap();
+        }
+        work.write("garbage.pem", "not a key at all\n");
+        let line = rules
+            .lines()
+            .position(|l| l.contains("private_key:"))
+            .unwrap()
+            + 1;
+        let (code, out, err) = herald_cmd(work.path(), &["check"], &ENV);
+        assert_eq!(code, 1, "{key}: {out}{err}");
+        let at = format!("rules.yaml:{line}:20: superoffice: auth: system_user: private_key:");
+        assert!(out.contains(&at) && out.contains(why), "{key}: {out}{err}");
+    }
+
+    let rules = with_rules(&system_user(&api, "app-key.pem", ""));
+    let work = workdir(&rules);
+    let line = rules.lines().position(|l| l.contains("token: ${")).unwrap() + 1;
+    let mut env = ENV.to_vec();
+    env.retain(|(k, _)| *k != "SO_SYSTEM_TOKEN");
+    env.push(("SO_SYSTEM_TOKEN", ""));
+    let (code, out, err) = herald_cmd(work.path(), &["check"], &env);
+    assert_eq!(code, 1, "{out}{err}");
+    let at = format!("rules.yaml:{line}:14: superoffice: auth: system_user: token is empty");
+    assert!(out.contains(&at), "{out}{err}");
+    assert_no_secret(&format!("{out}{err}"), &api);
+}

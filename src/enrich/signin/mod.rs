@@ -76,7 +76,6 @@ enum Flow {
 
 pub struct SignIn {
     flow: Flow,
-    client: reqwest::Client,
     redactor: Redactor,
     state: parking_lot::Mutex<State>,
     /// Held for the length of one exchange: the single flight.
@@ -120,12 +119,13 @@ impl SignIn {
                 ),
                 ("SO-AppToken", app_token.clone()),
             ])),
-            Auth::SystemUser(s) => Flow::SystemUser(system_user::Flow::new(s.clone(), tenant)),
-            Auth::OAuth(o) => Flow::OAuth(oauth::Flow::new(o.clone())),
+            Auth::SystemUser(s) => {
+                Flow::SystemUser(system_user::Flow::new(s.clone(), tenant, client))
+            }
+            Auth::OAuth(o) => Flow::OAuth(oauth::Flow::new(o.clone(), client)),
         };
         SignIn {
             flow,
-            client,
             redactor: Redactor::new(auth.secrets()),
             state: parking_lot::Mutex::new(State::default()),
             exchanging: tokio::sync::Mutex::new(()),
@@ -133,10 +133,9 @@ impl SignIn {
     }
 
     /// No credential at all: for saved answers read from files.
-    pub fn none(client: reqwest::Client) -> SignIn {
+    pub fn none() -> SignIn {
         SignIn {
             flow: Flow::Static(fixed(Vec::new())),
-            client,
             redactor: Redactor::default(),
             state: parking_lot::Mutex::new(State::default()),
             exchanging: tokio::sync::Mutex::new(()),
@@ -162,8 +161,8 @@ impl SignIn {
         }
         let issued = match &self.flow {
             Flow::Static(c) => return Ok(c.clone()),
-            Flow::SystemUser(f) => f.exchange(&self.client).await,
-            Flow::OAuth(f) => f.exchange(&self.client).await,
+            Flow::SystemUser(f) => f.exchange().await,
+            Flow::OAuth(f) => f.exchange().await,
         };
         match issued {
             Ok(issued) => Ok(self.hold(issued)),

@@ -16,20 +16,23 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
 pub(super) struct Flow {
     spec: OAuth,
+    client: reqwest::Client,
     refresh_token: parking_lot::Mutex<Secret<String>>,
 }
 
 impl Flow {
-    pub(super) fn new(spec: OAuth) -> Flow {
+    pub(super) fn new(spec: OAuth, client: reqwest::Client) -> Flow {
         let refresh_token = parking_lot::Mutex::new(spec.refresh_token.clone());
         Flow {
             spec,
+            client,
             refresh_token,
         }
     }
 
     /// A new access token.
-    pub(super) async fn exchange(&self, client: &reqwest::Client) -> Result<Issued, SignInError> {
+    pub(super) async fn exchange(&self) -> Result<Issued, SignInError> {
+        let client = &self.client;
         let login = self.spec.login.as_str().trim_end_matches('/');
         let url = format!("{login}/common/oauth/tokens");
         let refresh_token = self.refresh_token.lock().clone();

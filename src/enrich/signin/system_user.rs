@@ -20,16 +20,18 @@ const TICKET_LIFETIME: Duration = Duration::from_secs(6 * 3600);
 
 pub(super) struct Flow {
     spec: SystemUser,
+    client: reqwest::Client,
     tenant: String,
     jwks: Jwks,
 }
 
 impl Flow {
-    pub(super) fn new(spec: SystemUser, tenant: &str) -> Flow {
+    pub(super) fn new(spec: SystemUser, tenant: &str, client: reqwest::Client) -> Flow {
         let login = spec.login.as_str().trim_end_matches('/');
         let jwks = Jwks::new(format!("{login}/.well-known/jwks"));
         Flow {
             spec,
+            client,
             tenant: tenant.to_string(),
             jwks,
         }
@@ -41,7 +43,7 @@ impl Flow {
     }
 
     /// A new ticket.
-    pub(super) async fn exchange(&self, client: &reqwest::Client) -> Result<Issued, SignInError> {
+    pub(super) async fn exchange(&self) -> Result<Issued, SignInError> {
         let url = self.url();
         let body = json!({
             "SignedSystemToken": self.signed(jiff::Timestamp::now()),
@@ -49,41 +51,11 @@ impl Flow {
             "ContextIdentifier": self.tenant,
             "ReturnTokenType": "JWT",
         });
-        let (status, text) = post(client, &url, "application/json", body.to_string()).await?;
-        let answer: Option<Authenticated> = serde_json::from_str(&text).ok();
-        let answer = match (status, answer) {
-            (_, Some(a)) if !a.is_successful && !a.error_message.trim().is_empty() => {
-                return Err(SignInError::Refused(a.error_message));
-            }
-            (200, Some(a)) => a,
-            (200, None) => {
-                return Err(SignInError::Answer {
-                    url,
-                    reason: format!("not with JSON: {}", crate::http::excerpt(&text)),
-                });
-            }
-            (status, _) => {
-                return Err(SignInError::Status {
-                    url,
-                    status,
-                    excerpt: crate::http::excerpt(&text),
-                });
-            }
-        };
-        if !answer.is_successful {
-            return Err(SignInError::Refused(
-                "IsSuccessful is false, with no ErrorMessage".into(),
-            ));
-        }
-        if answer.token.trim().is_empty() {
-            return Err(SignInError::Answer {
-                url,
-                reason: "its Token is empty".into(),
-            });
-        }
+        let (status, text) = post(&self.client, &url, "application/json", body.to_string()).await?;
+        let jwt = token(&url, status, &text)?;
         let claims = self
             .jwks
-            .verify(client, &answer.token, &self.tenant)
+            .verify(&self.client, &jwt, &self.tenant)
             .await
             .map_err(SignInError::Untrusted)?;
         let claim = |name: &str| {
@@ -121,6 +93,43 @@ impl Flow {
         let signature = self.spec.key.sign(data.as_bytes());
         let signature = base64::engine::general_purpose::STANDARD.encode(signature);
         format!("{data}.{signature}")
+    }
+}
+
+/// The JWT in the login service's answer, or why there is none: SuperOffice's own
+/// `ErrorMessage` when it gives one.
+fn token(url: &str, status: u16, text: &str) -> Result<String, SignInError> {
+    let answer: Option<Authenticated> = serde_json::from_str(text).ok();
+    let answer = match (status, answer) {
+        (_, Some(a)) if !a.is_successful && !a.error_message.trim().is_empty() => {
+            return Err(SignInError::Refused(a.error_message));
+        }
+        (200, Some(a)) => a,
+        (200, None) => {
+            return Err(SignInError::Answer {
+                url: url.to_string(),
+                reason: format!("not with JSON: {}", crate::http::excerpt(text)),
+            });
+        }
+        (status, _) => {
+            return Err(SignInError::Status {
+                url: url.to_string(),
+                status,
+                excerpt: crate::http::excerpt(text),
+            });
+        }
+    };
+    if !answer.is_successful {
+        return Err(SignInError::Refused(
+            "IsSuccessful is false, with no ErrorMessage".into(),
+        ));
+    }
+    match answer.token.trim() {
+        "" => Err(SignInError::Answer {
+            url: url.to_string(),
+            reason: "its Token is empty".into(),
+        }),
+        jwt => Ok(jwt.to_string()),
     }
 }
 

@@ -2,10 +2,14 @@
 //! describes it: `GET/POST /api/v1/Webhook`, `GET /api/v1/Webhook/default`,
 //! `PUT /api/v1/Webhook/{id}`, and usage statistics from `GET /api/v1/Archive/dynamic`. Saving
 //! (POST or PUT) first posts a signed `test` event to the target URL, as SuperOffice does, and
-//! refuses unless it answers 200. A wrong bearer token gets 401.
+//! refuses unless it answers 200. A wrong bearer token gets 401. [`SoWebhooks::sparse`] answers
+//! as the real .NET API does, every field herald does not need `null`;
+//! [`SoWebhooks::restricted`] refuses the Webhook agent as Online does for an app that did not
+//! ask for it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -29,6 +33,8 @@ struct Inner {
     usage: Mutex<BTreeMap<i64, Value>>,
     calls: Mutex<Vec<HookCall>>,
     next_id: Mutex<i64>,
+    sparse: AtomicBool,
+    restricted: AtomicBool,
 }
 
 pub struct SoWebhooks {
@@ -90,6 +96,16 @@ impl SoWebhooks {
         );
     }
 
+    /// Answer with `null` for every field herald does not need, as the real API does.
+    pub fn sparse(&self) {
+        self.inner.sparse.store(true, Ordering::Relaxed);
+    }
+
+    /// Refuse the Webhook agent with 403, as Online does for an app that did not request it.
+    pub fn restricted(&self, on: bool) {
+        self.inner.restricted.store(on, Ordering::Relaxed);
+    }
+
     pub fn state_of(&self, id: i64) -> String {
         let hooks = self.inner.hooks.lock().unwrap();
         hooks[&id]["State"].as_str().unwrap_or("").to_string()
@@ -99,6 +115,27 @@ impl SoWebhooks {
 fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
     let want = format!("Bearer {}", inner.token);
     headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(want.as_str())
+        && !inner.restricted.load(Ordering::Relaxed)
+}
+
+/// A stored definition as the sparse API shows it: what herald does not manage is `null`.
+fn shown(inner: &Inner, hook: &Value) -> Value {
+    let mut hook = hook.clone();
+    if inner.sparse.load(Ordering::Relaxed) {
+        for field in [
+            "Headers",
+            "Properties",
+            "Registered",
+            "RegisteredAssociateId",
+            "Updated",
+            "UpdatedAssociateId",
+            "ErrorsEmail",
+            "Secret",
+        ] {
+            hook[field] = Value::Null;
+        }
+    }
+    hook
 }
 
 fn record(inner: &Inner, method: &str, path: String, body: Value) {
@@ -109,7 +146,14 @@ fn record(inner: &Inner, method: &str, path: String, body: Value) {
     });
 }
 
-fn refused() -> Response {
+fn refused(inner: &Inner) -> Response {
+    if inner.restricted.load(Ordering::Relaxed) {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({"Error": "Access to the Webhook agent is restricted for this application (Online Restricted)", "ErrorType": "SoAccessDeniedException"})),
+        )
+            .into_response();
+    }
     (
         StatusCode::UNAUTHORIZED,
         axum::Json(json!({"Error": "Unauthorized", "ErrorType": "SoCredentialsException"})),
@@ -119,16 +163,22 @@ fn refused() -> Response {
 
 async fn list(State(inner): Shared, headers: HeaderMap) -> Response {
     if !authorized(&inner, &headers) {
-        return refused();
+        return refused(&inner);
     }
     record(&inner, "GET", "/api/v1/Webhook".into(), Value::Null);
-    let hooks: Vec<Value> = inner.hooks.lock().unwrap().values().cloned().collect();
+    let hooks: Vec<Value> = inner
+        .hooks
+        .lock()
+        .unwrap()
+        .values()
+        .map(|h| shown(&inner, h))
+        .collect();
     axum::Json(hooks).into_response()
 }
 
 async fn one(State(inner): Shared, Path(id): Path<i64>, headers: HeaderMap) -> Response {
     if !authorized(&inner, &headers) {
-        return refused();
+        return refused(&inner);
     }
     match inner.hooks.lock().unwrap().get(&id) {
         Some(h) => axum::Json(h.clone()).into_response(),
@@ -138,7 +188,16 @@ async fn one(State(inner): Shared, Path(id): Path<i64>, headers: HeaderMap) -> R
 
 async fn defaults(State(inner): Shared, headers: HeaderMap) -> Response {
     if !authorized(&inner, &headers) {
-        return refused();
+        return refused(&inner);
+    }
+    if inner.sparse.load(Ordering::Relaxed) {
+        // As `GET api/v1/Webhook/default` really answers: nothing set.
+        return axum::Json(json!({
+            "WebhookId": 0, "Name": null, "Events": null, "TargetUrl": null, "Secret": null,
+            "State": null, "Type": null, "Headers": null, "Properties": null, "ErrorsEmail": null,
+            "Registered": null, "RegisteredAssociateId": 0, "Updated": null, "UpdatedAssociateId": 0
+        }))
+        .into_response();
     }
     axum::Json(json!({
         "WebhookId": 0, "Name": "", "Events": [], "TargetUrl": "", "Secret": "", "State": "Active",
@@ -149,7 +208,7 @@ async fn defaults(State(inner): Shared, headers: HeaderMap) -> Response {
 
 async fn create(State(inner): Shared, headers: HeaderMap, body: String) -> Response {
     if !authorized(&inner, &headers) {
-        return refused();
+        return refused(&inner);
     }
     let mut hook: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     record(&inner, "POST", "/api/v1/Webhook".into(), hook.clone());
@@ -174,7 +233,7 @@ async fn update(
     body: String,
 ) -> Response {
     if !authorized(&inner, &headers) {
-        return refused();
+        return refused(&inner);
     }
     let hook: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     record(&inner, "PUT", format!("/api/v1/Webhook/{id}"), hook.clone());
@@ -232,7 +291,7 @@ async fn archive(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     if !authorized(&inner, &headers) {
-        return refused();
+        return refused(&inner);
     }
     let id: i64 = q
         .get("$filter")
@@ -247,5 +306,11 @@ async fn archive(
         .cloned()
         .into_iter()
         .collect();
+    if rows.is_empty() && inner.sparse.load(Ordering::Relaxed) {
+        // A row of nothing, as `$select` leaves it.
+        return axum::Json(json!([{"webhook_usage.total_calls": null, "webhook_usage.total_errors": null,
+            "webhook_usage.consecutive_errors": null, "webhook_usage.last_error": null, "PrimaryKey": null}]))
+        .into_response();
+    }
     axum::Json(rows).into_response()
 }
