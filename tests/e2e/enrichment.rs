@@ -199,12 +199,7 @@ async fn api_failures_are_retried_then_sent_without_and_refusals_are_dead_letter
     );
     let (_, dead, _) = herald_cmd(work.path(), &["deliveries", "--status", "dead"], &[]);
     assert!(dead.contains("reason: SuperOffice API v1/Agents/Quote/GetQuoteEntity answered 401: check the credentials"), "{dead}");
-    let metrics = reqwest::get(herald.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = herald.metrics().await;
     assert!(
         metrics.contains("herald_enrichment_errors_total{kind=\"permanent\"}"),
         "{metrics}"

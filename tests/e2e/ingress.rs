@@ -66,12 +66,7 @@ async fn rejects_wrong_missing_and_tampered_signatures_and_delivers_nothing() {
         warns[0].contains("WARN") && warns[0].contains("peer=127.0.0.1:"),
         "{logs}"
     );
-    let metrics = reqwest::get(herald.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = herald.metrics().await;
     assert!(
         metrics
             .contains(r#"herald_events_received_total{event_type="unknown",outcome="unsigned"} 4"#),

@@ -253,14 +253,7 @@ async fn the_watchdog_alerts_drops_the_metric_and_reactivates() {
     let work = Workdir::new(&rules(&so.root(), "", watch, &ops.url("/alerts")));
     let (herald, id) = serve_registered(&so, &work).await;
     let metric = "herald_superoffice_webhook_active{webhook=\"herald\"}";
-    let metrics = || async {
-        reqwest::get(herald.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics = || async { herald.metrics().await };
     assert!(
         eventually(Duration::from_secs(10), || async {
             metrics().await.contains(&format!("{metric} 1"))

@@ -196,12 +196,7 @@ async fn outside_working_hours_messages_are_held_then_all_sent_when_they_open() 
     );
     let (_, out, _) = herald_cmd(work.path(), &["deliveries"], &[]);
     assert!(out.contains("held until"), "{out}");
-    let metrics = reqwest::get(herald.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = herald.metrics().await;
     assert!(
         metrics.contains("herald_deliveries{state=\"held\"} 3"),
         "{metrics}"

@@ -316,12 +316,7 @@ rules:
     let other = event("quote.ordered", 1042);
     assert_eq!(herald.send(&other).await.0, 200);
     hook.wait_for(2).await;
-    let metrics = reqwest::get(herald.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = herald.metrics().await;
     assert!(
         metrics.lines().any(|l| l
             == "herald_events_received_total{event_type=\"quote.ordered\",outcome=\"duplicate\"} 1"),

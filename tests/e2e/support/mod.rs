@@ -330,6 +330,16 @@ impl Herald {
         self.post(body, Some(sig)).await
     }
 
+    /// What `/metrics` says now.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
