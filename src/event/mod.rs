@@ -5,6 +5,7 @@
 //! available to rules and templates through [`Event::fields`].
 
 pub mod catalog;
+pub mod repair;
 pub mod sample;
 pub mod time;
 
@@ -64,8 +65,7 @@ pub const MAX_ID_CHARS: usize = 128;
 impl Event {
     /// Parses a webhook body. The caller decides whether the bytes were verified first.
     pub fn parse(body: &[u8]) -> Result<Event, EventError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| EventError::NotJson(e.to_string()))?;
+        let value = read_json(body)?;
         let Value::Object(fields) = value else {
             return Err(EventError::NotAnObject);
         };
@@ -133,6 +133,23 @@ const CONTENT: [&str; 6] = [
     "Changes",
     "ChangedByAssociateId",
 ];
+
+/// The body as JSON; one with lone surrogate escapes (a .NET string cut mid-pair) is read with
+/// each as `\ufffd`, the raw body staying as it came.
+fn read_json(body: &[u8]) -> Result<Value, EventError> {
+    let e = match serde_json::from_slice(body) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    let repaired = std::str::from_utf8(body)
+        .ok()
+        .map(|text| repair::for_reader(text, repair::Reader::Serde))
+        .filter(|r| matches!(r, std::borrow::Cow::Owned(_)));
+    match repaired {
+        Some(text) => serde_json::from_str(&text).map_err(|_| EventError::NotJson(e.to_string())),
+        None => Err(EventError::NotJson(e.to_string())),
+    }
+}
 
 fn required_text(
     fields: &Map<String, Value>,

@@ -33,7 +33,7 @@ impl Dialect {
                 "CAST(json_extract(body, '$.PrimaryKey') AS TEXT)".into()
             }
             (Dialect::Sqlite, _) => format!("json_extract(body, '$.{name}')"),
-            (Dialect::Postgres, _) => format!("((body::jsonb) ->> '{name}')"),
+            (Dialect::Postgres, _) => format!("((COALESCE(doc, body)::jsonb) ->> '{name}')"),
         }
     }
 }
@@ -227,7 +227,8 @@ mod tests {
         };
         let pg = events(Dialect::Postgres, &f);
         assert!(
-            pg.text.contains("((body::jsonb) ->> 'PrimaryKey') = $2"),
+            pg.text
+                .contains("((COALESCE(doc, body)::jsonb) ->> 'PrimaryKey') = $2"),
             "{}",
             pg.text
         );

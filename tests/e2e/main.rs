@@ -10,6 +10,7 @@ mod durable;
 mod enrichment;
 mod escaping;
 mod hardening;
+mod hostile;
 mod ingress;
 mod lifecycle;
 mod noise;

@@ -109,6 +109,7 @@ conformance!(
     concurrent_first_steps_let_one_delivery_post,
     a_posted_conversation_is_followed_in_superoffices_order,
     the_status_page_finds_pages_and_counts_events,
+    every_body_superoffice_can_send_is_stored_found_and_read_back,
 );
 
 pub(crate) fn instance(name: &str) -> Instance {

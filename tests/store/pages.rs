@@ -120,3 +120,49 @@ pub async fn the_status_page_finds_pages_and_counts_events(b: Backend) {
     );
     assert!(s.event("nope".into()).await.unwrap().is_none());
 }
+
+/// What SuperOffice can send and a reader may choke on: `\u0000` (PostgreSQL's jsonb refuses
+/// it), lone surrogates (.NET cuts strings mid-pair), and text from every script.
+pub async fn every_body_superoffice_can_send_is_stored_found_and_read_back(b: Backend) {
+    let s = &b.stores(1).await[0];
+    let now = now_ms();
+    let hostile = [
+        r#""nul \u0000 inside""#,
+        r#""cut \ud800x""#,
+        r#""low \udfff alone""#,
+        r#""pair \ud83d\ude00 and \\ud800 as text""#,
+        r#""שלום مرحبا 你好 \u202e""#,
+    ];
+    for (i, text) in hostile.iter().enumerate() {
+        let id = format!("h{i}");
+        let mut e = with_body(
+            &id,
+            "quote.ordered",
+            5000 + i as i64,
+            "CustH",
+            now - i as i64,
+        );
+        e.body = format!(
+            r#"{{"EventId":"{id}","Event":"quote.ordered","PrimaryKey":{},"ContextIdentifier":"CustH","Name":{text}}}"#,
+            5000 + i
+        )
+        .into();
+        let raw = e.body.clone();
+        assert!(
+            matches!(s.accept(e).await, Ok(herald::store::Accepted::Stored(_))),
+            "{text} was not stored"
+        );
+        let by_key = EventFilter {
+            search: Some((5000 + i).to_string()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&**s, by_key).await, [id.as_str()], "{text}");
+        let detail = s.event(id.clone()).await.unwrap().expect("stored");
+        assert_eq!(detail.body, *raw, "the raw body is the body of record");
+    }
+    let tenant = EventFilter {
+        search: Some("CustH".into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(&**s, tenant).await.len(), hostile.len());
+}

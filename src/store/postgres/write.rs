@@ -135,12 +135,14 @@ async fn insert_events(tx: &mut PgConnection, events: &[&NewEvent]) -> Result<Ha
         .map(|e| serde_json::Value::from(e.matched_rules.clone()).to_string())
         .collect();
     let headers: Vec<Option<&str>> = events.iter().map(|e| e.headers.as_deref()).collect();
+    let docs: Vec<Option<String>> = events.iter().map(|e| jsonb_copy(&e.body)).collect();
     let rows = sqlx::query(
-        "INSERT INTO events (event_id, event_type, received_at, body, matched_rules, headers)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $7::text[])
+        "INSERT INTO events (event_id, event_type, received_at, body, matched_rules, headers, doc)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+                              $7::text[], $8::text[])
          ON CONFLICT (event_id) DO UPDATE SET event_type = excluded.event_type,
            received_at = excluded.received_at, body = excluded.body,
-           matched_rules = excluded.matched_rules, headers = excluded.headers
+           matched_rules = excluded.matched_rules, headers = excluded.headers, doc = excluded.doc
          WHERE events.received_at < excluded.received_at - $6
          RETURNING event_id",
     )
@@ -151,9 +153,19 @@ async fn insert_events(tx: &mut PgConnection, events: &[&NewEvent]) -> Result<Ha
     .bind(&rules)
     .bind(first.dedup_window_ms)
     .bind(&headers)
+    .bind(&docs)
     .fetch_all(&mut *tx)
     .await?;
     Ok(rows.iter().map(|r| r.get("event_id")).collect())
+}
+
+/// What `jsonb` reads in place of a body it cannot: `None` when it reads the body itself.
+fn jsonb_copy(body: &str) -> Option<String> {
+    use crate::event::repair::{Reader, for_reader};
+    match for_reader(body, Reader::Jsonb) {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(copy) => Some(copy),
+    }
 }
 
 /// The deliveries of freshly stored events, as columns.
