@@ -163,7 +163,7 @@ impl Request {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = response.text().await.unwrap_or_default();
+        let (body, _) = crate::http::read_limited(response, crate::http::EXCERPT_READ).await;
         Ok(Answer {
             status,
             body: excerpt(&body),

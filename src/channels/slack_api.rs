@@ -91,7 +91,18 @@ impl Api {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let text = response.text().await.unwrap_or_default();
+        let (text, cut) = crate::http::read_limited(response, crate::http::PARSED_READ).await;
+        if cut && classify(status) == Class::Success {
+            return Err(ApiError::Failed(SendError::Retryable {
+                reason: format!(
+                    "slack {method} answered with more than {} KiB: {}",
+                    crate::http::PARSED_READ / 1024,
+                    excerpt(&text)
+                ),
+                status: Some(status),
+                retry_after: None,
+            }));
+        }
         read(method, status, retry_after, &text)
     }
 }
@@ -134,8 +145,10 @@ fn read(
     if value["ok"] == Value::Bool(true) {
         return Ok(value);
     }
+    // Slack's codes are short words; anything longer is cut before it reaches a log or a row.
     let code = value["error"].as_str().unwrap_or("unknown_error");
-    Err(error(method, code, status, retry_after))
+    let code = crate::text::escape_controls(&crate::text::truncate_chars(code, 64)).into_owned();
+    Err(error(method, &code, status, retry_after))
 }
 
 /// Slack's error codes: which are worth another try, which mean the message is gone, and what
@@ -194,6 +207,20 @@ mod tests {
             Err(ApiError::Failed(SendError::Retryable { .. })) => "retry",
             Err(ApiError::Failed(SendError::Permanent { .. })) => "permanent",
         }
+    }
+
+    #[test]
+    fn a_huge_error_code_is_cut_before_it_reaches_a_log_or_a_row() {
+        let body = format!(
+            r#"{{"ok":false,"error":"{}\u001b[31m"}}"#,
+            "x".repeat(5 << 20)
+        );
+        let Err(ApiError::Failed(e)) = read("chat.postMessage", 200, None, &body) else {
+            panic!("expected a failure")
+        };
+        let reason = e.to_string();
+        assert!(reason.len() < 600, "{} bytes", reason.len());
+        assert!(!reason.contains('\u{1b}'), "{reason}");
     }
 
     #[test]

@@ -58,6 +58,38 @@ pub struct Settings {
 struct Destination {
     ready_at: Millis,
     paused_until: Millis,
+    /// Failed attempts in a row, in this process: the circuit is open from
+    /// [`retry::CIRCUIT_AFTER`] on.
+    failures: u32,
+    /// Rests taken since the circuit opened, and when the current one ends.
+    rests: u32,
+    rest_until: Millis,
+}
+
+impl Destination {
+    fn open(&self) -> bool {
+        self.failures >= retry::CIRCUIT_AFTER
+    }
+
+    /// One more failed attempt: the rest to take now, if the circuit is open and not resting.
+    fn failed(&mut self, now: Millis) -> Option<std::time::Duration> {
+        self.failures = self.failures.saturating_add(1);
+        if !self.open() || now < self.rest_until {
+            return None;
+        }
+        let rest = retry::circuit_pause(self.rests);
+        self.rests = self.rests.saturating_add(1);
+        self.rest_until = now.saturating_add(millis(rest));
+        Some(rest)
+    }
+
+    /// A success closes the circuit; a destination that was resting may be claimed at once.
+    fn succeeded(&mut self, now: Millis) {
+        if self.open() {
+            self.ready_at = self.ready_at.min(now);
+        }
+        (self.failures, self.rests, self.rest_until) = (0, 0, 0);
+    }
 }
 
 /// A delivery handed over on the fast path, with its room there.
@@ -158,8 +190,10 @@ impl Dispatcher {
     }
 
     /// True while a destination asked for a pause.
+    /// Whether deliveries to `channel` must wait for a claim: paused, or its circuit open.
     fn paused(&self, channel: &str, now: Millis) -> bool {
-        self.destination(channel).paused_until > now
+        let d = self.destination(channel);
+        d.paused_until > now || d.open()
     }
 
     /// Claims and sends until `stop` turns true. Sends already started are not waited for:
@@ -231,6 +265,9 @@ impl Dispatcher {
         want: u32,
         spacing: Option<Millis>,
     ) -> bool {
+        // An open circuit: one delivery tries the destination, then it rests again.
+        let open = self.destination(name).open();
+        let want = if open { 1 } else { want };
         let Ok(mut permits) = self.slots.clone().try_acquire_many_owned(want) else {
             return false;
         };
@@ -253,13 +290,15 @@ impl Dispatcher {
                 return false;
             }
         };
-        self.destinations.lock().insert(
-            name.to_string(),
-            Destination {
-                ready_at,
-                paused_until,
-            },
-        );
+        {
+            let mut destinations = self.destinations.lock();
+            let d = destinations.entry(name.to_string()).or_default();
+            d.ready_at = ready_at;
+            d.paused_until = paused_until;
+            if open && !deliveries.is_empty() {
+                d.ready_at = d.ready_at.max(d.rest_until.max(now + 1000));
+            }
+        }
         let full = deliveries.len() as u32 == want;
         for c in deliveries {
             let Some(permit) = permits.split(1) else {

@@ -40,6 +40,16 @@ pub fn decide(
     }
 }
 
+/// After this many failed attempts in a row at one destination, its circuit opens: it rests
+/// between attempts, and one delivery at a time tries it, replays included, so a destination
+/// that is down gets a trickle of attempts, not one per waiting message. A success closes it.
+pub const CIRCUIT_AFTER: u32 = 5;
+
+/// How long an open circuit rests after its `rests`-th rest: 1 s, doubling to a minute.
+pub fn circuit_pause(rests: u32) -> Duration {
+    Duration::from_secs(1 << rests.min(6)).min(Duration::from_secs(60))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +86,14 @@ mod tests {
                 expected,
                 "{attempts} {elapsed:?} {retry_after:?} {random}"
             );
+        }
+    }
+
+    #[test]
+    fn a_failing_destination_rests_longer_each_time_up_to_a_minute() {
+        let cases = [(0, 1), (1, 2), (5, 32), (6, 60), (u32::MAX, 60)];
+        for (rests, want) in cases {
+            assert_eq!(circuit_pause(rests), Duration::from_secs(want), "{rests}");
         }
     }
 

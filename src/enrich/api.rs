@@ -289,7 +289,14 @@ impl Api {
                 ApiError::Retryable(format!("SuperOffice {what}: {}", transport_error(e)))
             })?;
         let status = response.status().as_u16();
-        Ok((status, response.text().await.unwrap_or_default()))
+        let (text, cut) = crate::http::read_limited(response, crate::http::API_READ).await;
+        if cut && status == 200 {
+            return Err(ApiError::Retryable(format!(
+                "SuperOffice {what}: the answer is larger than the {} MiB herald reads",
+                crate::http::API_READ / (1024 * 1024)
+            )));
+        }
+        Ok((status, text))
     }
 
     /// The API root for a tenant: fixed, or looked up and kept until its `ValidUntil`.

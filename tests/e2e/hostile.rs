@@ -1,7 +1,9 @@
 //! The second hardening pass: what real destinations, real CRM data and real browsers do to
 //! herald, each from the situation as it was found, through the real binary.
 
-use crate::support::{PgDb, StandIn, Start, Workdir, herald_cmd};
+use std::time::Duration;
+
+use crate::support::{PgDb, Reply, StandIn, Start, Workdir, event, herald_cmd};
 
 const RULES: &str = r#"
 channels:
@@ -63,4 +65,100 @@ async fn events_with_nul_and_lone_surrogates_are_stored_and_delivered_on_both_ba
         }
         herald.stop();
     }
+}
+
+/// A destination answering `503` with `Retry-After: 0` made a hot loop (20 events, 3,556
+/// requests in 10 s). Now `0` falls back to the channel's schedule, and after five failures in
+/// a row the destination's circuit opens: one delivery at a time tries it, with longer rests
+/// between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_zero_makes_no_hot_loop_and_a_failing_destination_rests() {
+    let hook = StandIn::start().await;
+    hook.always(Reply::new(503, "busy").header("Retry-After", "0"));
+    let work = Workdir::new(
+        r#"
+channels:
+  hook: { type: webhook, url: "${HOOK_URL}", pace: off, retry: { delays: [200ms], then: 200ms, give_up_after: 1h } }
+rules:
+  - name: all
+    events: quote.*
+    notify:
+      - { channel: hook, text: "{{PrimaryKey}}" }
+"#,
+    );
+    let herald = Start::new(&work)
+        .env("HOOK_URL", hook.url("/hook"))
+        .run()
+        .await;
+    for i in 0..20 {
+        assert_eq!(herald.send(&event("quote.ordered", i)).await.0, 200);
+    }
+    assert!(
+        herald.wait_for_log("destination keeps failing").await,
+        "{}",
+        herald.logs()
+    );
+    let opened = hook.requests().len();
+    let got = hook.wait_for(opened + 3).await;
+    let probes: Vec<_> = got[got.len() - 3..].iter().map(|r| r.at).collect();
+    for pair in probes.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(900), "probes {gap:?} apart");
+    }
+    assert!(
+        got.len() <= 20 + 3 + 2,
+        "{} requests for 20 events: a hot loop",
+        got.len()
+    );
+    herald.stop();
+}
+
+/// herald's peak resident memory so far, from `/proc`.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+/// A destination answering `503` with a 400 MiB body took herald to 1.33 GB. Now herald reads a
+/// few KiB of any answer it only keeps an excerpt of, drops the connection, and stores and logs
+/// a short escaped excerpt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_400_mib_answer_costs_a_few_kib() {
+    let hook = StandIn::start().await;
+    hook.always(Reply::new(503, "").streamed(400 << 20));
+    let work = Workdir::new(
+        r#"
+channels:
+  hook: { type: webhook, url: "${HOOK_URL}", pace: off, retry: { delays: [100ms], then: 100ms, give_up_after: 2s } }
+rules:
+  - name: all
+    events: quote.*
+    notify:
+      - { channel: hook, text: "{{PrimaryKey}}" }
+"#,
+    );
+    let herald = Start::new(&work)
+        .env("HOOK_URL", hook.url("/hook"))
+        .run()
+        .await;
+    assert_eq!(herald.send(&event("quote.ordered", 1)).await.0, 200);
+    hook.wait_for(3).await;
+    let (_, out, _) = herald_cmd(work.path(), &["deliveries"], &[]);
+    let peak = peak_rss_kib(herald.pid());
+    println!(
+        "herald's peak RSS after three 400 MiB answers: {} MiB",
+        peak / 1024
+    );
+    assert!(peak < 150 * 1024, "peak RSS {} MiB", peak / 1024);
+    assert!(out.contains("answered 503"), "{out}");
+    assert!(out.lines().all(|l| l.len() < 1000), "{out}");
+    let logs = herald.stop();
+    assert!(
+        logs.lines().all(|l| l.len() < 2000),
+        "a log line carried the answer"
+    );
 }

@@ -138,7 +138,7 @@ impl Jwks {
             .await
             .map_err(|e| failed(crate::http::transport_error(e)))?;
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
+        let (text, _) = crate::http::read_limited(response, crate::http::PARSED_READ).await;
         if status != 200 {
             return Err(failed(format!("answered {status}")));
         }

@@ -328,7 +328,8 @@ async fn post(
             reason: crate::http::transport_error(e),
         })?;
     let status = response.status().as_u16();
-    Ok((status, response.text().await.unwrap_or_default()))
+    let (text, _) = crate::http::read_limited(response, crate::http::PARSED_READ).await;
+    Ok((status, text))
 }
 
 #[cfg(test)]

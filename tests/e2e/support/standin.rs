@@ -45,6 +45,8 @@ pub struct Reply {
     pub body: String,
     /// How long to wait before answering.
     pub delay: Duration,
+    /// A body of this many bytes, streamed instead of `body` (never held in memory whole).
+    pub streamed: Option<usize>,
 }
 
 impl Reply {
@@ -54,7 +56,14 @@ impl Reply {
             headers: Vec::new(),
             body: body.to_string(),
             delay: Duration::ZERO,
+            streamed: None,
         }
+    }
+
+    /// Answers with `bytes` bytes of `x`, streamed.
+    pub fn streamed(mut self, bytes: usize) -> Reply {
+        self.streamed = Some(bytes);
+        self
     }
 
     /// Answers only after `delay` (the request is recorded at once).
@@ -139,9 +148,23 @@ async fn record(
         .or_else(|| inner.default.lock().unwrap().clone())
         .unwrap_or_else(|| Reply::new(200, "ok"));
     tokio::time::sleep(reply.delay).await;
-    let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
+    let status = StatusCode::from_u16(reply.status).unwrap();
+    let mut response = match reply.streamed {
+        Some(bytes) => (status, streamed(bytes)).into_response(),
+        None => (status, reply.body).into_response(),
+    };
     for (k, v) in reply.headers {
         response.headers_mut().insert(k, v.parse().unwrap());
     }
     response
+}
+
+/// `bytes` bytes of `x`, in 64 KiB chunks made as they are sent.
+fn streamed(bytes: usize) -> axum::body::Body {
+    static CHUNK: [u8; 65536] = [b'x'; 65536];
+    let chunks = (0..bytes.div_ceil(CHUNK.len())).map(move |i| {
+        let n = (bytes - i * CHUNK.len()).min(CHUNK.len());
+        Ok::<_, std::io::Error>(Bytes::from_static(&CHUNK[..n]))
+    });
+    axum::body::Body::from_stream(futures_util::stream::iter(chunks))
 }
