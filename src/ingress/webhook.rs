@@ -67,7 +67,13 @@ pub(super) async fn webhook(
         Ok(Accepted::Stored(_)) => Ok(accepted(&app, &event, &matched, count)),
         Err(e) => {
             app.metrics.event(event.name(), "rejected_by_store");
-            warn!(event_id = event.id(), event = event.name(), outcome = "rejected_by_store", error = %e, "cannot store the event; answering 503 so SuperOffice retries");
+            let said = "cannot store the event; answering 503 so SuperOffice retries";
+            // A database file gone from under herald needs a person; a busy one does not.
+            if matches!(e, crate::store::StoreError::Replaced(_)) {
+                tracing::error!(event_id = event.id(), event = event.name(), outcome = "rejected_by_store", error = %e, "{said}");
+            } else {
+                warn!(event_id = event.id(), event = event.name(), outcome = "rejected_by_store", error = %e, "{said}");
+            }
             Err(e.into())
         }
     }

@@ -60,6 +60,14 @@ pub enum StoreError {
     Sqlite(#[source] Arc<rusqlite::Error>),
     #[error("cannot start the store's writer thread: {0}")]
     Thread(#[source] Arc<std::io::Error>),
+    #[error("cannot open the database file: {0}")]
+    Open(#[source] Arc<std::io::Error>),
+    /// The SQLite file herald opened is no longer the file at its path: nothing more is
+    /// committed into it.
+    #[error(
+        "the database file {0}: nothing is acknowledged until it is back; restore it, or restart herald to start a new one"
+    )]
+    Replaced(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -162,3 +162,46 @@ rules:
         "a log line carried the answer"
     );
 }
+
+/// The SQLite file deleted while serving: herald went on answering 200 into the unlinked file
+/// and all ten acknowledged events were gone after a restart. Now nothing is acknowledged into
+/// a file that is not the one at the path any more: `/webhook` answers 503, `/readyz` fails
+/// with the reason, an ERROR says so; the same for a file put in its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_file_deleted_or_replaced_while_serving_acknowledges_nothing_more() {
+    for replace in [false, true] {
+        let hook = StandIn::start().await;
+        let work = Workdir::new(RULES);
+        let herald = Start::new(&work)
+            .env("HOOK_URL", hook.url("/hook"))
+            .run()
+            .await;
+        assert_eq!(herald.send(&event("quote.ordered", 1)).await.0, 200);
+        let db = work.path().join("herald.db");
+        std::fs::remove_file(&db).unwrap();
+        if replace {
+            std::fs::write(&db, b"").unwrap();
+        }
+        for i in 2..5 {
+            let (status, _) = herald.send(&event("quote.ordered", i)).await;
+            assert_eq!(status, 503, "replace: {replace}");
+        }
+        let ready = reqwest::get(herald.url("/readyz")).await.unwrap();
+        assert_eq!(ready.status().as_u16(), 503);
+        let why = ready.text().await.unwrap();
+        let said = if replace {
+            "was replaced by another file"
+        } else {
+            "was deleted"
+        };
+        assert!(why.contains(said), "{why}");
+        assert!(
+            herald
+                .wait_for_line(&["ERROR", "cannot store the event", said])
+                .await,
+            "{}",
+            herald.logs()
+        );
+        herald.stop();
+    }
+}

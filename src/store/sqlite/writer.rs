@@ -7,7 +7,8 @@
 //! Reads, and the rare writes outside the batch path, keep using the sqlx pool; SQLite's lock
 //! and busy timeout order the two.
 
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -29,10 +30,11 @@ impl Writes {
     /// Opens the writer's connection to the (migrated) database at `file` and starts its thread.
     pub(super) fn start(file: &Path) -> Result<Writes> {
         let conn = connect(file)?;
+        let opened = Opened::new(file)?;
         let (jobs, inbox) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
-            .spawn(move || serve(conn, &inbox))
+            .spawn(move || serve(conn, &opened, &inbox))
             .map_err(|e| StoreError::Thread(Arc::new(e)))?;
         Ok(Writes { jobs })
     }
@@ -62,16 +64,53 @@ fn connect(file: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The database file as the writer opened it. Deleted or replaced under a running herald,
+/// SQLite would go on committing into the unlinked file, and every event acknowledged from then
+/// on would be gone at the next start: so before each commit the path must still name this
+/// file (same device and inode) and the file must still have a link.
+struct Opened {
+    path: PathBuf,
+    file: std::fs::File,
+    id: (u64, u64),
+}
+
+impl Opened {
+    fn new(path: &Path) -> Result<Opened> {
+        let open = |e| StoreError::Open(Arc::new(e));
+        let file = std::fs::File::open(path).map_err(open)?;
+        let meta = file.metadata().map_err(open)?;
+        Ok(Opened {
+            path: path.to_path_buf(),
+            file,
+            id: (meta.dev(), meta.ino()),
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        let shown = self.path.display();
+        let gone = |how: &str| Err(StoreError::Replaced(format!("{shown} {how}")));
+        let linked = self.file.metadata().is_ok_and(|m| m.nlink() > 0);
+        match std::fs::metadata(&self.path) {
+            Ok(m) if (m.dev(), m.ino()) == self.id && linked => Ok(()),
+            Ok(m) if (m.dev(), m.ino()) != self.id => {
+                gone("was replaced by another file while herald had it open")
+            }
+            _ => gone("was deleted while herald had it open"),
+        }
+    }
+}
+
 /// Applies batches until every sender is gone.
-fn serve(mut conn: Connection, inbox: &mpsc::Receiver<Job>) {
+fn serve(mut conn: Connection, opened: &Opened, inbox: &mpsc::Receiver<Job>) {
     while let Ok((batch, reply)) = inbox.recv() {
-        let _ = reply.send(apply(&mut conn, &batch));
+        let _ = reply.send(apply(&mut conn, opened, &batch));
     }
 }
 
 /// One batch, one transaction: events first, then outcomes, digests, claims and heartbeats,
-/// so a claim sees what the same batch stored. An error rolls the whole batch back.
-fn apply(conn: &mut Connection, batch: &Batch) -> Result<Applied> {
+/// so a claim sees what the same batch stored. An error rolls the whole batch back, and so does
+/// a database file that is no longer the one opened.
+fn apply(conn: &mut Connection, opened: &Opened, batch: &Batch) -> Result<Applied> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let accepted = super::write::accept(&tx, &batch.accepts)?;
     let recorded = super::record::record(&tx, &batch.records)?;
@@ -88,6 +127,7 @@ fn apply(conn: &mut Connection, batch: &Batch) -> Result<Applied> {
     for instance in &batch.beats {
         beat(&tx, instance)?;
     }
+    opened.check()?;
     tx.commit()?;
     Ok(Applied {
         accepted,
