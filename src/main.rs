@@ -39,21 +39,15 @@ fn main() -> ExitCode {
 
     let result = match cli.command {
         Command::Check(args) => check::run(args, &mut std::io::stdout()),
-        Command::Simulate(args) => {
-            runtime().and_then(|rt| rt.block_on(simulate::run(args, &mut std::io::stdout())))
-        }
-        Command::Test(args) => {
-            runtime().and_then(|rt| rt.block_on(test::run(args, &mut std::io::stdout())))
-        }
-        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(*args))),
-        Command::Send(args) => runtime().and_then(|rt| rt.block_on(send::run(args))),
-        Command::Events(args) => runtime().and_then(|rt| rt.block_on(events::run(args))),
-        Command::Deliveries(args) => runtime().and_then(|rt| rt.block_on(deliveries::run(args))),
-        Command::Replay(args) => runtime().and_then(|rt| rt.block_on(replay::run(args))),
-        Command::Health(args) => runtime().and_then(|rt| rt.block_on(health::run(args))),
-        Command::Superoffice(args) => {
-            runtime().and_then(|rt| rt.block_on(superoffice::run(args, &mut std::io::stdout())))
-        }
+        Command::Simulate(args) => block_on(simulate::run(args, &mut std::io::stdout())),
+        Command::Test(args) => block_on(test::run(args, &mut std::io::stdout())),
+        Command::Serve(args) => block_on(serve::run(*args)),
+        Command::Send(args) => block_on(send::run(args)),
+        Command::Events(args) => block_on(events::run(args)),
+        Command::Deliveries(args) => block_on(deliveries::run(args)),
+        Command::Replay(args) => block_on(replay::run(args)),
+        Command::Health(args) => block_on(health::run(args)),
+        Command::Superoffice(args) => block_on(superoffice::run(args, &mut std::io::stdout())),
     };
     match result {
         Ok(code) => code,
@@ -64,8 +58,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+/// Runs a command on a runtime of its own. At the end, a blocking thread stuck on a hung
+/// mount is left behind instead of waited for, so that the process always exits.
+fn block_on(
+    command: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?)
+        .build()?;
+    let result = rt.block_on(command);
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }

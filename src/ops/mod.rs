@@ -1,5 +1,6 @@
 //! Running herald as a service: reload, readiness, metrics, and who may use the admin routes.
 
+pub mod blocking;
 pub mod reload;
 
 use std::net::IpAddr;

@@ -78,7 +78,8 @@ impl Reloader {
     pub async fn reload(&self, trigger: &'static str) -> Report {
         let _one_at_a_time = self.running.lock().await;
         let source = self.source.clone();
-        let loaded = tokio::task::spawn_blocking(move || source.load()).await;
+        let loaded =
+            super::blocking::run(super::blocking::FILE_DEADLINE, move || source.load()).await;
         let report = match loaded {
             Ok(Ok(config)) => match self.failed_tests(&config).await {
                 failures if failures.is_empty() => self.put_in_force(config, trigger),
@@ -88,7 +89,12 @@ impl Reloader {
                 trigger,
                 problems.items.iter().map(ToString::to_string).collect(),
             ),
-            Err(e) => failed(trigger, vec![format!("internal error while loading: {e}")]),
+            Err(e) => failed(
+                trigger,
+                vec![format!(
+                    "cannot read the rules file, its env file or its templates: {e}"
+                )],
+            ),
         };
         if report.status == Status::Failed {
             for p in &report.problems {
@@ -149,7 +155,9 @@ impl Reloader {
                 _ = tokio::time::sleep(every) => {}
                 _ = stop.changed() => return,
             }
-            let now = self.fingerprint();
+            let Some(now) = self.fingerprint().await else {
+                continue;
+            };
             if now == known {
                 continue;
             }
@@ -157,7 +165,9 @@ impl Reloader {
             let mut settled = now;
             loop {
                 tokio::time::sleep(every / 3).await;
-                let again = self.fingerprint();
+                let Some(again) = self.fingerprint().await else {
+                    break;
+                };
                 if again == settled {
                     break;
                 }
@@ -180,8 +190,35 @@ impl Reloader {
         }
     }
 
-    fn fingerprint(&self) -> u64 {
-        fingerprint(&self.source, &self.live.config().templates_dir)
+    /// The watched files' fingerprint, read off the runtime; `None` if the file system did not
+    /// answer in time (the next look tries again).
+    async fn fingerprint(&self) -> Option<u64> {
+        let (source, templates) = (
+            self.source.clone(),
+            self.live.config().templates_dir.clone(),
+        );
+        let deadline = super::blocking::FILE_DEADLINE;
+        match super::blocking::run(deadline, move || fingerprint(&source, &templates)).await {
+            Ok(print) => Some(print),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look at the rules file for changes");
+                None
+            }
+        }
+    }
+
+    /// The rules file as it is on disk now, with the secrets of that file masked; `None` when it
+    /// does not load (then nothing of it is shown: its secrets are not known).
+    pub async fn on_disk(&self) -> Result<Option<String>, super::blocking::TimedOut> {
+        let source = self.source.clone();
+        super::blocking::run(super::blocking::FILE_DEADLINE, move || {
+            let config = source.load().ok()?;
+            let text =
+                crate::text::read_bounded(&source.rules, crate::rules::load::MAX_RULES_BYTES)
+                    .ok()?;
+            Some(config.redactor.redact(&text))
+        })
+        .await
     }
 }
 

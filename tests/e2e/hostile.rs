@@ -205,3 +205,54 @@ async fn a_database_file_deleted_or_replaced_while_serving_acknowledges_nothing_
         herald.stop();
     }
 }
+
+/// The rules file replaced by a FIFO (as a file on a hung mount behaves): three views of
+/// `/ui/rules` stopped `/healthz` and `/webhook`, a reload never returned and held the reload
+/// lock for every later one, and SIGTERM never ended the process. Now every read of herald's
+/// own files runs off the async runtime with a 10 s deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rules_file_that_hangs_stops_nothing_and_sigterm_still_exits() {
+    let hook = StandIn::start().await;
+    let work = Workdir::new(RULES);
+    let mut herald = Start::new(&work)
+        .env("HOOK_URL", hook.url("/hook"))
+        .run()
+        .await;
+    std::fs::remove_file(work.rules()).unwrap();
+    let fifo = std::ffi::CString::new(work.rules().to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+
+    let client = reqwest::Client::new();
+    let views: Vec<_> = (0..3)
+        .map(|_| tokio::spawn(client.get(herald.url("/ui/rules")).send()))
+        .collect();
+    let reload = tokio::spawn(client.post(herald.url("/-/reload")).send());
+    // While those wait on the FIFO, the service answers.
+    for i in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(herald.send(&event("quote.ordered", i)).await.0, 200);
+        let health = client.get(herald.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status().as_u16(), 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the service stalled"
+        );
+    }
+    hook.wait_for(3).await;
+    let report = reload.await.unwrap().unwrap();
+    assert_eq!(report.status().as_u16(), 422);
+    let report = report.text().await.unwrap();
+    assert!(
+        report.contains("the file system did not answer within 10 s"),
+        "{report}"
+    );
+    // The lock was released: a second reload answers too.
+    let again = client.post(herald.url("/-/reload")).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 422);
+    for view in views {
+        let page = view.await.unwrap().unwrap().text().await.unwrap();
+        assert!(page.contains("cannot read the file now"), "{page}");
+    }
+    let exited = herald.terminate(Duration::from_secs(20)).await;
+    assert!(exited.is_some(), "herald did not exit on SIGTERM");
+}

@@ -26,7 +26,7 @@ use crate::subscription::watchdog::Watchdog;
 pub use args::{Args, parse_size};
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let Some(config) = load(&args) else {
+    let Some(config) = load(&args).await else {
         return Ok(ExitCode::FAILURE);
     };
     if !tests_pass(&args, &config).await {
@@ -91,9 +91,19 @@ fn settings(args: &Args) -> Settings {
     }
 }
 
-/// The rules, checked; `None` (with every problem logged) when they have problems.
-fn load(args: &Args) -> Option<Arc<RuleSet>> {
-    match args.rules.source().load() {
+/// The rules, checked; `None` (with every problem logged) when they have problems or cannot
+/// be read in time.
+async fn load(args: &Args) -> Option<Arc<RuleSet>> {
+    let source = args.rules.source();
+    let deadline = crate::ops::blocking::FILE_DEADLINE;
+    let loaded = match crate::ops::blocking::run(deadline, move || source.load()).await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            error!("cannot read the rules file, its env file or its templates: {e}; not starting");
+            return None;
+        }
+    };
+    match loaded {
         Ok(c) => {
             for w in &c.warnings {
                 warn!("{w}");

@@ -232,8 +232,14 @@ pub(super) async fn deliveries(State(app): State<Arc<AppState>>, Query(p): Param
 
 pub(super) async fn rules(State(app): State<Arc<AppState>>) -> Response {
     let config = app.live.config();
-    let text = crate::text::read_bounded(&config.file, crate::rules::load::MAX_RULES_BYTES)
-        .unwrap_or_else(|e| format!("(cannot read the file now: {e})"));
+    let text = match app.reloader.on_disk().await {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            "(the file on disk does not load now, so it is not shown: `herald check` says why)"
+                .to_string()
+        }
+        Err(e) => format!("(cannot read the file now: {e})"),
+    };
     let rules: Vec<Value> = config
         .rules
         .iter()
@@ -259,7 +265,7 @@ pub(super) async fn rules(State(app): State<Arc<AppState>>) -> Response {
         "rules": rules,
         "channels": channels,
         "file": config.file.display().to_string(),
-        "text": config.redactor.redact(&text),
+        "text": text,
     });
     view::page("rules", &data)
 }

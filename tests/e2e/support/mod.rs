@@ -344,6 +344,21 @@ impl Herald {
         self.child.id()
     }
 
+    /// Asks herald to stop (SIGTERM); how it exited, if it did within `within`.
+    pub async fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let mut exited = None;
+        wait_until(within, || {
+            exited = self.child.try_wait().ok().flatten();
+            exited.is_some()
+        })
+        .await;
+        exited
+    }
+
     /// Asks herald to stop (SIGTERM) and waits for it.
     pub fn stop(mut self) -> String {
         let _ = Command::new("kill")
