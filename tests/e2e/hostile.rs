@@ -256,3 +256,25 @@ async fn a_rules_file_that_hangs_stops_nothing_and_sigterm_still_exits() {
     let exited = herald.terminate(Duration::from_secs(20)).await;
     assert!(exited.is_some(), "herald did not exit on SIGTERM");
 }
+
+/// 300 `\w{200}` conditions (a 15 KB file) made `check` take 28 s and 4.3 GB. Each pattern now
+/// compiles within a budget, and one past it is refused with its position.
+#[test]
+fn huge_regexes_are_refused_by_check_with_their_positions() {
+    let mut rules =
+        String::from("channels:\n  hook: { type: webhook, url: \"file://out\" }\nrules:\n");
+    for i in 0..300 {
+        rules.push_str(&format!(
+            "  - name: r{i}\n    events: quote.*\n    when:\n      - {{ field: WebhookName, matches: '\\w{{200}}' }}\n    notify:\n      - {{ channel: hook, text: x }}\n"
+        ));
+    }
+    let work = Workdir::new(&rules);
+    let (code, out, err) = herald_cmd(work.path(), &["check"], &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("rules.yaml:7:40: rule `r0`: matches: regex \"\\\\w{200}\" is too large"),
+        "{}",
+        &out[..out.len().min(2000)]
+    );
+    assert_eq!(out.matches("is too large").count(), 300);
+}

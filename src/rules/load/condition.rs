@@ -145,24 +145,26 @@ impl Loader {
     }
 
     fn regex(&mut self, arg: &Node, what: &str) -> Option<Regex> {
+        use super::pattern::{FILE_BUDGET, PATTERN_LIMIT, Refused, compile};
         let pattern = self.d().text(arg, what)?;
-        match Regex::new(&pattern) {
-            Ok(re) => Some(re),
-            Err(e) => {
-                // The library's message draws the pattern; its last line says what is wrong.
-                let reason = e.to_string();
-                let last = reason
-                    .lines()
-                    .last()
-                    .unwrap_or("invalid")
-                    .trim()
-                    .trim_start_matches("error: ")
-                    .to_string();
-                let message = format!("{what}: regex {pattern:?} does not compile: {last}");
-                self.sink.error(arg.pos, message);
-                None
+        let problem = match compile(&pattern, self.regex_left) {
+            Ok((re, cost)) => {
+                self.regex_left -= cost;
+                return Some(re);
             }
-        }
+            Err(Refused::Invalid(reason)) => format!("does not compile: {reason}"),
+            Err(Refused::TooLarge) => format!(
+                "is too large: compiled, it passes the {} KiB herald allows a pattern (large classes such as \\w repeated many times grow fast: write it with fewer repetitions, or match a prefix)",
+                PATTERN_LIMIT / 1024
+            ),
+            Err(Refused::OverBudget) => format!(
+                "takes the rules file's patterns past the {} MiB herald allows them together: use fewer or smaller patterns",
+                FILE_BUDGET / (1024 * 1024)
+            ),
+        };
+        self.sink
+            .error(arg.pos, format!("{what}: regex {pattern:?} {problem}"));
+        None
     }
 
     /// A number, or a time, for `gt`, `gte`, `lt`, `lte`.

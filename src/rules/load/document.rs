@@ -36,6 +36,8 @@ pub(super) struct Loader {
     pub(super) reported_files: HashSet<(PathBuf, u64, u64, String)>,
     /// `superoffice: alerts:`, as a rule.
     pub(super) alerts: Option<Rule>,
+    /// What is left of the budget for compiled `matches:` patterns ([`super::pattern`]).
+    pub(super) regex_left: usize,
 }
 
 /// The channels as written: every name with its kind (even of a broken definition, so rules

@@ -11,6 +11,7 @@ mod condition;
 mod conversation;
 mod document;
 mod lint;
+mod pattern;
 mod template;
 
 use std::collections::{HashMap, HashSet};
@@ -60,6 +61,7 @@ pub fn load_with_env(
         superoffice: None,
         reported_files: HashSet::new(),
         alerts: None,
+        regex_left: pattern::FILE_BUDGET,
     };
     let (channels, rules) = loader.document(&root);
     secrets.extend(
