@@ -130,13 +130,51 @@ fn forms(secret: &str) -> Vec<String> {
         .unwrap_or_default();
     let debug = quoted(format!("{secret:?}"));
     let form_encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    vec![
+    let mut all = vec![
         secret.to_string(),
         json,
         debug,
         form_encoded.replace('+', "%20"),
         form_encoded,
-    ]
+        html_escaped(secret),
+    ];
+    all.extend(base64_forms(secret));
+    all
+}
+
+/// The secret as an HTML page or an XML answer may echo it.
+fn html_escaped(secret: &str) -> String {
+    secret
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// The secret base64-encoded (standard and URL alphabets), and the run of characters that
+/// stays the same wherever it starts in a longer encoded text: base64 of `user:secret` (Basic
+/// authentication) contains, for each of the three alignments, a run that gives it away.
+fn base64_forms(secret: &str) -> Vec<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let mut forms = Vec::new();
+    for pad in 0..3 {
+        let mut bytes = vec![0u8; pad];
+        bytes.extend_from_slice(secret.as_bytes());
+        let encoded = STANDARD.encode(&bytes);
+        // Drop the characters the padding bytes and the last partial group touch.
+        let skip = (pad * 4).div_ceil(3);
+        let keep = (bytes.len() / 3) * 4;
+        if keep > skip + 4 {
+            let stable = &encoded[skip..keep];
+            forms.push(stable.to_string());
+            forms.push(stable.replace('+', "-").replace('/', "_"));
+        }
+    }
+    forms.push(STANDARD.encode(secret));
+    forms.push(URL_SAFE_NO_PAD.encode(secret));
+    forms
 }
 
 #[cfg(test)]
@@ -155,6 +193,11 @@ mod tests {
         assert_eq!(r.redact("k=abcdefgh j=abcd x"), "k=*** j=*** x");
     }
 
+    fn base64_of(text: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
     #[test]
     fn escaped_and_encoded_forms_are_redacted_too() {
         let secret = "Quote\"SECRET/ä b";
@@ -164,9 +207,16 @@ mod tests {
             format!("{secret:?}"),
             serde_json::to_string(secret).unwrap(),
             url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+            "Quote&quot;SECRET/ä b".to_string(),
+            base64_of(secret),
+            base64_of(&format!("user:{secret}")),
+            base64_of(&format!("ab:{secret}:cd")),
         ] {
             let out = r.redact(&format!("value: {shown}!"));
-            assert!(!out.contains("SECRET"), "{shown} -> {out}");
+            assert!(
+                out.contains("***") && !out.contains("SECRET"),
+                "{shown} -> {out}"
+            );
         }
     }
 

@@ -80,13 +80,34 @@ pub(super) async fn reload(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if !app.admin.permits(peer, &headers) {
-        warn!(peer = %peer, "refused /-/reload: not from an allowed address and no valid admin token");
-        return (
+    let refusal = if app.browsers.blocked(peer.ip()) {
+        Some((
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many refused requests from this address this minute\n",
+        ))
+    } else if app.browsers.foreign_host(&headers).is_some() {
+        Some((
+            StatusCode::MISDIRECTED_REQUEST,
+            "this herald answers at localhost, at IP addresses, and at the names given by --public-url or --allowed-host\n",
+        ))
+    } else if super::browser::cross_site(&headers) {
+        Some((
+            StatusCode::FORBIDDEN,
+            "refused: this request came from another site\n",
+        ))
+    } else if !app.admin.permits(peer, &headers) {
+        Some((
             StatusCode::FORBIDDEN,
             "reload is allowed from loopback, or with the admin token (HERALD_ADMIN_TOKEN)\n",
-        )
-            .into_response();
+        ))
+    } else {
+        None
+    };
+    if let Some((status, why)) = refusal {
+        if let super::browser::Log::Now { held_back } = app.browsers.failed(peer.ip()) {
+            warn!(peer = %peer, held_back, "refused /-/reload: {}", why.trim_end());
+        }
+        return (status, why).into_response();
     }
     let report = app.reloader.reload("api").await;
     let status = match report.status {

@@ -7,6 +7,7 @@
 
 mod admin;
 mod body;
+pub mod browser;
 mod error;
 pub mod server;
 pub mod signature;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub superoffice_look: Arc<tokio::sync::Notify>,
     /// When this process started serving, for the status page.
     pub started: jiff::Timestamp,
+    /// Host names, sessions and failing peers of the status page and the admin API.
+    pub browsers: browser::Browsers,
 }
 
 /// Who may call the admin routes (`/-/reload`): peers in `allow` (loopback by default), or

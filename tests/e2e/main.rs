@@ -3,6 +3,7 @@
 
 mod support;
 
+mod browsers;
 mod cli;
 mod conversations;
 mod delivery;

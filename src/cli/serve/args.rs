@@ -68,6 +68,32 @@ pub struct Args {
         value_name = "NETS"
     )]
     pub admin_allow: Nets,
+    /// The address people open herald at (https://herald.example.com): its host name is one
+    /// the status page and /-/reload answer to, besides localhost and IP addresses.
+    #[arg(long, env = "HERALD_PUBLIC_URL", hide_env_values = true, value_parser = parse_public_url, value_name = "URL")]
+    pub public_url: Option<url::Url>,
+    /// More host names the status page and /-/reload answer to, comma-separated (a request
+    /// naming another host gets 421: that is how a page that rebinds its own name to herald's
+    /// address is refused).
+    #[arg(
+        long,
+        env = "HERALD_ALLOWED_HOST",
+        hide_env_values = true,
+        value_delimiter = ',',
+        value_name = "NAMES"
+    )]
+    pub allowed_host: Vec<String>,
+    /// Proxies whose X-Forwarded-Proto herald believes (the sign-in cookie is Secure behind
+    /// https), comma-separated networks.
+    #[arg(
+        long,
+        env = "HERALD_TRUSTED_PROXIES",
+        hide_env_values = true,
+        default_value = "127.0.0.0/8,::1/128",
+        value_parser = parse_nets,
+        value_name = "NETS"
+    )]
+    pub trusted_proxies: Nets,
     /// Do not watch the rules file and templates for changes (SIGHUP and /-/reload still work).
     #[arg(long, env = "HERALD_NO_WATCH", hide_env_values = true)]
     pub no_watch: bool,
@@ -124,6 +150,15 @@ pub struct Args {
 /// Comma-separated networks; empty for none.
 #[derive(Debug, Clone)]
 pub struct Nets(pub Vec<Net>);
+
+fn parse_public_url(s: &str) -> Result<url::Url, String> {
+    match url::Url::parse(s) {
+        Ok(u) if u.host_str().is_some() => Ok(u),
+        _ => Err(format!(
+            "{s:?} is not an address like https://herald.example.com"
+        )),
+    }
+}
 
 fn parse_nets(s: &str) -> Result<Nets, String> {
     s.split(',')

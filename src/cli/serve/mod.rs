@@ -267,6 +267,18 @@ fn app_state(
         bodies: ingress::BodyBudget::new(args.max_bodies_in_flight.max(args.max_body)),
         body_timeout: args.body_timeout,
         rejected_log: crate::ops::Throttle::new(Duration::from_secs(10)),
+        browsers: ingress::browser::Browsers::new(
+            args.allowed_host
+                .iter()
+                .cloned()
+                .chain(
+                    args.public_url
+                        .as_ref()
+                        .and_then(|u| u.host_str().map(str::to_string)),
+                )
+                .collect(),
+            args.trusted_proxies.0.clone(),
+        ),
         superoffice_look: look,
         started: jiff::Timestamp::now(),
     })

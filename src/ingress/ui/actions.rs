@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::{COOKIE, csrf_ok, csrf_token, see_other, view};
 use crate::ingress::AppState;
@@ -117,8 +117,20 @@ pub(super) async fn login_form() -> Response {
 pub(super) async fn login(
     State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     Form(form): Fields,
 ) -> Response {
+    if app.browsers.blocked(peer.ip()) {
+        super::refused_log(
+            &app,
+            peer,
+            "refused a sign-in: too many failures from this address this minute",
+        );
+        return view::refused(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong sign-ins from this address: wait a minute.",
+        );
+    }
     let given = form.get("token").map(|t| t.trim()).unwrap_or("");
     let right = app
         .admin
@@ -126,12 +138,24 @@ pub(super) async fn login(
         .as_ref()
         .is_some_and(|t| crate::ops::same_secret(t.expose().as_bytes(), given.as_bytes()));
     if !right {
-        warn!(peer = %peer, "a wrong admin token was given to the status page's sign-in");
+        super::refused_log(
+            &app,
+            peer,
+            "a wrong admin token was given to the status page's sign-in",
+        );
         let mut page = view::page("login", &json!({"wrong": true}));
         *page.status_mut() = StatusCode::FORBIDDEN;
         return page;
     }
-    let cookie = format!("{COOKIE}={given}; Path=/ui; HttpOnly; SameSite=Strict");
+    let secure = match app.browsers.over_https(peer.ip(), &headers) {
+        true => "; Secure",
+        false => "",
+    };
+    let max_age = super::super::browser::SESSION_LIFETIME.as_secs();
+    let cookie = format!(
+        "{COOKIE}={}; Path=/ui; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
+        app.browsers.start_session()
+    );
     (
         StatusCode::SEE_OTHER,
         [

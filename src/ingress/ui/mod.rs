@@ -3,8 +3,9 @@
 //! loaded from elsewhere.
 //!
 //! Access is `/-/reload`'s: an address in `--admin-allow`, or the admin token (as a bearer
-//! token, or as a cookie set by the login form). Every POST also carries a CSRF token and is
-//! refused when the browser says it comes from another site.
+//! token, or through the login form, which sets a session cookie). Every POST also carries a
+//! CSRF token and is refused when the browser says it comes from another site. Every page is
+//! refused to a `Host` herald is not known by and to frames ([`super::browser`]).
 
 mod actions;
 mod overview;
@@ -26,8 +27,9 @@ use tracing::warn;
 
 use super::AppState;
 
-/// The cookie the login form sets: the admin token itself, HttpOnly and SameSite=Strict.
-const COOKIE: &str = "herald_admin";
+/// The cookie the login form sets: a session id, HttpOnly and SameSite=Strict (and Secure
+/// behind https).
+const COOKIE: &str = "herald_session";
 
 pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
@@ -45,8 +47,52 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
             "/ui/channels/{channel}/replay",
             get(actions::confirm_dead).post(actions::replay_dead),
         )
-        .layer(axum::middleware::from_fn_with_state(state, guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .route("/ui/login", get(actions::login_form).post(actions::login))
+        .layer(axum::middleware::from_fn_with_state(state, for_browsers))
+}
+
+/// Every `/ui/` answer: refused (421) to a `Host` herald is not known by, and never shown in a
+/// frame (clickjacking a replay button).
+async fn for_browsers(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(host) = app.browsers.foreign_host(request.headers()) {
+        let host = crate::text::escape_controls(host).into_owned();
+        refused_log(
+            &app,
+            peer,
+            &format!("refused the status page for Host {host:?}: not a name herald is known by"),
+        );
+        let mut response = view::refused(
+            StatusCode::MISDIRECTED_REQUEST,
+            "This herald's status page answers at localhost, at IP addresses, and at the names given by --public-url or --allowed-host.",
+        );
+        no_frames(response.headers_mut());
+        return response;
+    }
+    let mut response = next.run(request).await;
+    no_frames(response.headers_mut());
+    response
+}
+
+/// Headers that keep a page out of every frame.
+pub(super) fn no_frames(headers: &mut HeaderMap) {
+    headers.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+}
+
+/// A refusal, logged at most once a minute per peer with how many were held back.
+pub(super) fn refused_log(app: &AppState, peer: SocketAddr, what: &str) {
+    if let super::browser::Log::Now { held_back } = app.browsers.failed(peer.ip()) {
+        warn!(peer = %peer, held_back, "{what}");
+    }
 }
 
 /// Only people allowed to reload may look; a POST must also be same-site with the page's
@@ -59,14 +105,18 @@ async fn guard(
 ) -> Response {
     let headers = request.headers();
     if !allowed(&app, peer, headers) {
-        warn!(peer = %peer, path = %request.uri().path(), "refused the status page: not from an allowed address and no valid admin token");
+        refused_log(
+            &app,
+            peer,
+            "refused the status page: not from an allowed address and no valid admin token or session",
+        );
         return view::refused(
             StatusCode::FORBIDDEN,
             "The status page is for herald's operators: open it from an address in --admin-allow, or sign in with the admin token.",
         );
     }
-    if request.method() == Method::POST && cross_site(headers) {
-        warn!(peer = %peer, path = %request.uri().path(), "refused a cross-site POST to the status page");
+    if request.method() == Method::POST && super::browser::cross_site(headers) {
+        refused_log(&app, peer, "refused a cross-site POST to the status page");
         return view::refused(
             StatusCode::FORBIDDEN,
             "Refused: this request came from another site.",
@@ -79,29 +129,7 @@ fn allowed(app: &AppState, peer: SocketAddr, headers: &HeaderMap) -> bool {
     if app.admin.permits(peer, headers) {
         return true;
     }
-    let (Some(token), Some(given)) = (&app.admin.token, cookie(headers, COOKIE)) else {
-        return false;
-    };
-    crate::ops::same_secret(token.expose().as_bytes(), given.as_bytes())
-}
-
-/// The browser says the request was made by another site: `Sec-Fetch-Site: cross-site`, or an
-/// `Origin` that is not this host.
-fn cross_site(headers: &HeaderMap) -> bool {
-    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if fetch_site == Some("cross-site") {
-        return true;
-    }
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    match (origin, host) {
-        (Some("null"), _) => true,
-        (Some(origin), Some(host)) => {
-            let origin_host = origin.split("://").nth(1).unwrap_or(origin);
-            origin_host != host
-        }
-        _ => false,
-    }
+    cookie(headers, COOKIE).is_some_and(|id| app.browsers.session(id))
 }
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
