@@ -182,3 +182,26 @@ async fn the_rules_page_never_shows_a_secret_of_a_file_that_does_not_load() {
     assert!(!shown.contains("newsecret9876543210xyz"), "{shown}");
     assert!(shown.contains("does not load"), "{shown}");
 }
+
+/// An EventId with `/`, `?` or `#` opened the wrong page from the events list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_id_with_slashes_and_marks_links_to_its_own_page() {
+    let work = Workdir::new(RULES);
+    let herald = start(&work).await;
+    let mut event = crate::support::event("quote.ordered", 7);
+    event["EventId"] = "odd/id?x=1#frag %".into();
+    assert_eq!(herald.send(&event).await.0, 200);
+    let local = client("127.0.0.1");
+    let list = local.get(herald.url("/ui/events")).send().await.unwrap();
+    let html = list.text().await.unwrap();
+    let href = html
+        .split("href=\"")
+        .map(|h| h.split('"').next().unwrap())
+        .find(|h| h.starts_with("/ui/events/odd"))
+        .unwrap_or_else(|| panic!("no link to the event: {html}"));
+    assert_eq!(href, "/ui/events/odd%2Fid%3Fx%3D1%23frag%20%25");
+    let page = local.get(herald.url(href)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("odd/id?x&#x3D;1#frag %"), "{page}");
+}

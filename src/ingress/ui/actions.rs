@@ -56,7 +56,10 @@ pub(super) async fn replay_one(
         Ok(_) => {
             info!(peer = %peer, delivery = id, channel = %delivery.channel, "delivery replayed from the status page");
             app.dispatcher.wake();
-            see_other(&format!("/ui/events/{}#d{id}", delivery.event_id))
+            see_other(&format!(
+                "/ui/events/{}#d{id}",
+                super::view::url_encoded(&delivery.event_id)
+            ))
         }
         Err(e) => view::refused(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -100,7 +103,10 @@ pub(super) async fn replay_dead(
         Ok(n) => {
             info!(peer = %peer, channel = %channel, deliveries = n, "dead letters replayed from the status page");
             app.dispatcher.wake();
-            see_other(&format!("/ui/deliveries?channel={channel}"))
+            see_other(&format!(
+                "/ui/deliveries?channel={}",
+                super::view::url_encoded(&channel)
+            ))
         }
         Err(e) => view::refused(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -26,12 +26,37 @@ fn registry() -> &'static Handlebars<'static> {
     static REGISTRY: OnceLock<Handlebars<'static>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut hb = Handlebars::new();
+        hb.register_helper("url", Box::new(url_part));
         for (name, text) in TEMPLATES {
             hb.register_template_string(name, *text)
                 .expect("the status page's templates compile");
         }
         hb
     })
+}
+
+/// `{{url event_id}}`: a value percent-encoded for one path segment or query value, so that an
+/// EventId with `/`, `?` or `#` opens its own page.
+fn url_part(
+    h: &handlebars::Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext<'_, '_>,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let value = match h.param(0).map(|p| p.value()) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    out.write(&url_encoded(&value))?;
+    Ok(())
+}
+
+/// A value percent-encoded for one path segment or query value.
+pub(super) fn url_encoded(value: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    encoded.replace('+', "%20")
 }
 
 /// A page: the template `name` with `data`, as HTML.

@@ -10,14 +10,16 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+mod root;
 
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::signin::{Credential, SignIn, SignInError};
 use super::wire::TenantState;
-use crate::config::superoffice::{ApiRoot, SuperOfficeSpec};
+use crate::config::superoffice::SuperOfficeSpec;
 use crate::http::{Class, classify, transport_error};
 
 /// Why a call failed.
@@ -297,92 +299,6 @@ impl Api {
             )));
         }
         Ok((status, text))
-    }
-
-    /// The API root for a tenant: fixed, or looked up and kept until its `ValidUntil`.
-    async fn root(
-        &self,
-        tenant: &str,
-    ) -> Result<(String, Option<Arc<OnceCell<Lookup>>>), ApiError> {
-        let lookup = match &self.spec.root {
-            ApiRoot::Fixed(url) => {
-                return Ok((url.as_str().trim_end_matches('/').to_string(), None));
-            }
-            ApiRoot::FromTicket => return self.ticket_root().await.map(|root| (root, None)),
-            ApiRoot::Lookup(url) => url,
-        };
-        let client = match &self.backend {
-            Backend::Http(client) => client,
-            Backend::Files(_) => return Ok((String::new(), None)),
-        };
-        let cell = {
-            let mut roots = self.roots.lock().expect("roots lock");
-            let expired = roots.get(tenant).and_then(|c| c.get()).is_some_and(|r| {
-                r.as_ref()
-                    .map_or(true, |(_, until)| Instant::now() >= *until)
-            });
-            if expired {
-                roots.remove(tenant);
-            }
-            roots.entry(tenant.to_string()).or_default().clone()
-        };
-        let found = cell
-            .get_or_init(|| self.lookup(client, lookup, tenant))
-            .await
-            .clone();
-        if found.is_err() {
-            let mut roots = self.roots.lock().expect("roots lock");
-            if roots.get(tenant).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-                roots.remove(tenant);
-            }
-        }
-        found.map(|(root, _)| (root, Some(cell)))
-    }
-
-    /// Asks SuperOffice where a tenant's API is: `GET {lookup}/api/state/{tenant}`.
-    async fn lookup(&self, client: &reqwest::Client, lookup: &url::Url, tenant: &str) -> Lookup {
-        let url = format!(
-            "{}/api/state/{tenant}",
-            lookup.as_str().trim_end_matches('/')
-        );
-        let what = format!("tenant lookup for {tenant}");
-        let (status, text) = self.exchange(client.get(&url), &what).await?;
-        if status != 200 {
-            let reason = format!("SuperOffice {what} answered {status}");
-            return Err(refusal(status, reason));
-        }
-        let state: TenantState = serde_json::from_str(&text).map_err(|e| {
-            ApiError::Retryable(format!(
-                "SuperOffice tenant lookup: answer is not JSON: {e}"
-            ))
-        })?;
-        let root = state.api.trim().trim_end_matches('/').to_string();
-        if root.is_empty() {
-            return Err(ApiError::Permanent(format!(
-                "SuperOffice tenant lookup for {tenant} gave no `Api` (State: {:?})",
-                state.state
-            )));
-        }
-        let valid = Some(state.valid_until.as_str())
-            .filter(|s| !s.is_empty())
-            .and_then(crate::event::time::parse)
-            .map(|until| until.duration_since(jiff::Timestamp::now()))
-            .and_then(|d| Duration::try_from(d).ok())
-            .unwrap_or(Duration::from_secs(3600));
-        Ok((root, Instant::now() + valid))
-    }
-}
-
-impl Api {
-    /// With a system user and no `api:`: the `webapi_url` of the ticket.
-    async fn ticket_root(&self) -> Result<String, ApiError> {
-        let credential = self.credential().await?;
-        credential.api_root.ok_or_else(|| {
-            ApiError::Permanent(
-                "SuperOffice's ticket names no API address (`webapi_url`): set `superoffice: api:`"
-                    .into(),
-            )
-        })
     }
 }
 
