@@ -92,9 +92,23 @@ impl SlackApp {
             }
         }
         let answer = self.call(out, "chat.postMessage", call).await?;
-        let ts = answer["ts"].as_str().unwrap_or_default().to_string();
-        let channel = answer["channel"].as_str().unwrap_or(channel).to_string();
-        Ok(Posted { channel, ts })
+        // The message's id is what every later edit and reply names: an answer without a
+        // plausible one cannot be followed up. Slack has posted the message, so trying again
+        // would post it twice: the delivery fails for good, saying so.
+        let Some(ts) = answer["ts"].as_str().filter(|ts| valid_ts(ts)) else {
+            let shown = crate::http::excerpt(&answer["ts"].to_string());
+            return Err(ApiError::Failed(SendError::Permanent {
+                reason: format!(
+                    "slack chat.postMessage answered ok without a message ts (ts: {shown}): the message may be posted, but herald cannot edit it or reply to it"
+                ),
+                status: Some(200),
+            }));
+        };
+        // The place is the channel herald posted to, whatever the answer names.
+        Ok(Posted {
+            channel: channel.to_string(),
+            ts: ts.to_string(),
+        })
     }
 
     async fn update(&self, out: &Outgoing, at: &Thread, body: &Value) -> Result<(), ApiError> {
@@ -126,6 +140,15 @@ impl SlackApp {
         body: &Value,
     ) -> Result<Delivered, SendError> {
         let mut said = Vec::new();
+        if !valid_ts(&at.id) {
+            // A thread stored without a usable id (by an older herald): start a new one.
+            let posted = self
+                .post(out, &at.place, body, None)
+                .await
+                .map_err(failed)?;
+            let detail = format!("posted message {} (the first had no usable id)", posted.ts);
+            return Ok(delivered(detail, Some(thread(posted))));
+        }
         if turn.mode.updates() && turn.newest {
             match self.update(out, at, body).await {
                 Ok(()) => said.push(format!("updated message {}", at.id)),
@@ -250,6 +273,21 @@ async fn lookup(api: &Api, name: &str) -> Result<String, SendError> {
 }
 
 /// A `ts` for a message written to a file: unique, and shaped like Slack's.
+/// Slack's message ids are seconds and microseconds: `1712345678.123456`.
+fn valid_ts(ts: &str) -> bool {
+    match ts.split_once('.') {
+        Some((secs, micros)) => {
+            (1..=12).contains(&secs.len())
+                && (1..=9).contains(&micros.len())
+                && secs
+                    .bytes()
+                    .chain(micros.bytes())
+                    .all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
 fn made_up_ts() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let now = jiff::Timestamp::now();

@@ -359,3 +359,39 @@ rules:
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+/// Slack's answer names the message herald follows up: a `ts` missing or not text made herald
+/// store `""` and later record "updated" for calls that changed nothing, and the answer's
+/// `channel` replaced the configured one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_posted_message_without_a_ts_fails_and_the_answer_never_moves_the_conversation() {
+    let slack = SlackApi::start(TOKEN).await;
+    let work = Workdir::new(&rules("update", "C0DEALS01"));
+    let herald = start(&work, &slack, &[]).await;
+
+    slack.script(
+        "chat.postMessage",
+        Scripted::Answer(serde_json::json!({"ok": true, "channel": "C0DEALS01", "ts": 1712345678})),
+    );
+    step_to(&herald, &slack, step("quote.sent", 501, 0), 1).await;
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let (_, out, _) = herald_cmd(work.path(), &["deliveries", "--status", "dead"], &[]);
+            out.contains("without a message ts")
+        })
+        .await
+    );
+
+    slack.script(
+        "chat.postMessage",
+        Scripted::Answer(
+            serde_json::json!({"ok": true, "channel": "C0OTHER01", "ts": "1712345678.000100"}),
+        ),
+    );
+    step_to(&herald, &slack, step("quote.sent", 502, 0), 2).await;
+    step_to(&herald, &slack, step("quote.approved", 502, 5), 3).await;
+    let update = &slack.calls()[2];
+    assert_eq!(update.method, "chat.update");
+    assert_eq!(update.body["channel"], "C0DEALS01", "{:?}", update.body);
+    assert_eq!(update.body["ts"], "1712345678.000100");
+}

@@ -36,7 +36,11 @@ pub struct Posted {
 #[derive(Debug, Clone)]
 pub enum Scripted {
     Error(&'static str),
-    RateLimited { retry_after: u64 },
+    RateLimited {
+        retry_after: u64,
+    },
+    /// This answer, as it is (200), whatever the call.
+    Answer(Value),
 }
 
 struct Inner {
@@ -147,6 +151,7 @@ fn precheck(inner: &Inner, method: &str, headers: &HeaderMap) -> Option<Response
         .and_then(VecDeque::pop_front);
     match scripted {
         Some(Scripted::Error(code)) => return Some(failed(code)),
+        Some(Scripted::Answer(value)) => return Some(axum::Json(value).into_response()),
         Some(Scripted::RateLimited { retry_after }) => {
             let headers = [("Retry-After", retry_after.to_string())];
             let body = axum::Json(json!({ "ok": false, "error": "ratelimited" }));
