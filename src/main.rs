@@ -24,16 +24,17 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let ansi = std::io::stderr().is_terminal() && cli.log_format != "json";
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(herald::ops::logs::Stderr { ansi });
     if cli.log_format == "json" {
         logs.json()
             .flatten_event(true)
             .with_current_span(false)
             .init();
     } else {
-        logs.with_ansi(std::io::stderr().is_terminal()).init();
+        logs.with_ansi(ansi).init();
     }
     herald::install_crypto_provider();
 

@@ -1,6 +1,7 @@
 //! Running herald as a service: reload, readiness, metrics, and who may use the admin routes.
 
 pub mod blocking;
+pub mod logs;
 pub mod reload;
 
 use std::net::IpAddr;
