@@ -80,6 +80,7 @@ impl Dispatcher {
                     due_at: due.as_millisecond(),
                     immediate,
                     max,
+                    bytes: c.body.len() as i64,
                 };
                 let (start, end) = self.join(t, join).await?;
                 let one = single(action, ctx, &key, time(start), time(end));

@@ -1,7 +1,7 @@
 //! What joining a digest decides, the same on every backend: whether the claim still holds,
 //! and what one more delivery does to the open digest. The backends only read and write rows.
 
-use super::{Join, Joined, Millis};
+use super::{Join, Joined, MAX_DIGEST_BYTES, Millis};
 
 /// An open digest, as joining sees it.
 pub(crate) struct Open {
@@ -10,6 +10,8 @@ pub(crate) struct Open {
     pub due_at: Millis,
     pub immediate_left: i64,
     pub size: i64,
+    /// The bytes of the events collected.
+    pub bytes: i64,
     /// The delivery that sends it, made when the first event joins it.
     pub delivery_id: Option<i64>,
 }
@@ -23,6 +25,7 @@ impl Open {
             due_at: j.due_at,
             immediate_left: i64::from(j.immediate),
             size: 0,
+            bytes: 0,
             delivery_id: None,
         }
     }
@@ -37,13 +40,15 @@ impl Open {
     }
 
     /// One more delivery collected: the new size, and when the digest is due (at once when
-    /// that made it full).
+    /// that made it full: `max` events, or [`MAX_DIGEST_BYTES`] of them).
     pub(crate) fn collect(&self, j: &Join) -> Collected {
         let size = self.size + 1;
-        let full = j.max.is_some_and(|m| size >= i64::from(m));
+        let bytes = self.bytes.saturating_add(j.bytes.max(0));
+        let full = j.max.is_some_and(|m| size >= i64::from(m)) || bytes >= MAX_DIGEST_BYTES;
         Collected {
             digest: self.id,
             size,
+            bytes,
             full,
             due_at: if full { j.now } else { self.due_at },
         }
@@ -54,6 +59,7 @@ impl Open {
 pub(crate) struct Collected {
     pub digest: i64,
     pub size: i64,
+    pub bytes: i64,
     pub full: bool,
     pub due_at: Millis,
 }

@@ -180,7 +180,13 @@ pub struct Join {
     pub due_at: Millis,
     pub immediate: u32,
     pub max: Option<u32>,
+    /// The size of the event's body: a digest is due at once past [`MAX_DIGEST_BYTES`].
+    pub bytes: i64,
 }
+
+/// The most event bytes one digest collects: past it the digest is due at once, whatever its
+/// `max`, so that no digest holds and renders without bound.
+pub const MAX_DIGEST_BYTES: i64 = 4 * 1024 * 1024;
 
 /// What joining came to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -278,3 +278,49 @@ fn huge_regexes_are_refused_by_check_with_their_positions() {
     );
     assert_eq!(out.matches("is too large").count(), 300);
 }
+
+/// Digests without `max` had no size bound: 300 events of 200 KB took herald from 46 to
+/// 456 MB. Now a digest is sent early once its events reach 4 MiB together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_of_large_events_is_sent_before_it_grows_without_bound() {
+    let hook = StandIn::start().await;
+    let work = Workdir::new(
+        r#"
+channels:
+  hook: { type: webhook, url: "${HOOK_URL}", pace: off }
+rules:
+  - name: all
+    events: quote.*
+    notify:
+      - channel: hook
+        text: "{{#each events}}{{PrimaryKey}} {{/each}}"
+        digest: { window: 1h }
+"#,
+    );
+    let herald = Start::new(&work)
+        .env("HOOK_URL", hook.url("/hook"))
+        .run()
+        .await;
+    let padding = "x".repeat(200 * 1024);
+    for i in 0..60 {
+        let mut e = event("quote.ordered", i);
+        e["WebhookName"] = padding.clone().into();
+        assert_eq!(herald.send(&e).await.0, 200);
+    }
+    let got = hook.wait_for(2).await;
+    let first = got[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .count();
+    assert!(
+        (15..=25).contains(&first),
+        "the first digest held {first} events of 200 KB"
+    );
+    let peak = peak_rss_kib(herald.pid());
+    println!(
+        "herald's peak RSS with 12 MB of events in digests: {} MiB",
+        peak / 1024
+    );
+    assert!(peak < 200 * 1024, "peak RSS {} MiB", peak / 1024);
+}

@@ -40,6 +40,7 @@ pub(crate) fn join(
         due_at,
         immediate,
         max,
+        bytes: c.body.len() as i64,
     }
 }
 
@@ -148,6 +149,25 @@ pub async fn a_full_digest_is_due_at_once(b: Backend) {
     let sending = sender(s).await;
     let content = s.digest(sending.digest_of.unwrap()).await.unwrap().unwrap();
     assert_eq!(content.members.len(), 3);
+}
+
+/// 300 events of 200 KB in a digest without `max` took herald from 46 to 456 MB: a digest is
+/// also full at `MAX_DIGEST_BYTES` of events.
+pub async fn a_digest_is_due_at_once_when_its_events_reach_the_byte_budget(b: Backend) {
+    let s = &b.stores(1).await[0];
+    let d = claimed(s, "e", 3).await;
+    let due = now_ms() + 3_600_000;
+    let big = |c: &Claimed| Join {
+        bytes: herald::store::MAX_DIGEST_BYTES / 2,
+        ..join(c, "k", due, 0, None)
+    };
+    let first = s.join(big(&d[0])).await.unwrap();
+    assert!(matches!(first, Joined::Waiting { due_at, .. } if due_at == due));
+    let full = s.join(big(&d[1])).await.unwrap();
+    assert!(matches!(full, Joined::Waiting { due_at, size: 2, .. } if due_at <= now_ms()));
+    let sending = sender(s).await;
+    let content = s.digest(sending.digest_of.unwrap()).await.unwrap().unwrap();
+    assert_eq!(content.members.len(), 2);
 }
 
 pub async fn a_held_delivery_is_due_when_its_hours_open(b: Backend) {

@@ -105,6 +105,7 @@ conformance!(
     the_first_goes_at_once_and_its_retry_is_not_counted_again,
     a_claimed_digest_collects_no_more_and_sending_it_sends_its_members,
     a_full_digest_is_due_at_once,
+    a_digest_is_due_at_once_when_its_events_reach_the_byte_budget,
     a_held_delivery_is_due_when_its_hours_open,
     concurrent_first_steps_let_one_delivery_post,
     a_posted_conversation_is_followed_in_superoffices_order,

@@ -62,8 +62,9 @@ async fn collect(tx: &mut PgConnection, j: &Join, open: &Open) -> Result<Joined>
         return Ok(Joined::Stale);
     }
     let c = open.collect(j);
-    sqlx::query("UPDATE digests SET size = $1, due_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE digests SET size = $1, bytes = $2, due_at = $3 WHERE id = $4")
         .bind(c.size)
+        .bind(c.bytes)
         .bind(c.due_at)
         .bind(open.id)
         .execute(&mut *tx)
@@ -98,7 +99,7 @@ async fn admitted(tx: &mut PgConnection, j: &Join) -> Result<Admitted> {
 
 async fn current(tx: &mut PgConnection, j: &Join) -> Result<Option<Open>> {
     let row = sqlx::query(
-        "SELECT id, opened_at, due_at, immediate_left, size, delivery_id FROM digests
+        "SELECT id, opened_at, due_at, immediate_left, size, delivery_id, bytes FROM digests
          WHERE channel = $1 AND rule = $2 AND action_index = $3 AND key = $4 AND state = 'open'
          FOR UPDATE",
     )
@@ -115,6 +116,7 @@ async fn current(tx: &mut PgConnection, j: &Join) -> Result<Option<Open>> {
         immediate_left: r.get("immediate_left"),
         size: r.get("size"),
         delivery_id: r.get("delivery_id"),
+        bytes: r.get("bytes"),
     }))
 }
 

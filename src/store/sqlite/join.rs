@@ -51,8 +51,8 @@ fn collect(tx: &Transaction, j: &Join, open: &Open) -> Result<Joined> {
         return Ok(Joined::Stale);
     }
     let c = open.collect(j);
-    tx.prepare_cached("UPDATE digests SET size = ?1, due_at = ?2 WHERE id = ?3")?
-        .execute([c.size, c.due_at, open.id])?;
+    tx.prepare_cached("UPDATE digests SET size = ?1, bytes = ?2, due_at = ?3 WHERE id = ?4")?
+        .execute([c.size, c.bytes, c.due_at, open.id])?;
     let delivery_id = match open.delivery_id {
         Some(id) => id,
         None => sender(tx, j, open.id, c.due_at)?,
@@ -82,7 +82,7 @@ fn admitted(tx: &Transaction, j: &Join) -> Result<Admitted> {
 fn current(tx: &Transaction, j: &Join) -> Result<Option<Open>> {
     Ok(tx
         .prepare_cached(
-            "SELECT id, opened_at, due_at, immediate_left, size, delivery_id FROM digests
+            "SELECT id, opened_at, due_at, immediate_left, size, delivery_id, bytes FROM digests
              WHERE channel = ?1 AND rule = ?2 AND action_index = ?3 AND key = ?4 AND state = 'open'",
         )?
         .query_row((&j.channel, &j.rule, j.action_index, &j.key), |r| {
@@ -93,6 +93,7 @@ fn current(tx: &Transaction, j: &Join) -> Result<Option<Open>> {
                 immediate_left: r.get(3)?,
                 size: r.get(4)?,
                 delivery_id: r.get(5)?,
+                bytes: r.get(6)?,
             })
         })
         .optional()?)
