@@ -324,3 +324,65 @@ rules:
     );
     assert!(peak < 200 * 1024, "peak RSS {} MiB", peak / 1024);
 }
+
+/// `replay --dead` of many dead letters to a destination answering 503 sent them all at once,
+/// and all again a schedule later. Now the destination's circuit opens after five failures and
+/// the rest go one at a time, with rests between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaying_many_dead_letters_to_a_failing_destination_goes_one_at_a_time() {
+    let hook = StandIn::start().await;
+    hook.always(Reply::new(400, "bad field"));
+    let work = Workdir::new(
+        r#"
+channels:
+  hook: { type: webhook, url: "${HOOK_URL}", pace: off, retry: { delays: [200ms], then: 200ms, give_up_after: 1h } }
+rules:
+  - name: all
+    events: quote.*
+    notify:
+      - { channel: hook, text: "{{PrimaryKey}}" }
+"#,
+    );
+    let herald = Start::new(&work)
+        .env("HOOK_URL", hook.url("/hook"))
+        .args(&["--concurrency", "8"])
+        .run()
+        .await;
+    for i in 0..40 {
+        assert_eq!(herald.send(&event("quote.ordered", i)).await.0, 200);
+    }
+    hook.wait_for(40).await;
+    let dead = || herald_cmd(work.path(), &["deliveries", "--status", "dead"], &[]).1;
+    assert!(
+        crate::support::wait_until(Duration::from_secs(20), || dead()
+            .matches("bad field")
+            .count()
+            >= 40)
+        .await,
+        "{}",
+        dead()
+    );
+    hook.always(Reply::new(503, "down"));
+    let (code, out, err) = herald_cmd(work.path(), &["replay", "--dead", "--channel", "hook"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        herald.wait_for_log("destination keeps failing").await,
+        "{}",
+        herald.logs()
+    );
+    let opened = hook.requests().len();
+    let got = hook.wait_for(opened + 3).await;
+    let probes: Vec<_> = got[got.len() - 3..].iter().map(|r| r.at).collect();
+    for pair in probes.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(900),
+            "probes {:?} apart",
+            pair[1] - pair[0]
+        );
+    }
+    assert!(
+        got.len() - 40 <= 8 + 3 + 2,
+        "{} requests for 40 replays to a destination that is down",
+        got.len() - 40
+    );
+}

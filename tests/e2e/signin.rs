@@ -367,3 +367,28 @@ async fn check_refuses_a_key_that_cannot_sign_and_an_empty_token_with_positions(
     assert!(out.contains(&at), "{out}{err}");
     assert_no_secret(&format!("{out}{err}"), &api);
 }
+
+/// What SuperOffice says reaches the log; a CRLF in it would forge a second log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reason_with_a_crlf_stays_on_its_log_line() {
+    let api = SoApi::with_login(Login::new(Duration::from_secs(3600)), false).await;
+    let work = workdir(&with_rules(&system_user(&api, "app-key.pem", "")));
+    api.login().behaviour.lock().unwrap().refuse =
+        Some("revoked\r\n2026-12-03T10:00:00Z  INFO herald: forged".into());
+    let (code, _, err) = herald_cmd(work.path(), &["superoffice", "whoami"], &ENV);
+    assert_ne!(code, 0);
+    let logged = err
+        .lines()
+        .find(|l| l.contains("ERROR"))
+        .expect("an ERROR line");
+    assert!(
+        logged.contains("revoked\\u{d}\\u{a}2026-12-03T10:00:00Z"),
+        "{err}"
+    );
+    assert!(
+        !err.lines()
+            .any(|l| l.starts_with("2026-12-03T10:00:00Z  INFO")),
+        "{err}"
+    );
+    assert!(err.lines().count() <= 2, "{err}");
+}

@@ -308,6 +308,12 @@ fn redacted(redactor: &Redactor, error: SignInError) -> SignInError {
     }
 }
 
+/// What SuperOffice said, fit for a log line and a terminal: one line, at most 500 characters.
+fn said(text: &str) -> String {
+    let cut = crate::text::truncate_chars(text.trim(), 500);
+    crate::text::escape_controls(&cut).into_owned()
+}
+
 /// Posts to SuperOffice's login service; the status and text of the answer.
 async fn post(
     client: &reqwest::Client,

@@ -50,7 +50,7 @@ impl Flow {
                     "" => t.error,
                     d => format!("{}: {d}", t.error),
                 };
-                return Err(SignInError::RefreshRefused(detail));
+                return Err(SignInError::RefreshRefused(super::said(&detail)));
             }
             (200, Some(t)) if !t.access_token.trim().is_empty() => t,
             (200, _) => {

@@ -102,7 +102,7 @@ fn token(url: &str, status: u16, text: &str) -> Result<String, SignInError> {
     let answer: Option<Authenticated> = serde_json::from_str(text).ok();
     let answer = match (status, answer) {
         (_, Some(a)) if !a.is_successful && !a.error_message.trim().is_empty() => {
-            return Err(SignInError::Refused(a.error_message));
+            return Err(SignInError::Refused(super::said(&a.error_message)));
         }
         (200, Some(a)) => a,
         (200, None) => {
