@@ -5,11 +5,12 @@
 //! available to rules and templates through [`Event::fields`].
 
 pub mod catalog;
-pub mod repair;
 pub mod sample;
 pub mod time;
 
 use serde_json::{Map, Value};
+
+use crate::text::json;
 
 /// Fields SuperOffice documents on webhook bodies. Templates and conditions may use these,
 /// whether or not a given event carries them (`{{default WebhookName "..."}}` covers an absent
@@ -143,7 +144,7 @@ fn read_json(body: &[u8]) -> Result<Value, EventError> {
     };
     let repaired = std::str::from_utf8(body)
         .ok()
-        .map(|text| repair::for_reader(text, repair::Reader::Serde))
+        .map(|text| json::for_reader(text, json::Reader::Serde))
         .filter(|r| matches!(r, std::borrow::Cow::Owned(_)));
     match repaired {
         Some(text) => serde_json::from_str(&text).map_err(|_| EventError::NotJson(e.to_string())),

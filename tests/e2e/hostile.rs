@@ -3,17 +3,49 @@
 
 use std::time::Duration;
 
-use crate::support::{PgDb, Reply, StandIn, Start, Workdir, event, herald_cmd};
+use crate::support::standin::Captured;
+use crate::support::{Herald, PgDb, Reply, StandIn, Start, Workdir, event, herald_cmd};
 
-const RULES: &str = r#"
-channels:
-  hook: { type: webhook, url: "${HOOK_URL}", pace: off }
-rules:
-  - name: all
-    events: quote.*
-    notify:
-      - { channel: hook, text: "{{WebhookName}}|{{PrimaryKey}}" }
-"#;
+/// Every quote event to one webhook stand-in (`HOOK_URL`): `channel` adds keys to the channel,
+/// `action` to the action.
+fn hook_rules(channel: &str, text: &str, action: &str) -> String {
+    format!(
+        "channels:\n  hook: {{ type: webhook, url: \"${{HOOK_URL}}\", pace: off{channel} }}\nrules:\n  - name: all\n    events: quote.*\n    notify:\n      - {{ channel: hook, text: \"{text}\"{action} }}\n"
+    )
+}
+
+/// Retries every 200 ms, for an hour.
+const FAST_RETRIES: &str = ", retry: { delays: [200ms], then: 200ms, give_up_after: 1h }";
+
+/// herald on `rules`, sending to a fresh stand-in.
+async fn serve(rules: &str, args: &[&str]) -> (Workdir, StandIn, Herald) {
+    let hook = StandIn::start().await;
+    let work = Workdir::new(rules);
+    let herald = Start::new(&work)
+        .env("HOOK_URL", hook.url("/hook"))
+        .args(args)
+        .run()
+        .await;
+    (work, hook, herald)
+}
+
+/// Once the destination's circuit opened: three more tries, each after a rest of a second or
+/// more; every request the stand-in got.
+async fn three_tries_after_the_circuit_opened(herald: &Herald, hook: &StandIn) -> Vec<Captured> {
+    assert!(
+        herald.wait_for_log("destination keeps failing").await,
+        "{}",
+        herald.logs()
+    );
+    let opened = hook.requests().len();
+    let got = hook.wait_for(opened + 3).await;
+    let tries: Vec<_> = got[got.len() - 3..].iter().map(|r| r.at).collect();
+    for pair in tries.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(900), "tries {gap:?} apart");
+    }
+    got
+}
 
 /// A quote event whose `WebhookName` is `text` as it stands in the JSON (escapes and all).
 fn raw_event(id: &str, key: i64, text: &str) -> Vec<u8> {
@@ -29,13 +61,8 @@ fn raw_event(id: &str, key: i64, text: &str) -> Vec<u8> {
 async fn events_with_nul_and_lone_surrogates_are_stored_and_delivered_on_both_backends() {
     let pg = PgDb::create().await;
     for db in ["sqlite://herald.db".to_string(), pg.url()] {
-        let hook = StandIn::start().await;
-        let work = Workdir::new(RULES);
-        let herald = Start::new(&work)
-            .env("HOOK_URL", hook.url("/hook"))
-            .args(&["--db", &db])
-            .run()
-            .await;
+        let rules = hook_rules("", "{{WebhookName}}|{{PrimaryKey}}", "");
+        let (work, hook, herald) = serve(&rules, &["--db", &db]).await;
         let cases = [
             ("nul-1", 1, r#""a\u0000b""#),
             ("surrogate-2", 2, r#""cut \ud800x""#),
@@ -73,38 +100,13 @@ async fn events_with_nul_and_lone_surrogates_are_stored_and_delivered_on_both_ba
 /// between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_zero_makes_no_hot_loop_and_a_failing_destination_rests() {
-    let hook = StandIn::start().await;
+    let rules = hook_rules(FAST_RETRIES, "{{PrimaryKey}}", "");
+    let (_work, hook, herald) = serve(&rules, &[]).await;
     hook.always(Reply::new(503, "busy").header("Retry-After", "0"));
-    let work = Workdir::new(
-        r#"
-channels:
-  hook: { type: webhook, url: "${HOOK_URL}", pace: off, retry: { delays: [200ms], then: 200ms, give_up_after: 1h } }
-rules:
-  - name: all
-    events: quote.*
-    notify:
-      - { channel: hook, text: "{{PrimaryKey}}" }
-"#,
-    );
-    let herald = Start::new(&work)
-        .env("HOOK_URL", hook.url("/hook"))
-        .run()
-        .await;
     for i in 0..20 {
         assert_eq!(herald.send(&event("quote.ordered", i)).await.0, 200);
     }
-    assert!(
-        herald.wait_for_log("destination keeps failing").await,
-        "{}",
-        herald.logs()
-    );
-    let opened = hook.requests().len();
-    let got = hook.wait_for(opened + 3).await;
-    let probes: Vec<_> = got[got.len() - 3..].iter().map(|r| r.at).collect();
-    for pair in probes.windows(2) {
-        let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(900), "probes {gap:?} apart");
-    }
+    let got = three_tries_after_the_circuit_opened(&herald, &hook).await;
     assert!(
         got.len() <= 20 + 3 + 2,
         "{} requests for 20 events: a hot loop",
@@ -128,23 +130,9 @@ fn peak_rss_kib(pid: u32) -> u64 {
 /// a short escaped excerpt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_400_mib_answer_costs_a_few_kib() {
-    let hook = StandIn::start().await;
+    let rules = hook_rules(FAST_RETRIES, "{{PrimaryKey}}", "");
+    let (work, hook, herald) = serve(&rules, &[]).await;
     hook.always(Reply::new(503, "").streamed(400 << 20));
-    let work = Workdir::new(
-        r#"
-channels:
-  hook: { type: webhook, url: "${HOOK_URL}", pace: off, retry: { delays: [100ms], then: 100ms, give_up_after: 2s } }
-rules:
-  - name: all
-    events: quote.*
-    notify:
-      - { channel: hook, text: "{{PrimaryKey}}" }
-"#,
-    );
-    let herald = Start::new(&work)
-        .env("HOOK_URL", hook.url("/hook"))
-        .run()
-        .await;
     assert_eq!(herald.send(&event("quote.ordered", 1)).await.0, 200);
     hook.wait_for(3).await;
     let (_, out, _) = herald_cmd(work.path(), &["deliveries"], &[]);
@@ -170,12 +158,7 @@ rules:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_file_deleted_or_replaced_while_serving_acknowledges_nothing_more() {
     for replace in [false, true] {
-        let hook = StandIn::start().await;
-        let work = Workdir::new(RULES);
-        let herald = Start::new(&work)
-            .env("HOOK_URL", hook.url("/hook"))
-            .run()
-            .await;
+        let (work, _hook, herald) = serve(&hook_rules("", "{{PrimaryKey}}", ""), &[]).await;
         assert_eq!(herald.send(&event("quote.ordered", 1)).await.0, 200);
         let db = work.path().join("herald.db");
         std::fs::remove_file(&db).unwrap();
@@ -212,12 +195,7 @@ async fn a_database_file_deleted_or_replaced_while_serving_acknowledges_nothing_
 /// own files runs off the async runtime with a 10 s deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rules_file_that_hangs_stops_nothing_and_sigterm_still_exits() {
-    let hook = StandIn::start().await;
-    let work = Workdir::new(RULES);
-    let mut herald = Start::new(&work)
-        .env("HOOK_URL", hook.url("/hook"))
-        .run()
-        .await;
+    let (work, hook, mut herald) = serve(&hook_rules("", "{{PrimaryKey}}", ""), &[]).await;
     std::fs::remove_file(work.rules()).unwrap();
     let fifo = std::ffi::CString::new(work.rules().to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
@@ -283,24 +261,9 @@ fn huge_regexes_are_refused_by_check_with_their_positions() {
 /// 456 MB. Now a digest is sent early once its events reach 4 MiB together.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_digest_of_large_events_is_sent_before_it_grows_without_bound() {
-    let hook = StandIn::start().await;
-    let work = Workdir::new(
-        r#"
-channels:
-  hook: { type: webhook, url: "${HOOK_URL}", pace: off }
-rules:
-  - name: all
-    events: quote.*
-    notify:
-      - channel: hook
-        text: "{{#each events}}{{PrimaryKey}} {{/each}}"
-        digest: { window: 1h }
-"#,
-    );
-    let herald = Start::new(&work)
-        .env("HOOK_URL", hook.url("/hook"))
-        .run()
-        .await;
+    let each = "{{#each events}}{{PrimaryKey}} {{/each}}";
+    let rules = hook_rules("", each, ", digest: { window: 1h }");
+    let (_work, hook, herald) = serve(&rules, &[]).await;
     let padding = "x".repeat(200 * 1024);
     for i in 0..60 {
         let mut e = event("quote.ordered", i);
@@ -330,24 +293,9 @@ rules:
 /// the rest go one at a time, with rests between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaying_many_dead_letters_to_a_failing_destination_goes_one_at_a_time() {
-    let hook = StandIn::start().await;
+    let rules = hook_rules(FAST_RETRIES, "{{PrimaryKey}}", "");
+    let (work, hook, herald) = serve(&rules, &["--concurrency", "8"]).await;
     hook.always(Reply::new(400, "bad field"));
-    let work = Workdir::new(
-        r#"
-channels:
-  hook: { type: webhook, url: "${HOOK_URL}", pace: off, retry: { delays: [200ms], then: 200ms, give_up_after: 1h } }
-rules:
-  - name: all
-    events: quote.*
-    notify:
-      - { channel: hook, text: "{{PrimaryKey}}" }
-"#,
-    );
-    let herald = Start::new(&work)
-        .env("HOOK_URL", hook.url("/hook"))
-        .args(&["--concurrency", "8"])
-        .run()
-        .await;
     for i in 0..40 {
         assert_eq!(herald.send(&event("quote.ordered", i)).await.0, 200);
     }
@@ -365,21 +313,7 @@ rules:
     hook.always(Reply::new(503, "down"));
     let (code, out, err) = herald_cmd(work.path(), &["replay", "--dead", "--channel", "hook"], &[]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        herald.wait_for_log("destination keeps failing").await,
-        "{}",
-        herald.logs()
-    );
-    let opened = hook.requests().len();
-    let got = hook.wait_for(opened + 3).await;
-    let probes: Vec<_> = got[got.len() - 3..].iter().map(|r| r.at).collect();
-    for pair in probes.windows(2) {
-        assert!(
-            pair[1] - pair[0] >= Duration::from_millis(900),
-            "probes {:?} apart",
-            pair[1] - pair[0]
-        );
-    }
+    let got = three_tries_after_the_circuit_opened(&herald, &hook).await;
     assert!(
         got.len() - 40 <= 8 + 3 + 2,
         "{} requests for 40 replays to a destination that is down",

@@ -161,7 +161,7 @@ async fn insert_events(tx: &mut PgConnection, events: &[&NewEvent]) -> Result<Ha
 
 /// What `jsonb` reads in place of a body it cannot: `None` when it reads the body itself.
 fn jsonb_copy(body: &str) -> Option<String> {
-    use crate::event::repair::{Reader, for_reader};
+    use crate::text::json::{Reader, for_reader};
     match for_reader(body, Reader::Jsonb) {
         std::borrow::Cow::Borrowed(_) => None,
         std::borrow::Cow::Owned(copy) => Some(copy),

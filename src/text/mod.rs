@@ -1,6 +1,9 @@
 //! Text from outside, made safe to hold and to show: files read with a size bound (so that
-//! `--rules /dev/zero` is refused, not read until memory runs out), and control characters
-//! escaped before they reach an operator's terminal.
+//! `--rules /dev/zero` is refused, not read until memory runs out), control characters
+//! escaped before they reach an operator's terminal, and JSON with escapes some readers refuse
+//! ([`json`]).
+
+pub mod json;
 
 use std::io::Read;
 use std::path::Path;
