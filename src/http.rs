@@ -6,15 +6,21 @@ use std::time::Duration;
 
 use crate::text::truncate_chars;
 
+/// The shared HTTP client could not be built (no TLS roots, no crypto provider).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build herald's HTTP client")]
+pub struct ClientError(#[source] reqwest::Error);
+
 /// The shared HTTP client: rustls, no redirects (a redirect could carry a message, or a
-/// credential in the URL, somewhere nobody configured).
-pub fn client() -> reqwest::Client {
+/// credential in the URL, somewhere nobody configured). When it cannot be built, that is an
+/// error: a default client would follow redirects.
+pub fn client() -> Result<reqwest::Client, ClientError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .map_err(ClientError)
 }
 
 /// What an HTTP status means for whoever sent the request.

@@ -25,7 +25,7 @@ pub struct Runtime {
 impl Runtime {
     /// Builds the senders and the SuperOffice client a configuration describes.
     pub fn build(config: Arc<RuleSet>) -> Result<Runtime, BuildError> {
-        let client = crate::http::client();
+        let client = crate::http::client()?;
         let destinations = config
             .channels
             .iter()

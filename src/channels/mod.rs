@@ -111,6 +111,8 @@ pub trait Destination: Send + Sync {
 pub enum BuildError {
     #[error("channel `{channel}`: cannot set up SMTP: {reason}")]
     Smtp { channel: String, reason: String },
+    #[error("cannot send anything")]
+    Http(#[from] crate::http::ClientError),
 }
 
 /// Builds the destination a channel definition describes; each sender gets its own settings.

@@ -15,7 +15,7 @@ impl Enricher {
     pub(super) fn links(&self, event: &Event, data: &Map<String, Value>) -> Option<Value> {
         let web = self.api.web_url()?;
         let web = web.as_str().trim_end_matches('/');
-        let entity = event.name().split('.').next().unwrap_or("");
+        let entity = event.entity();
         let own = |kind: &str| {
             (entity == kind)
                 .then(|| event.fields().get("PrimaryKey"))

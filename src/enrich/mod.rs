@@ -52,7 +52,7 @@ impl Enricher {
             .get("ContextIdentifier")
             .and_then(Value::as_str)
             .unwrap_or("Default");
-        let entity = event.name().split('.').next().unwrap_or("");
+        let entity = event.entity();
         match entity {
             "quote" => self.quote(tenant, id, needs, &mut out).await?,
             "sale" if needs.any(enriched_for("sale")) => {

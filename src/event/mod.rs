@@ -88,6 +88,12 @@ impl Event {
         &self.name
     }
 
+    /// What the event is about: `quote` for `quote.ordered`, `webhook12` for
+    /// `webhook12.stopped`.
+    pub fn entity(&self) -> &str {
+        entity_of(&self.name)
+    }
+
     /// The registration test event, sent when a webhook is created in SuperOffice.
     pub fn is_test(&self) -> bool {
         self.name == "test"
@@ -123,6 +129,11 @@ impl Event {
         );
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// The entity an event name is about: what comes before its first dot.
+pub fn entity_of(name: &str) -> &str {
+    name.split('.').next().unwrap_or(name)
 }
 
 /// The fields that make an event's content, for [`Event::content_key`].

@@ -19,7 +19,7 @@ pub fn names_for(patterns: &[String]) -> Vec<&'static str> {
 
 /// A sample event of this type.
 pub fn event(name: &str) -> Event {
-    let entity = name.split('.').next().unwrap_or(name);
+    let entity = super::entity_of(name);
     let mut fields = json!({
         "EventId": "00000000-0000-4000-8000-000000001042",
         "Timestamp": "2026-11-20T13:05:44.8352175Z",

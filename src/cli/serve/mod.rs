@@ -60,7 +60,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             dispatcher: dispatcher.clone(),
             metrics: metrics.clone(),
             wake: reloader.reloaded.clone(),
-            http: crate::http::client(),
+            http: crate::http::client()?,
         })
         .run(stop.clone()),
     );

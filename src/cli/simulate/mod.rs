@@ -54,13 +54,16 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.event.display()))?;
     let event = Event::parse(&bytes)
         .with_context(|| format!("{} is not a webhook event", args.event.display()))?;
-    let enricher = config.superoffice.clone().map(|so| {
-        let api = match &args.api_responses {
-            Some(dir) => Api::from_files(so, dir.clone()),
-            None => Api::new(so, crate::http::client()),
-        };
-        Enricher::new(api, config.redactor.clone())
-    });
+    let enricher = match config.superoffice.clone() {
+        Some(so) => {
+            let api = match &args.api_responses {
+                Some(dir) => Api::from_files(so, dir.clone()),
+                None => Api::new(so, crate::http::client()?),
+            };
+            Some(Enricher::new(api, config.redactor.clone()))
+        }
+        None => None,
+    };
     let store = open_store(args.db.as_deref()).await;
     let ctx = Ctx {
         enricher: enricher.as_ref(),

@@ -44,7 +44,7 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
 /// The rules, and a client for the webhooks of their `superoffice:` section.
 fn connect(rules: &super::RulesArg) -> anyhow::Result<(RuleSet, Client)> {
     let (config, so) = settings(rules)?;
-    let client = Client::new(&so, crate::http::client())?;
+    let client = Client::new(&so, crate::http::client()?)?;
     Ok((config, client))
 }
 

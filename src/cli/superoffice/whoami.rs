@@ -23,7 +23,7 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let redact =
         |e: &dyn std::fmt::Display| anyhow::anyhow!(config.redactor.redact(&e.to_string()));
     let tenant = so.tenant.clone().unwrap_or_else(|| "Default".into());
-    let api = Api::new(so, crate::http::client());
+    let api = Api::new(so, crate::http::client()?);
     let root = api.api_root(&tenant).await.map_err(|e| redact(&e))?;
     let (status, text) = api
         .request(&tenant, Method::GET, PRINCIPAL, None)

@@ -62,23 +62,11 @@ pub(super) fn transport(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<
     }))
 }
 
+/// A URL's user or password as written, `%40` being `@`; a stray `%` stays as it is.
 pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 pub fn mailbox(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Mailbox> {
@@ -119,5 +107,7 @@ mod tests {
         assert_eq!(percent_decode("p%40ss%2Fw"), "p@ss/w");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("a%zz"), "a%zz");
+        // A multi-byte character after `%` is text, not a reason to panic.
+        assert_eq!(percent_decode("%é%41"), "%éA");
     }
 }

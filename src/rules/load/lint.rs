@@ -94,7 +94,7 @@ impl Loader {
 
 /// The sample SuperOffice data an event of this entity gets.
 fn enrich(event: &Event, ctx: &mut TemplateContext) {
-    let entity = event.name().split('.').next().unwrap_or("");
+    let entity = event.entity();
     let names = enriched_for(entity);
     let data = sample::enriched();
     for name in names {
