@@ -51,7 +51,7 @@ pub struct AppState {
     /// How long a client may take to send its body; a slower one gets 408.
     pub body_timeout: Duration,
     /// One WARN line per window for requests anyone can send.
-    pub rejected_log: crate::ops::Throttle,
+    pub rejected_log: crate::ops::LogThrottle,
     /// Tells the SuperOffice watchdog to look now (a `webhook….stopped` event arrived).
     pub superoffice_look: Arc<tokio::sync::Notify>,
     /// When this process started serving, for the status page.

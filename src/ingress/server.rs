@@ -57,7 +57,7 @@ pub async fn serve(
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_BUFFER)
         .keep_alive(true);
-    let accept_errors = crate::ops::Throttle::new(Duration::from_secs(10));
+    let accept_errors = crate::ops::LogThrottle::new(Duration::from_secs(10));
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {

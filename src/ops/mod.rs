@@ -1,4 +1,6 @@
-//! Running herald as a service: reload, readiness, metrics, and who may use the admin routes.
+//! Running herald as a service: reload ([`reload`]), reading herald's own files off the async
+//! runtime ([`blocking`]), log lines that stay one line ([`logs`]), throttled logging
+//! ([`LogThrottle`]), and the networks and secret comparison the admin routes use.
 
 pub mod blocking;
 pub mod logs;
@@ -11,15 +13,15 @@ use std::time::Duration;
 /// At most one log line per window for a kind of event that anyone can cause (unsigned
 /// requests, say), so that a flood of them cannot flood the log. Counts what it holds back.
 #[derive(Debug)]
-pub struct Throttle {
+pub struct LogThrottle {
     window_ms: i64,
     next: AtomicI64,
     suppressed: AtomicU64,
 }
 
-impl Throttle {
-    pub fn new(window: Duration) -> Throttle {
-        Throttle {
+impl LogThrottle {
+    pub fn new(window: Duration) -> LogThrottle {
+        LogThrottle {
             window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
             next: AtomicI64::new(0),
             suppressed: AtomicU64::new(0),
@@ -137,7 +139,7 @@ mod tests {
 
     #[test]
     fn a_throttle_lets_one_line_through_per_window_and_counts_the_rest() {
-        let t = Throttle::new(Duration::from_secs(3600));
+        let t = LogThrottle::new(Duration::from_secs(3600));
         assert_eq!(t.allow(), Some(0));
         assert_eq!(t.allow(), None);
         assert_eq!(t.allow(), None);

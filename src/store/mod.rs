@@ -1,14 +1,16 @@
-//! Persistence behind one trait, one folder per backend (SQLite today).
+//! Persistence behind one trait, one folder per backend: SQLite for one herald, PostgreSQL for
+//! several replicas.
 //!
 //! The store holds what herald acknowledged: the event, one delivery per matched action, and
 //! every attempt. Its methods say what the pipeline does, one step each: accept an event with
 //! its deliveries, claim due deliveries, record an attempt's outcome, give leases back, prove
 //! it can commit; and for people, list events and deliveries, replay, purge and count.
 //!
-//! How a backend makes that durable and fast is its own business: SQLite commits the writes of
+//! How a backend makes that durable and fast is its own business: both commit the writes of
 //! many concurrent requests together ([`batch`]), so durability costs one fsync per batch.
-//! Backends use sqlx with runtime queries and their own migrations folder
-//! (`migrations/<backend>/`).
+//! SQLite applies each batch on a writer thread of its own through rusqlite (statements
+//! prepared once); everything else, and PostgreSQL throughout, goes through sqlx with runtime
+//! queries. Each backend has its own migrations folder (`migrations/<backend>/`), run by sqlx.
 
 pub mod batch;
 pub mod conversation;

@@ -266,7 +266,7 @@ fn app_state(
         max_body: args.max_body,
         bodies: ingress::BodyBudget::new(args.max_bodies_in_flight.max(args.max_body)),
         body_timeout: args.body_timeout,
-        rejected_log: crate::ops::Throttle::new(Duration::from_secs(10)),
+        rejected_log: crate::ops::LogThrottle::new(Duration::from_secs(10)),
         browsers: ingress::browser::Browsers::new(
             args.allowed_host
                 .iter()
