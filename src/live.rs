@@ -12,7 +12,10 @@ use tokio::sync::watch;
 use crate::channels::{self, BuildError, Destination};
 use crate::enrich::Enricher;
 use crate::enrich::api::Api;
+use crate::metrics::CacheLabels;
 use crate::rules::RuleSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 /// One consistent snapshot: the rules and templates, a sender per channel, the SuperOffice
 /// client.
@@ -24,17 +27,17 @@ pub struct Runtime {
 
 impl Runtime {
     /// Builds the senders and the SuperOffice client a configuration describes.
-    pub fn build(config: Arc<RuleSet>) -> Result<Runtime, BuildError> {
+    pub fn build(config: Arc<RuleSet>, cache_counts: &CacheCounts) -> Result<Runtime, BuildError> {
         let client = crate::http::client()?;
         let destinations = config
             .channels
             .iter()
             .map(|(name, spec)| Ok((name.clone(), channels::build(spec, &client)?)))
             .collect::<Result<_, BuildError>>()?;
-        let enricher = config
-            .superoffice
-            .clone()
-            .map(|so| Arc::new(Enricher::new(Api::new(so, client), config.redactor.clone())));
+        let enricher = config.superoffice.clone().map(|so| {
+            let api = Api::new(so, client).counting_into(cache_counts.clone());
+            Arc::new(Enricher::new(api, config.redactor.clone()))
+        });
         Ok(Runtime {
             config,
             destinations,
@@ -46,13 +49,18 @@ impl Runtime {
 pub struct Live {
     current: RwLock<Arc<Runtime>>,
     changed: watch::Sender<u64>,
+    cache_counts: CacheCounts,
 }
 
+/// Where the SuperOffice API cache of every snapshot counts its hits, misses and evictions.
+pub type CacheCounts = Family<CacheLabels, Counter>;
+
 impl Live {
-    pub fn new(config: Arc<RuleSet>) -> Result<Live, BuildError> {
+    pub fn new(config: Arc<RuleSet>, cache_counts: CacheCounts) -> Result<Live, BuildError> {
         Ok(Live {
-            current: RwLock::new(Arc::new(Runtime::build(config)?)),
+            current: RwLock::new(Arc::new(Runtime::build(config, &cache_counts)?)),
             changed: watch::Sender::new(0),
+            cache_counts,
         })
     }
 
@@ -67,7 +75,7 @@ impl Live {
 
     /// Puts a new configuration in force, atomically, and tells whoever subscribed.
     pub fn swap(&self, config: Arc<RuleSet>) -> Result<(), BuildError> {
-        let runtime = Arc::new(Runtime::build(config)?);
+        let runtime = Arc::new(Runtime::build(config, &self.cache_counts)?);
         *self.current.write() = runtime;
         self.changed.send_modify(|generation| *generation += 1);
         Ok(())

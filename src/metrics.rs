@@ -52,6 +52,12 @@ pub struct EnrichLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// hit, miss, evicted
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PanicLabels {
     /// delivery, dispatcher, fast path, request
     pub place: &'static str,
@@ -101,6 +107,10 @@ pub struct Metrics {
     pub delivery_states: Family<StateLabels, Gauge>,
     pub reloads: Family<ReloadLabels, Counter>,
     pub enrichment_errors: Family<EnrichLabels, Counter>,
+    /// The SuperOffice API client's cache: hits, misses, evictions (kept across reloads).
+    pub enrichment_cache: Family<CacheLabels, Counter>,
+    /// How many answers the cache holds, set at each scrape.
+    pub enrichment_cache_entries: Gauge,
     pub panics: Family<PanicLabels, Counter>,
     pub reload_ok: Gauge,
     /// 1 while SuperOffice's webhook to herald is Active, 0 when it is not (set by the
@@ -177,6 +187,16 @@ impl Metrics {
                 r,
                 "enrichment_errors",
                 "Failed SuperOffice API lookups by kind",
+            ),
+            enrichment_cache: add(
+                r,
+                "enrichment_cache",
+                "SuperOffice API answers asked of the cache, by result (hit, miss, evicted)",
+            ),
+            enrichment_cache_entries: add(
+                r,
+                "enrichment_cache_entries",
+                "SuperOffice API answers the cache holds",
             ),
             panics: add(
                 r,

@@ -75,6 +75,11 @@ impl Enricher {
         Ok(out)
     }
 
+    /// How many SuperOffice answers the client's cache holds now.
+    pub fn cached_answers(&self) -> usize {
+        self.api.cached_answers()
+    }
+
     pub(crate) async fn get(
         &self,
         tenant: &str,
@@ -187,6 +192,7 @@ mod tests {
             auth: Auth::Bearer(Secret::new("unused".into())),
             timeout: Duration::from_secs(1),
             cache_ttl: Duration::from_secs(1),
+            cache_size: 100,
             on_error: OnError::SendWithout,
             web_url: None,
             tenant: None,

@@ -59,6 +59,13 @@ pub(super) async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         .await
         .ok()
         .and_then(Result::ok);
+    let cached = app
+        .live
+        .get()
+        .enricher
+        .as_ref()
+        .map_or(0, |e| e.cached_answers());
+    app.metrics.enrichment_cache_entries.set(cached as i64);
     let now = crate::store::now_ms();
     let oldest = tokio::time::timeout(Duration::from_secs(2), app.store.oldest_due(now)).await;
     if let Ok(Ok(oldest)) = oldest {

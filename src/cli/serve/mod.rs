@@ -37,8 +37,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let store = open_store(&args).await?;
     warn_about_lease(&args, &config);
-    let live = Arc::new(Live::new(config.clone())?);
     let metrics = Arc::new(Metrics::new());
+    let live = Arc::new(Live::new(config.clone(), metrics.enrichment_cache.clone())?);
     let settings = settings(&args);
     let instance = Instance::new();
     info!(instance = %instance.id, "starting");

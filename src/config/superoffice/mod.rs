@@ -19,6 +19,8 @@ pub struct SuperOfficeSpec {
     pub auth: Auth,
     pub timeout: Duration,
     pub cache_ttl: Duration,
+    /// How many answers are kept at most (`cache_size:`, 10,000 by default).
+    pub cache_size: usize,
     pub on_error: OnError,
     /// The web client's address, for links back to the CRM: `web_url:`, or the API root
     /// without its `/api`.
@@ -73,6 +75,7 @@ const KEYS: &[&str] = &[
     "auth",
     "timeout",
     "cache_ttl",
+    "cache_size",
     "on_enrichment_error",
     "retry_for",
 ];
@@ -99,6 +102,7 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<SuperOfficeSpec> {
     let root = given.map(|r| resolve_root(d, node, r, auth.as_ref()));
     let timeout = duration(d, entries, "timeout", 5);
     let cache_ttl = duration(d, entries, "cache_ttl", 300);
+    let cache_size = count(d, entries, "cache_size", 10_000);
     let on_error = on_error(d, entries);
     let web_url = match get(entries, "web_url") {
         Some(n) => url(d, n, "web_url").map(Some),
@@ -122,6 +126,7 @@ pub fn decode(d: &mut Decoder<'_>, node: &Node) -> Option<SuperOfficeSpec> {
         auth: auth?,
         timeout: timeout?,
         cache_ttl: cache_ttl?,
+        cache_size: cache_size?,
         on_error: on_error?,
         web_url,
         tenant: tenant.flatten(),
@@ -217,6 +222,24 @@ fn duration(d: &mut Decoder<'_>, entries: &Entries, key: &str, default: u64) -> 
     match get(entries, key) {
         Some(n) => d.duration(n, &format!("{WHAT}: {key}")),
         None => Some(Duration::from_secs(default)),
+    }
+}
+
+/// A whole number of at least 1, `default` when absent.
+fn count(d: &mut Decoder<'_>, entries: &Entries, key: &str, default: usize) -> Option<usize> {
+    let Some(n) = get(entries, key) else {
+        return Some(default);
+    };
+    let text = d.text(n, &format!("{WHAT}: {key}"))?;
+    match text.trim().parse::<usize>() {
+        Ok(v) if v >= 1 => Some(v),
+        _ => {
+            d.sink.error(
+                n.pos,
+                format!("{WHAT}: {key} must be a whole number of at least 1, found {text:?}"),
+            );
+            None
+        }
     }
 }
 

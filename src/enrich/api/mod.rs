@@ -12,8 +12,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+mod cache;
 mod root;
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -21,6 +24,7 @@ use super::signin::{Credential, SignIn, SignInError};
 use super::wire::TenantState;
 use crate::config::superoffice::SuperOfficeSpec;
 use crate::http::{Class, classify, transport_error};
+use crate::metrics::CacheLabels;
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,9 +78,6 @@ type Answer = Result<Option<Value>, ApiError>;
 /// A tenant's API root and until when it holds.
 type Lookup = Result<(String, Instant), ApiError>;
 
-/// A cached answer, shared by everyone asking the same while it is being fetched.
-type Entry = (Instant, Arc<OnceCell<Answer>>);
-
 enum Backend {
     Http(reqwest::Client),
     Files(PathBuf),
@@ -87,7 +88,7 @@ pub struct Api {
     backend: Backend,
     signin: SignIn,
     /// Answers by tenant root and call; a failed call is not kept.
-    cache: Mutex<HashMap<(String, Call), Entry>>,
+    cache: cache::Cache,
     /// API roots by ContextIdentifier, until their `ValidUntil`; concurrent lookups share one.
     roots: Mutex<HashMap<String, Arc<OnceCell<Lookup>>>>,
 }
@@ -105,13 +106,21 @@ impl Api {
     }
 
     fn with_backend(spec: SuperOfficeSpec, backend: Backend, signin: SignIn) -> Api {
+        let cache = cache::Cache::new(spec.cache_ttl, spec.cache_size, Family::default());
         Api {
             spec,
             backend,
             signin,
-            cache: Mutex::new(HashMap::new()),
+            cache,
             roots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same client, counting its cache's hits, misses and evictions into `counts` (the
+    /// service's metrics, which outlive a reload).
+    pub fn counting_into(mut self, counts: Family<CacheLabels, Counter>) -> Api {
+        self.cache = cache::Cache::new(self.spec.cache_ttl, self.spec.cache_size, counts);
+        self
     }
 
     /// The answer to a call for a tenant: `None` when the thing does not exist.
@@ -136,28 +145,17 @@ impl Api {
 
     async fn cached(&self, root: &str, call: &Call) -> Answer {
         let key = (root.to_string(), call.clone());
-        let cell = {
-            let mut cache = self.cache.lock().expect("cache lock");
-            let fresh = cache
-                .get(&key)
-                .filter(|(at, _)| at.elapsed() < self.spec.cache_ttl);
-            match fresh {
-                Some((_, cell)) => cell.clone(),
-                None => {
-                    let cell = Arc::new(OnceCell::new());
-                    cache.insert(key.clone(), (Instant::now(), cell.clone()));
-                    cell
-                }
-            }
-        };
+        let cell = self.cache.cell(&key);
         let answer = cell.get_or_init(|| self.send(root, call)).await.clone();
         if answer.is_err() {
-            let mut cache = self.cache.lock().expect("cache lock");
-            if cache.get(&key).is_some_and(|(_, c)| Arc::ptr_eq(c, &cell)) {
-                cache.remove(&key);
-            }
+            self.cache.forget(&key, &cell);
         }
         answer
+    }
+
+    /// How many answers the cache holds now.
+    pub fn cached_answers(&self) -> usize {
+        self.cache.len()
     }
 
     async fn send(&self, root: &str, call: &Call) -> Answer {
