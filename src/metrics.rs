@@ -133,6 +133,33 @@ impl Default for Metrics {
 /// The watchdog's: whether SuperOffice's webhook is Active, and how often it was set back.
 type WebhookMetrics = (Family<WebhookLabels, Gauge>, Family<WebhookLabels, Counter>);
 
+/// Enrichment's: failed lookups by kind, the cache's results, and its size.
+fn enrichment(
+    r: &mut Registry,
+) -> (
+    Family<EnrichLabels, Counter>,
+    Family<CacheLabels, Counter>,
+    Gauge,
+) {
+    (
+        add(
+            r,
+            "enrichment_errors",
+            "Failed SuperOffice API lookups by kind",
+        ),
+        add(
+            r,
+            "enrichment_cache",
+            "SuperOffice API answers asked of the cache, by result (hit, miss, evicted)",
+        ),
+        add(
+            r,
+            "enrichment_cache_entries",
+            "SuperOffice API answers the cache holds",
+        ),
+    )
+}
+
 /// `herald_build_info{version}`: 1.
 fn register_build(registry: &mut Registry) {
     let build = Family::<BuildLabels, Gauge>::default();
@@ -163,6 +190,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("herald");
         let r = &mut registry;
         let (active, reactivations) = superoffice(r);
+        let (enrichment_errors, enrichment_cache, enrichment_cache_entries) = enrichment(r);
         let metrics = Metrics {
             events: add(
                 r,
@@ -183,21 +211,9 @@ impl Metrics {
             ),
             delivery_states: add(r, "deliveries", "Deliveries in the store by state"),
             reloads: add(r, "config_reloads", "Configuration reloads by result"),
-            enrichment_errors: add(
-                r,
-                "enrichment_errors",
-                "Failed SuperOffice API lookups by kind",
-            ),
-            enrichment_cache: add(
-                r,
-                "enrichment_cache",
-                "SuperOffice API answers asked of the cache, by result (hit, miss, evicted)",
-            ),
-            enrichment_cache_entries: add(
-                r,
-                "enrichment_cache_entries",
-                "SuperOffice API answers the cache holds",
-            ),
+            enrichment_errors,
+            enrichment_cache,
+            enrichment_cache_entries,
             panics: add(
                 r,
                 "panics",

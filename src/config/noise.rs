@@ -274,29 +274,34 @@ fn span(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Span> {
 
 /// A span runs forward from `from` to `to`; past midnight only when `to` says so (`+1`), so a
 /// swapped pair is caught rather than taken for a night shift.
-fn order(from: Clock, to: Clock, next_day: bool) -> Result<(), String> {
-    let show = |c: Clock| format!("{:02}:{:02}", c / 3600, c % 3600 / 60);
+fn order(from: Clock, to: Clock, next_day: bool) -> Result<(), Order> {
+    let (f, t) = (show(from), show(to));
     match (from.cmp(&to), next_day) {
-        (std::cmp::Ordering::Equal, false) => Err(
-            "from and to are the same time; for the whole day write from: \"00:00\", to: \"24:00\""
-                .into(),
-        ),
+        (std::cmp::Ordering::Equal, false) => Err(Order::Same),
         (std::cmp::Ordering::Less, false) => Ok(()),
         (std::cmp::Ordering::Greater, true) => Ok(()),
-        (std::cmp::Ordering::Greater, false) => Err(format!(
-            "from {} is after to {}: for a span that runs past midnight write to: \"{}+1\"; for {} to {}, swap them",
-            show(from),
-            show(to),
-            show(to),
-            show(to),
-            show(from)
-        )),
-        (_, true) => Err(format!(
-            "to {}+1 is a day or more after from {}: a span is shorter than a day",
-            show(to),
-            show(from)
-        )),
+        (std::cmp::Ordering::Greater, false) => Err(Order::Swapped { from: f, to: t }),
+        (_, true) => Err(Order::TooLong { from: f, to: t }),
     }
+}
+
+fn show(c: Clock) -> String {
+    format!("{:02}:{:02}", c / 3600, c % 3600 / 60)
+}
+
+/// A span whose `from` and `to` do not make a span of less than a day.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Order {
+    #[error(
+        "from and to are the same time; for the whole day write from: \"00:00\", to: \"24:00\""
+    )]
+    Same,
+    #[error(
+        "from {from} is after to {to}: for a span that runs past midnight write to: \"{to}+1\"; for {to} to {from}, swap them"
+    )]
+    Swapped { from: String, to: String },
+    #[error("to {to}+1 is a day or more after from {from}: a span is shorter than a day")]
+    TooLong { from: String, to: String },
 }
 
 /// `timezone:`, an IANA name, with a suggestion when it is close to one.

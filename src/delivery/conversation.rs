@@ -3,6 +3,7 @@
 //! template gets `conversation` (the key, the steps so far, the current state). Once a first
 //! message is posted, where it is is remembered for the next step.
 
+use super::noise::KeyError;
 use serde_json::Value;
 use tracing::error;
 
@@ -78,7 +79,7 @@ impl Dispatcher {
     }
 
     fn talk_key(&self, t: &Try<'_>, talk: &Talk, ctx: &TemplateContext) -> Result<String, Outcome> {
-        key(&t.runtime.config, talk, ctx).map_err(|reason| t.dead(&reason, None))
+        key(&t.runtime.config, talk, ctx).map_err(|e| t.dead(&crate::text::causes(&e), None))
     }
 
     /// A conversation's first message was posted (again): remember where, for its next step.
@@ -103,13 +104,16 @@ impl Dispatcher {
 }
 
 /// The conversation's key for this message.
-pub fn key(config: &RuleSet, talk: &Talk, ctx: &TemplateContext) -> Result<String, String> {
+pub fn key(config: &RuleSet, talk: &Talk, ctx: &TemplateContext) -> Result<String, KeyError> {
     let key = config
         .renderer
         .render(&talk.key, &ctx.to_handlebars())
-        .map_err(|e| format!("cannot render the conversation's key: {e}"))?;
+        .map_err(|source| KeyError::Render {
+            what: "conversation",
+            source,
+        })?;
     if key.trim().is_empty() {
-        return Err("the conversation's key is empty for this event".into());
+        return Err(KeyError::Empty);
     }
     Ok(key)
 }

@@ -34,7 +34,7 @@ impl Dispatcher {
         t.runtime
             .config
             .action(&t.c.rule, t.c.action_index, &t.c.channel)
-            .map_err(|reason| t.dead(&reason, None))
+            .map_err(|gone| t.dead(&gone.to_string(), None))
     }
 
     /// One event's message, as noise control has it: now, held, or into a digest.
@@ -52,7 +52,8 @@ impl Dispatcher {
             return self.single(t, &event, &job, ctx).await;
         }
         let now = Timestamp::now();
-        let plan = plan(config, action, &ctx, now).map_err(|reason| t.dead(&reason, None))?;
+        let plan =
+            plan(config, action, &ctx, now).map_err(|e| t.dead(&crate::text::causes(&e), None))?;
         match plan {
             Plan::Now => self.single(t, &event, &job, ctx).await,
             Plan::Hold { until, .. } => Err(Outcome::unsent(

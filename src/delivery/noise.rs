@@ -30,13 +30,26 @@ pub enum Plan {
     },
 }
 
+/// Why a message's digest or conversation key cannot be had for this event.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot render the {what}'s key")]
+    Render {
+        what: &'static str,
+        #[source]
+        source: handlebars::RenderError,
+    },
+    #[error("the conversation's key is empty for this event")]
+    Empty,
+}
+
 /// The plan for a message of `action` with context `ctx`, at `now`.
 pub fn plan(
     config: &RuleSet,
     action: &Action,
     ctx: &TemplateContext,
     now: Timestamp,
-) -> Result<Plan, String> {
+) -> Result<Plan, KeyError> {
     let noise = &action.noise;
     let hours = noise.active_hours.as_ref();
     let closed = hours.is_some_and(|h| !h.is_open(now));
@@ -68,7 +81,10 @@ pub fn plan(
         Some(text) => config
             .renderer
             .render(text, &ctx.to_handlebars())
-            .map_err(|e| format!("cannot render the digest's key: {e}"))?,
+            .map_err(|source| KeyError::Render {
+                what: "digest",
+                source,
+            })?,
         None => String::new(),
     };
     Ok(Plan::Digest {

@@ -55,7 +55,7 @@ pub async fn context(
     if job.rule.is_deferred()
         && let Err(reason) = job.rule.check_deferred(&ctx.value())
     {
-        return Err(Prepared::Skip(reason));
+        return Err(Prepared::Skip(reason.to_string()));
     }
     Ok(ctx)
 }

@@ -13,17 +13,33 @@ use crate::store::{Claim, Millis, Next, Record, millis, now_ms};
 /// for this long is not making progress.
 const STALL_AFTER: Duration = Duration::from_secs(60);
 
+/// Why the dispatcher is not making progress, for `/readyz`.
+#[derive(Debug, thiserror::Error)]
+pub enum Stalled {
+    #[error("the dispatcher has not run for {seconds} s")]
+    NotRunning { seconds: i64 },
+    #[error("cannot read the store")]
+    Store(#[source] crate::store::StoreError),
+    #[error(
+        "deliveries to `{channel}` have been due since {since} and nothing was sent for {seconds} s"
+    )]
+    Stuck {
+        channel: String,
+        since: String,
+        seconds: i64,
+    },
+}
+
 impl Dispatcher {
     /// Whether deliveries are moving: the claim loop runs, and due deliveries of destinations
     /// that asked for no pause are being sent. `Err` says what is wrong, for `/readyz`.
-    pub async fn progress(&self) -> Result<(), String> {
+    pub async fn progress(&self) -> Result<(), Stalled> {
         let now = now_ms();
         let tick_age = now.saturating_sub(self.last_tick.load(Ordering::Relaxed));
         if tick_age > millis(STALL_AFTER) {
-            return Err(format!(
-                "the dispatcher has not run for {} s",
-                tick_age / 1000
-            ));
+            return Err(Stalled::NotRunning {
+                seconds: tick_age / 1000,
+            });
         }
         let record_age = now.saturating_sub(self.last_record.load(Ordering::Relaxed));
         if record_age <= millis(STALL_AFTER) {
@@ -33,13 +49,13 @@ impl Dispatcher {
             .store
             .oldest_due(now.saturating_sub(millis(STALL_AFTER)))
             .await
-            .map_err(|e| format!("cannot read the store: {e}"))?;
+            .map_err(Stalled::Store)?;
         match due.into_iter().find(|(channel, _)| !self.waiting(channel)) {
-            Some((channel, since)) => Err(format!(
-                "deliveries to `{channel}` have been due since {} and nothing was sent for {} s",
-                crate::text::show_time(since),
-                record_age / 1000
-            )),
+            Some((channel, since)) => Err(Stalled::Stuck {
+                channel,
+                since: crate::text::show_time(since),
+                seconds: record_age / 1000,
+            }),
             None => Ok(()),
         }
     }

@@ -20,7 +20,7 @@ pub(super) async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     let problem = match check {
         Ok(Ok(_)) => match app.dispatcher.progress().await {
             Ok(()) => return (StatusCode::OK, "ready\n").into_response(),
-            Err(reason) => reason,
+            Err(stalled) => crate::text::causes(&stalled),
         },
         Ok(Err(e)) => format!("the store cannot commit: {e}"),
         Err(_) => "the store did not answer within 3s".to_string(),

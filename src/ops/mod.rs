@@ -58,24 +58,31 @@ pub struct Net {
     prefix: u8,
 }
 
-impl std::str::FromStr for Net {
-    type Err = String;
+/// Text that is not an address or a network.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    #[error("{0:?} is not an address or a network like 10.0.0.0/8")]
+    Address(String),
+    #[error("{0:?}: bad prefix length")]
+    Prefix(String),
+}
 
-    fn from_str(s: &str) -> Result<Net, String> {
+impl std::str::FromStr for Net {
+    type Err = NetError;
+
+    fn from_str(s: &str) -> Result<Net, NetError> {
         let (addr, prefix) = match s.trim().split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s.trim(), None),
         };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?} is not an address or a network like 10.0.0.0/8"))?;
+        let addr: IpAddr = addr.parse().map_err(|_| NetError::Address(s.to_string()))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             Some(p) => p
                 .parse::<u8>()
                 .ok()
                 .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{s:?}: bad prefix length"))?,
+                .ok_or_else(|| NetError::Prefix(s.to_string()))?,
             None => max,
         };
         Ok(Net { addr, prefix })

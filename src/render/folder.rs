@@ -101,11 +101,11 @@ fn json(
         Kind::Teams => check_teams_shape(&tree),
         _ => Ok(()),
     };
-    shape.map_err(|message| {
+    shape.map_err(|shape| {
         vec![FileProblem {
             file: file.clone(),
             pos: node.pos,
-            message,
+            message: shape.to_string(),
         }]
     })?;
     Ok(match kind {
@@ -160,30 +160,37 @@ fn read_optional(file: &Path) -> Result<Option<String>, Vec<FileProblem>> {
     }
 }
 
-fn check_slack_shape(tree: &Tree) -> Result<(), String> {
+/// A JSON template that is not the shape its platform takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum Shape {
+    #[error(
+        "a Slack template needs a top-level `text` (Slack's notification text, also when `blocks` are given)"
+    )]
+    SlackText,
+    #[error("a Teams template's Adaptive Card needs a `body` list")]
+    TeamsBody,
+    #[error(
+        "a Teams template is an Adaptive Card: `type: AdaptiveCard` with a `body` (or a whole message with `attachments`)"
+    )]
+    TeamsCard,
+}
+
+fn check_slack_shape(tree: &Tree) -> Result<(), Shape> {
     match tree.get("text") {
         Some(Tree::Text(_)) | Some(Tree::Value(Value::String(_))) => Ok(()),
-        _ => Err(
-            "a Slack template needs a top-level `text` (Slack's notification text, \
-                  also when `blocks` are given)"
-                .into(),
-        ),
+        _ => Err(Shape::SlackText),
     }
 }
 
-fn check_teams_shape(tree: &Tree) -> Result<(), String> {
+fn check_teams_shape(tree: &Tree) -> Result<(), Shape> {
     if tree.get("attachments").is_some() {
         return Ok(());
     }
     match tree.get("type") {
         Some(Tree::Value(Value::String(t))) if t == "AdaptiveCard" => match tree.get("body") {
             Some(Tree::Array(_)) => Ok(()),
-            _ => Err("a Teams template's Adaptive Card needs a `body` list".into()),
+            _ => Err(Shape::TeamsBody),
         },
-        _ => Err(
-            "a Teams template is an Adaptive Card: `type: AdaptiveCard` with a `body` \
-                  (or a whole message with `attachments`)"
-                .into(),
-        ),
+        _ => Err(Shape::TeamsCard),
     }
 }

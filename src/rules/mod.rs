@@ -135,45 +135,62 @@ impl Rule {
     }
 
     /// Checks the conditions that need enriched fields, against the enriched context.
-    pub fn check_deferred(&self, ctx: &Value) -> Result<(), String> {
+    pub fn check_deferred(&self, ctx: &Value) -> Result<(), Mismatch> {
         for cond in self.when.iter().filter(|c| is_deferred(c)) {
-            cond.check(ctx).map_err(|f| format!("when: {f}"))?;
+            cond.check(ctx).map_err(Mismatch::Condition)?;
         }
         Ok(())
     }
 
     /// Checks the event name and the conditions that can be decided on the event alone; the
     /// others wait for enrichment.
-    fn explain(&self, event_name: &str, fields: &Value) -> Result<(), String> {
+    fn explain(&self, event_name: &str, fields: &Value) -> Result<(), Mismatch> {
         if !self.events.iter().any(|p| glob_match(p, event_name)) {
-            return Err(format!(
-                "event `{event_name}` is not in events [{}]",
-                self.events.join(", ")
-            ));
+            return Err(Mismatch::NotInEvents {
+                event: event_name.to_string(),
+                events: self.events.join(", "),
+            });
         }
         for cond in self.when.iter().filter(|c| !is_deferred(c)) {
-            cond.check(fields).map_err(|f| format!("when: {f}"))?;
+            cond.check(fields).map_err(Mismatch::Condition)?;
         }
         Ok(())
     }
 }
 
+/// Why a rule does not fire for an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    #[error("event `{event}` is not in events [{events}]")]
+    NotInEvents { event: String, events: String },
+    #[error("when: {0}")]
+    Condition(condition::Failure),
+}
+
+/// A stored delivery's rule or action is no longer in the rules file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Gone {
+    #[error("rule `{0}` is no longer in the rules file")]
+    Rule(String),
+    #[error("rule `{rule}` no longer sends to `{channel}` as its action {number}")]
+    Action {
+        rule: String,
+        channel: String,
+        number: u32,
+    },
+}
+
 impl RuleSet {
     /// The rule and action a stored delivery was made for, if the rules file still has them
     /// as they were: the same rule sending to the same channel as its action `index`.
-    pub fn action(
-        &self,
-        rule: &str,
-        index: u32,
-        channel: &str,
-    ) -> Result<(&Rule, &Action), String> {
+    pub fn action(&self, rule: &str, index: u32, channel: &str) -> Result<(&Rule, &Action), Gone> {
         let Some(r) = self
             .rules
             .iter()
             .chain(&self.alerts)
             .find(|r| r.name == rule)
         else {
-            return Err(format!("rule `{rule}` is no longer in the rules file"));
+            return Err(Gone::Rule(rule.to_string()));
         };
         match r
             .notify
@@ -181,10 +198,11 @@ impl RuleSet {
             .filter(|a| a.channel == channel)
         {
             Some(a) => Ok((r, a)),
-            None => Err(format!(
-                "rule `{rule}` no longer sends to `{channel}` as its action {}",
-                index + 1
-            )),
+            None => Err(Gone::Action {
+                rule: rule.to_string(),
+                channel: channel.to_string(),
+                number: index + 1,
+            }),
         }
     }
 
@@ -205,7 +223,10 @@ impl RuleSet {
                         }
                         Verdict::Match(rule)
                     }
-                    Err(reason) => Verdict::NoMatch { rule, reason },
+                    Err(reason) => Verdict::NoMatch {
+                        rule,
+                        reason: reason.to_string(),
+                    },
                 }
             })
             .collect()

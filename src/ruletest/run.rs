@@ -65,13 +65,13 @@ pub async fn run_file(
 async fn run_case(config: &RuleSet, case: &Case) -> CaseResult {
     let event = match event(case) {
         Ok(e) => e,
-        Err(reason) => {
+        Err(unreadable) => {
             return CaseResult {
                 name: case.name.clone(),
                 failures: vec![super::Failure {
                     what: "event".into(),
                     expected: "a webhook event".into(),
-                    got: reason,
+                    got: crate::text::causes(&unreadable),
                     diff: None,
                 }],
             };
@@ -102,14 +102,30 @@ async fn run_case(config: &RuleSet, case: &Case) -> CaseResult {
 }
 
 /// The case's event, read again now (the file may have changed since the test file was read).
-fn event(case: &Case) -> Result<Event, String> {
+fn event(case: &Case) -> Result<Event, Unreadable> {
     let bytes = match &case.event {
-        EventSource::File(path) => {
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        }
-        EventSource::Inline(value) => serde_json::to_vec(value).map_err(|e| e.to_string())?,
+        EventSource::File(path) => std::fs::read(path).map_err(|source| Unreadable::File {
+            path: path.display().to_string(),
+            source,
+        })?,
+        EventSource::Inline(value) => serde_json::to_vec(value).map_err(Unreadable::Inline)?,
     };
-    Event::parse(&bytes).map_err(|e| e.to_string())
+    Event::parse(&bytes).map_err(Unreadable::Event)
+}
+
+/// A case's event that cannot be had.
+#[derive(Debug, thiserror::Error)]
+enum Unreadable {
+    #[error("cannot read {path}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the inline event is not JSON")]
+    Inline(#[source] serde_json::Error),
+    #[error(transparent)]
+    Event(crate::event::EventError),
 }
 
 /// Every rule and channel a case names exists in the rules: a misspelt name would otherwise

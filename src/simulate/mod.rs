@@ -147,7 +147,8 @@ async fn shaped(
             decision: None,
         });
     }
-    let plan = noise::plan(config, action, &context, now).map_err(Prepared::Dead)?;
+    let plan = noise::plan(config, action, &context, now)
+        .map_err(|e| Prepared::Dead(crate::text::causes(&e)))?;
     let (key, end, decision) = match &plan {
         noise::Plan::Digest { key, due, .. } => (key.as_str(), *due, Decision::Digest),
         noise::Plan::Hold { .. } => ("", now, Decision::Held),

@@ -26,7 +26,8 @@ pub(super) async fn converse(
     let Some(talk) = &job.action.conversation else {
         return Ok(None);
     };
-    let key = conversation::key(config, talk, ctx).map_err(Prepared::Dead)?;
+    let key = conversation::key(config, talk, ctx)
+        .map_err(|e| Prepared::Dead(crate::text::causes(&e)))?;
     let channel = job.action.channel.clone();
     let stored = match store {
         Some(s) => s

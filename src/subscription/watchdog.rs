@@ -68,11 +68,11 @@ impl Watchdog {
         };
         let found = match Client::new(so, self.http.clone()) {
             Ok(client) => find(&client, &so.watch.name).await.map(|w| (client, w)),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(Unseen::Client(e)),
         };
         let (client, hook) = match found {
             Ok(found) => found,
-            Err(problem) => return say_once(seen, problem),
+            Err(unseen) => return say_once(seen, crate::text::causes(&unseen)),
         };
         seen.problem = None;
         self.events(&client, &config, so, &hook, seen).await;
@@ -220,14 +220,25 @@ impl Watchdog {
 }
 
 /// The webhook with this name, or why there is none to look at.
-async fn find(client: &Client, name: &str) -> Result<Webhook, String> {
-    let hooks = client
-        .list()
-        .await
-        .map_err(|e| format!("watchdog cannot read SuperOffice's webhooks: {e}"))?;
-    hooks.into_iter().find(|w| w.name == name).ok_or_else(|| {
-        format!("SuperOffice has no webhook named `{name}`; create it with `herald superoffice register --url https://…/webhook`")
-    })
+async fn find(client: &Client, name: &str) -> Result<Webhook, Unseen> {
+    let hooks = client.list().await.map_err(Unseen::List)?;
+    hooks
+        .into_iter()
+        .find(|w| w.name == name)
+        .ok_or_else(|| Unseen::Missing(name.to_string()))
+}
+
+/// Why the watchdog cannot see herald's webhook.
+#[derive(Debug, thiserror::Error)]
+enum Unseen {
+    #[error(transparent)]
+    Client(super::client::ManageError),
+    #[error("watchdog cannot read SuperOffice's webhooks")]
+    List(#[source] super::client::ManageError),
+    #[error(
+        "SuperOffice has no webhook named `{0}`; create it with `herald superoffice register --url https://…/webhook`"
+    )]
+    Missing(String),
 }
 
 fn say_once(seen: &mut Seen, problem: String) {

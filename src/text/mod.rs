@@ -24,6 +24,18 @@ pub fn read_bounded(path: &Path, max: usize) -> std::io::Result<String> {
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
+/// An error and every cause under it, on one line: `cannot render the digest's key: …`.
+pub fn causes(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
 /// The text with every control character (C0, DEL, C1) shown as `\u{1b}`, so that printing
 /// data that came from a webhook cannot move the cursor, recolour or retitle a terminal.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {

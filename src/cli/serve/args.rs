@@ -151,46 +151,60 @@ pub struct Args {
 #[derive(Debug, Clone)]
 pub struct Nets(pub Vec<Net>);
 
-fn parse_public_url(s: &str) -> Result<url::Url, String> {
+/// A value given to `herald serve` that is not what its flag takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgError {
+    #[error("{0:?} is not an address like https://herald.example.com")]
+    Url(String),
+    #[error(transparent)]
+    Net(#[from] crate::ops::NetError),
+    #[error("{0:?} is not a duration like 500ms, 10s, 2m or 24h")]
+    Duration(String),
+    #[error("{0:?} is not a size like 1048576, 512KiB or 1MiB")]
+    Size(String),
+    #[error("{0:?}: unknown unit {1:?} (use KiB or MiB)")]
+    Unit(String, String),
+    #[error("{0:?} is too large")]
+    TooLarge(String),
+}
+
+fn parse_public_url(s: &str) -> Result<url::Url, ArgError> {
     match url::Url::parse(s) {
         Ok(u) if u.host_str().is_some() => Ok(u),
-        _ => Err(format!(
-            "{s:?} is not an address like https://herald.example.com"
-        )),
+        _ => Err(ArgError::Url(s.to_string())),
     }
 }
 
-fn parse_nets(s: &str) -> Result<Nets, String> {
-    s.split(',')
+fn parse_nets(s: &str) -> Result<Nets, ArgError> {
+    let nets = s
+        .split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::parse)
-        .collect::<Result<_, _>>()
-        .map(Nets)
+        .collect::<Result<_, _>>()?;
+    Ok(Nets(nets))
 }
 
-fn parse_duration_arg(s: &str) -> Result<Duration, String> {
-    parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration like 500ms, 10s, 2m or 24h"))
+fn parse_duration_arg(s: &str) -> Result<Duration, ArgError> {
+    parse_duration(s).ok_or_else(|| ArgError::Duration(s.to_string()))
 }
 
 /// `1048576`, `512KiB`, `1MiB`, `2MB`.
-pub fn parse_size(s: &str) -> Result<usize, String> {
+pub fn parse_size(s: &str) -> Result<usize, ArgError> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
-    let n: usize = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size like 1048576, 512KiB or 1MiB"))?;
-    let too_big = || format!("{s:?} is too large");
+    let n: usize = number.parse().map_err(|_| ArgError::Size(s.to_string()))?;
     let factor = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1000,
         "kib" => 1024,
         "m" | "mb" => 1_000_000,
         "mib" => 1024 * 1024,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use KiB or MiB)")),
+        _ => return Err(ArgError::Unit(s.to_string(), unit.to_string())),
     };
-    n.checked_mul(factor).ok_or_else(too_big)
+    n.checked_mul(factor)
+        .ok_or_else(|| ArgError::TooLarge(s.to_string()))
 }
 
 #[cfg(test)]
