@@ -342,11 +342,11 @@ fn days(d: &mut Decoder<'_>, entries: &Entries, what: &str) -> Option<Days> {
     };
     let mut out = Vec::new();
     for (item, name) in d.texts(n, &format!("{what}: days"))? {
-        match Days::parse_day(&name) {
-            Some(day) => out.push(day),
+        match Days::parse_item(&name) {
+            Some(days) => out.extend(days),
             None => {
                 let message = format!(
-                    "{what}: days: `{name}` is not a day; use mon, tue, wed, thu, fri, sat, sun"
+                    "{what}: days: `{name}` is not a day or a range of days; use mon, tue, wed, thu, fri, sat, sun (or monday … sunday), or a range like mon-fri"
                 );
                 d.sink.error(item.pos, message);
                 return None;

@@ -20,13 +20,35 @@ impl Days {
     pub const ALL: Days = Days(0b111_1111);
     pub const NAMES: [&'static str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-    /// `mon` … `sun` (or the whole English name).
+    pub const FULL_NAMES: [&'static str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+
+    /// `mon` … `sun`, or the whole English name (`monday`), in any case; nothing else
+    /// (`monkey` is not Monday). 0 is Monday.
     pub fn parse_day(name: &str) -> Option<u8> {
         let name = name.trim().to_ascii_lowercase();
         Days::NAMES
             .iter()
-            .position(|d| name.get(..3) == Some(d) && name.len() >= 3)
+            .zip(Days::FULL_NAMES)
+            .position(|(short, full)| name == *short || name == full)
             .map(|i| i as u8)
+    }
+
+    /// A day (`wed`) or a range of days (`mon-fri`; `fri-mon` runs over the week's end).
+    pub fn parse_item(text: &str) -> Option<Vec<u8>> {
+        let Some((from, to)) = text.split_once('-') else {
+            return Days::parse_day(text).map(|d| vec![d]);
+        };
+        let (from, to) = (Days::parse_day(from)?, Days::parse_day(to)?);
+        let len = (to + 7 - from) % 7 + 1;
+        Some((0..len).map(|i| (from + i) % 7).collect())
     }
 
     pub fn of(days: impl IntoIterator<Item = u8>) -> Days {
@@ -184,6 +206,24 @@ pub fn instant(zone: &TimeZone, date: Date, clock: Clock) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_names_are_read_strictly_with_ranges_over_the_weeks_end() {
+        let cases: [(&str, Option<Vec<u8>>); 9] = [
+            ("mon", Some(vec![0])),
+            ("Wednesday", Some(vec![2])),
+            ("mon-fri", Some(vec![0, 1, 2, 3, 4])),
+            ("fri-mon", Some(vec![4, 5, 6, 0])),
+            ("sat-sat", Some(vec![5])),
+            ("monkey", None),
+            ("mo", None),
+            ("mon-funday", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(Days::parse_item(text), want, "{text:?}");
+        }
+    }
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -19,6 +19,7 @@ mod operations;
 mod readme;
 mod replicas;
 mod ruletests;
+mod schedule;
 mod secrets;
 mod signin;
 mod ui;
