@@ -15,7 +15,7 @@ use jiff::tz::TimeZone;
 
 use super::decode::{Decoder, Entries, get};
 use super::diag::did_you_mean;
-use super::schedule::{ActiveHours, Clock, Days, Span, Times, parse_clock};
+use super::schedule::{ActiveHours, Clock, Days, END_OF_DAY, Span, Times, parse_clock, show_clock};
 use super::yaml::{Kind as NodeKind, Node, Pos};
 
 /// The keys noise control adds to an action or a channel.
@@ -224,13 +224,20 @@ fn active_hours(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<ActiveHo
         d.sink.error(node.pos, format!("{what} is empty"));
         return None;
     }
-    let spans: Vec<Option<Span>> = items.iter().map(|n| span(d, n, &what)).collect();
+    let spans: Vec<Option<Span>> = items.iter().map(|n| span(d, n, &what, false)).collect();
     Some(ActiveHours {
         spans: spans.into_iter().collect::<Option<_>>()?,
     })
 }
 
-fn span(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Span> {
+/// The `time:` of a condition: a span whose `from` and `to` may be left out (the whole day).
+pub fn time_span(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Span> {
+    span(d, node, what, true)
+}
+
+/// `{ timezone, days, from, to }`; with `whole_day`, `from` and `to` default to the day's
+/// start and end.
+fn span(d: &mut Decoder<'_>, node: &Node, what: &str, whole_day: bool) -> Option<Span> {
     let entries = d.map(node, what)?;
     d.only_keys(entries, &["timezone", "days", "from", "to"], what);
     let (zone, zone_name) = zone(d, entries, node, what);
@@ -248,6 +255,7 @@ fn span(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Span> {
             };
             clock(d, n, &text, &format!("{what}: {key}"))
         }
+        None if whole_day => Some(if key == "from" { 0 } else { END_OF_DAY }),
         None => {
             d.sink.error(
                 node.pos,
@@ -275,7 +283,7 @@ fn span(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Span> {
 /// A span runs forward from `from` to `to`; past midnight only when `to` says so (`+1`), so a
 /// swapped pair is caught rather than taken for a night shift.
 fn order(from: Clock, to: Clock, next_day: bool) -> Result<(), Order> {
-    let (f, t) = (show(from), show(to));
+    let (f, t) = (show_clock(from), show_clock(to));
     match (from.cmp(&to), next_day) {
         (std::cmp::Ordering::Equal, false) => Err(Order::Same),
         (std::cmp::Ordering::Less, false) => Ok(()),
@@ -283,10 +291,6 @@ fn order(from: Clock, to: Clock, next_day: bool) -> Result<(), Order> {
         (std::cmp::Ordering::Greater, false) => Err(Order::Swapped { from: f, to: t }),
         (_, true) => Err(Order::TooLong { from: f, to: t }),
     }
-}
-
-fn show(c: Clock) -> String {
-    format!("{:02}:{:02}", c / 3600, c % 3600 / 60)
 }
 
 /// A span whose `from` and `to` do not make a span of less than a day.

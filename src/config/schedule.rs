@@ -58,6 +58,19 @@ impl Days {
     pub fn contains(self, day: Weekday) -> bool {
         self.0 & (1 << day.to_monday_zero_offset()) != 0
     }
+
+    /// The days, by their short names, Monday first.
+    pub fn names(self) -> Vec<&'static str> {
+        (0..7)
+            .filter(|d| self.0 & (1 << d) != 0)
+            .map(|d| Days::NAMES[d])
+            .collect()
+    }
+}
+
+/// `08:00`, `24:00`.
+pub fn show_clock(c: Clock) -> String {
+    format!("{:02}:{:02}", c / 3600, c % 3600 / 60)
 }
 
 /// Seconds since midnight, 0 to 86,400 (`24:00`, the end of the day).

@@ -10,6 +10,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::values::op_holds;
+use crate::config::schedule::Span;
 
 /// A dotted path into the event, such as `FieldValues.contact_id` or `Changes.0`.
 #[derive(Debug, Clone)]
@@ -97,7 +98,12 @@ impl Op {
 
 #[derive(Debug, Clone)]
 pub enum Condition {
-    Field { path: FieldPath, op: Op },
+    Field {
+        path: FieldPath,
+        op: Op,
+    },
+    /// The event's `Timestamp` falls in this span (days and hours, in a time zone).
+    Time(Span),
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
@@ -137,6 +143,26 @@ impl Condition {
                     })
                 }
             }
+            Condition::Time(span) => {
+                let at = ctx
+                    .get("Timestamp")
+                    .and_then(Value::as_str)
+                    .and_then(crate::event::time::parse);
+                match at {
+                    Some(at) if span.is_open(at) => Ok(()),
+                    Some(at) => Err(Failure {
+                        condition: self.to_string(),
+                        seen: at
+                            .to_zoned_datetime(span.zone.clone())
+                            .strftime("%a %Y-%m-%d %H:%M")
+                            .to_string(),
+                    }),
+                    None => Err(Failure {
+                        condition: self.to_string(),
+                        seen: "no Timestamp".into(),
+                    }),
+                }
+            }
             Condition::All(items) => items.iter().try_for_each(|c| c.check(ctx)),
             Condition::Any(items) => {
                 let mut first = None;
@@ -170,6 +196,7 @@ impl Condition {
     pub fn fields(&self) -> Vec<&FieldPath> {
         match self {
             Condition::Field { path, .. } => vec![path],
+            Condition::Time(_) => Vec::new(),
             Condition::All(items) | Condition::Any(items) => {
                 items.iter().flat_map(Condition::fields).collect()
             }
@@ -202,6 +229,14 @@ impl fmt::Display for Condition {
             Condition::All(items) => write_list(f, "all", items),
             Condition::Any(items) => write_list(f, "any", items),
             Condition::Not(inner) => write!(f, "not ({inner})"),
+            Condition::Time(span) => write!(
+                f,
+                "time on {} {}-{} {}",
+                span.days.names().join(","),
+                crate::config::schedule::show_clock(span.from),
+                crate::config::schedule::show_clock(span.to),
+                span.zone_name
+            ),
         }
     }
 }

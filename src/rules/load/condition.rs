@@ -28,8 +28,11 @@ impl Loader {
         if let Some(combinator) = COMBINATORS.iter().find(|c| get(entries, c).is_some()) {
             return self.combined(entries, combinator, node, label);
         }
+        if let Some(span) = get(entries, "time") {
+            return self.time(entries, span, node, label);
+        }
         let mut allowed = COMBINATORS.to_vec();
-        allowed.push("field");
+        allowed.extend(["field", "time"]);
         allowed.extend(Op::NAMES);
         self.d()
             .only_keys(entries, &allowed, &format!("{label}: condition"));
@@ -51,6 +54,26 @@ impl Loader {
         };
         let op = self.op(&op_key.name, arg, &format!("{label}: {}", op_key.name))?;
         Some(Condition::Field { path, op })
+    }
+
+    /// `time: { days, timezone, from, to }`, standing alone in its condition: the event's
+    /// `Timestamp` in that time zone.
+    fn time(
+        &mut self,
+        entries: &Entries,
+        span: &Node,
+        node: &Node,
+        label: &str,
+    ) -> Option<Condition> {
+        if entries.len() != 1 {
+            self.sink.error(
+                node.pos,
+                format!("{label}: `time` must stand alone in its condition; combine it with others under `all:` or `any:`"),
+            );
+            return None;
+        }
+        let what = format!("{label}: time");
+        crate::config::noise::time_span(&mut self.d(), span, &what).map(Condition::Time)
     }
 
     /// `all:`, `any:` or `not:`, standing alone in its condition.
