@@ -64,10 +64,10 @@ fn summary(config: &RuleSet, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     writeln!(
         out,
-        "{}: OK, {} rules, {} channels{warnings}",
+        "{}: OK, {}, {}{warnings}",
         config.file.display(),
-        config.rules.len(),
-        config.channels.len()
+        crate::text::count(config.rules.len(), "rule", "rules"),
+        crate::text::count(config.channels.len(), "channel", "channels")
     )?;
     Ok(())
 }

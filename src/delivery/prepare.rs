@@ -88,7 +88,13 @@ pub async fn enriched(
 pub fn render(config: &RuleSet, job: &Job<'_>, ctx: &TemplateContext) -> Prepared {
     let rendered = match job.action.template.render(&config.renderer, ctx) {
         Ok(r) => r,
-        Err(e) => return Prepared::Dead(format!("cannot render the message: {e}")),
+        Err(e) => {
+            let what = match &job.action.template_name {
+                Some(name) => format!("template `{name}`"),
+                None => "the message".to_string(),
+            };
+            return Prepared::Dead(format!("cannot render {what}: {e}"));
+        }
     };
     Prepared::Ready(Ready {
         outgoing: Outgoing {

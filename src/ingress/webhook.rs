@@ -95,7 +95,8 @@ fn accepted(app: &AppState, event: &Event, matched: &[&Rule], count: usize) -> R
         deliveries = count,
         "event accepted"
     );
-    (StatusCode::OK, format!("accepted: {count} deliveries\n")).into_response()
+    let deliveries = crate::text::count(count, "delivery", "deliveries");
+    (StatusCode::OK, format!("accepted: {deliveries}\n")).into_response()
 }
 
 /// A 200 that delivers nothing, counted and logged.

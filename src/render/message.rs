@@ -66,10 +66,29 @@ pub struct FileProblem {
 /// a Teams template that is not an Adaptive Card.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderFailure {
-    #[error("template failed: {0}")]
+    #[error("template failed: {}", explain(.0))]
     Template(#[from] RenderError),
     #[error("rendered message is invalid: {0}")]
     Invalid(String),
+}
+
+/// A render error in words for people: where in the template, and what, without the
+/// library's "Unnamed template" or Rust's `Some(…)`.
+pub fn explain(e: &RenderError) -> String {
+    use handlebars::RenderErrorReason as Reason;
+    let what = match e.reason() {
+        Reason::MissingVariable(Some(path)) => {
+            format!("`{path}` is not in this event's data")
+        }
+        Reason::MissingVariable(None) => {
+            "a name the template uses is not in this event's data".into()
+        }
+        other => other.to_string(),
+    };
+    match (e.line_no, e.column_no) {
+        (Some(line), Some(column)) => format!("line {line}, column {column}: {what}"),
+        _ => what,
+    }
 }
 
 /// The largest template file herald reads; each template string in it is bounded again by

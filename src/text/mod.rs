@@ -24,6 +24,14 @@ pub fn read_bounded(path: &Path, max: usize) -> std::io::Result<String> {
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
+/// `1 rule`, `3 rules`, `0 deliveries`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
 /// An error and every cause under it, on one line: `cannot render the digest's key: …`.
 pub fn causes(e: &dyn std::error::Error) -> String {
     let mut line = e.to_string();

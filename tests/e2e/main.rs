@@ -23,3 +23,4 @@ mod schedule;
 mod secrets;
 mod signin;
 mod ui;
+mod wording;

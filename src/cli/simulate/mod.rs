@@ -50,6 +50,22 @@ pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    if let Some(dir) = &args.api_responses {
+        if !dir.is_dir() {
+            eprintln!(
+                "herald: --api-responses {}: no such folder of saved SuperOffice answers",
+                dir.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+        if config.superoffice.is_none() {
+            eprintln!(
+                "herald: warning: the answers in {} are unused: {} has no `superoffice:` section, so nothing is enriched",
+                dir.display(),
+                args.rules.rules.display()
+            );
+        }
+    }
     let bytes = std::fs::read(&args.event)
         .with_context(|| format!("cannot read {}", args.event.display()))?;
     let event = Event::parse(&bytes)

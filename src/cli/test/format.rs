@@ -55,10 +55,11 @@ fn case(s: &mut String, c: &CaseResult) {
     }
 }
 
-/// Continuation lines of a long value, indented under its first.
+/// Continuation lines of a long value, indented under its first; control characters within
+/// a line escaped (an email's lines stay lines).
 fn indent(text: &str) -> String {
-    escape_controls(text)
-        .lines()
+    text.lines()
+        .map(|line| escape_controls(line).into_owned())
         .collect::<Vec<_>>()
         .join("\n                 ")
 }
@@ -195,4 +196,18 @@ fn counts(outcomes: &[FileOutcome]) -> (usize, usize, usize) {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multi_line_value_keeps_its_lines_and_escapes_the_rest() {
+        let shown = indent("Subject: Quote 1042\nHello\u{1b}[31m\r\nBye");
+        assert_eq!(
+            shown,
+            "Subject: Quote 1042\n                 Hello\\u{1b}[31m\n                 Bye"
+        );
+    }
 }
