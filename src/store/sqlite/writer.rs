@@ -111,6 +111,9 @@ fn serve(mut conn: Connection, opened: &Opened, inbox: &mpsc::Receiver<Job>) {
 /// so a claim sees what the same batch stored. An error rolls the whole batch back, and so does
 /// a database file that is no longer the one opened.
 fn apply(conn: &mut Connection, opened: &Opened, batch: &Batch) -> Result<Applied> {
+    // Before: statements on a replaced file fail with SQLite's own puzzling errors ("no such
+    // table"); after: it may be replaced while the batch runs.
+    opened.check()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let accepted = super::write::accept(&tx, &batch.accepts)?;
     let recorded = super::record::record(&tx, &batch.records)?;
