@@ -143,26 +143,7 @@ impl Condition {
                     })
                 }
             }
-            Condition::Time(span) => {
-                let at = ctx
-                    .get("Timestamp")
-                    .and_then(Value::as_str)
-                    .and_then(crate::event::time::parse);
-                match at {
-                    Some(at) if span.is_open(at) => Ok(()),
-                    Some(at) => Err(Failure {
-                        condition: self.to_string(),
-                        seen: at
-                            .to_zoned_datetime(span.zone.clone())
-                            .strftime("%a %Y-%m-%d %H:%M")
-                            .to_string(),
-                    }),
-                    None => Err(Failure {
-                        condition: self.to_string(),
-                        seen: "no Timestamp".into(),
-                    }),
-                }
-            }
+            Condition::Time(span) => self.check_time(span, ctx),
             Condition::All(items) => items.iter().try_for_each(|c| c.check(ctx)),
             Condition::Any(items) => {
                 let mut first = None;
@@ -190,6 +171,26 @@ impl Condition {
                 Err(_) => Ok(()),
             },
         }
+    }
+
+    /// `time:`: the event's `Timestamp` in the span, else what time it was there.
+    fn check_time(&self, span: &Span, ctx: &Value) -> Result<(), Failure> {
+        let at = ctx
+            .get("Timestamp")
+            .and_then(Value::as_str)
+            .and_then(crate::event::time::parse);
+        let seen = match at {
+            Some(at) if span.is_open(at) => return Ok(()),
+            Some(at) => at
+                .to_zoned_datetime(span.zone.clone())
+                .strftime("%a %Y-%m-%d %H:%M")
+                .to_string(),
+            None => "no Timestamp".into(),
+        };
+        Err(Failure {
+            condition: self.to_string(),
+            seen,
+        })
     }
 
     /// Every field path this condition reads, for checking them against what an event has.
