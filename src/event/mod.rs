@@ -119,15 +119,31 @@ impl Event {
     /// of retries gets a new one: two events with the same content are one event sent twice.
     pub fn content_key(&self) -> String {
         use sha2::Digest;
+        use std::fmt::Write as _;
         let fields = self.fields();
-        let content: Vec<&Value> = CONTENT
-            .iter()
-            .map(|k| fields.get(*k).unwrap_or(&Value::Null))
-            .collect();
-        let digest = sha2::Sha256::digest(
-            Value::from(content.into_iter().cloned().collect::<Vec<_>>()).to_string(),
-        );
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        let content: [&Value; 6] = CONTENT.map(|k| fields.get(k).unwrap_or(&Value::Null));
+        // Serialized straight into the hash: no copy of the event's values.
+        let mut hasher = HashWriter(sha2::Sha256::new());
+        serde_json::to_writer(&mut hasher, &content).expect("JSON values serialize");
+        let mut key = String::with_capacity(64);
+        for b in hasher.0.finalize() {
+            let _ = write!(key, "{b:02x}");
+        }
+        key
+    }
+}
+
+/// Bytes written into a SHA-256 hash.
+struct HashWriter(sha2::Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.0, buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
