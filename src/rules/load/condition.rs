@@ -65,15 +65,34 @@ impl Loader {
         node: &Node,
         label: &str,
     ) -> Option<Condition> {
-        if entries.len() != 1 {
-            self.sink.error(
-                node.pos,
-                format!("{label}: `time` must stand alone in its condition; combine it with others under `all:` or `any:`"),
-            );
-            return None;
-        }
+        self.alone(
+            entries,
+            node,
+            label,
+            "time",
+            "combine it with others under `all:` or `any:`",
+        )?;
         let what = format!("{label}: time");
         crate::config::noise::time_span(&mut self.d(), span, &what).map(Condition::Time)
+    }
+
+    /// `key` is the condition's only key, or an error says what to do instead.
+    fn alone(
+        &mut self,
+        entries: &Entries,
+        node: &Node,
+        label: &str,
+        key: &str,
+        instead: &str,
+    ) -> Option<()> {
+        if entries.len() == 1 {
+            return Some(());
+        }
+        self.sink.error(
+            node.pos,
+            format!("{label}: `{key}` must stand alone in its condition; {instead}"),
+        );
+        None
     }
 
     /// `all:`, `any:` or `not:`, standing alone in its condition.
@@ -84,13 +103,7 @@ impl Loader {
         node: &Node,
         label: &str,
     ) -> Option<Condition> {
-        if entries.len() != 1 {
-            self.sink.error(
-                node.pos,
-                format!("{label}: `{combinator}` must stand alone in its condition; put the others inside it"),
-            );
-            return None;
-        }
+        self.alone(entries, node, label, combinator, "put the others inside it")?;
         let inner = get(entries, combinator)?;
         match combinator {
             "not" => Some(Condition::Not(Box::new(self.condition(inner, label)?))),
