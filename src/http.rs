@@ -52,14 +52,7 @@ pub fn transport_error(e: reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let e = e.without_url();
-    let mut reason = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        reason.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    reason
+    format!("{kind}: {}", crate::text::causes(&e.without_url()))
 }
 
 /// The longest `Retry-After` read from any answer; the channel's retry policy caps it further
