@@ -4,6 +4,7 @@
 //! operator's terminal. Every control character in a line is written as `\u{…}`, except the
 //! newline that ends it and, when the output is a terminal, the colour codes herald writes.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 /// Makes a writer per log line for `tracing_subscriber`.
@@ -41,22 +42,26 @@ impl Write for Line {
 }
 
 /// The text with its control characters escaped, but for a final newline (and `ESC` when
-/// `ansi`).
-fn escaped(text: &str, ansi: bool) -> String {
+/// `ansi`); borrowed, with no copy, when there is nothing to escape (most lines).
+fn escaped(text: &str, ansi: bool) -> Cow<'_, str> {
     let (body, end) = match text.strip_suffix('\n') {
         Some(body) => (body, "\n"),
         None => (text, ""),
     };
+    let escapes = |c: char| c.is_control() && !(ansi && c == '\u{1b}');
+    if !body.chars().any(escapes) {
+        return Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len() + 8);
     for c in body.chars() {
-        if c.is_control() && !(ansi && c == '\u{1b}') {
+        if escapes(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
         }
     }
     out.push_str(end);
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
