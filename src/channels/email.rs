@@ -45,11 +45,17 @@ impl Email {
     ) -> Result<(lettre::Message, Option<Thread>), SendError> {
         let (mut builder, thread) = self.threaded(body, out.conversation.as_deref());
         builder = builder.from(self.spec.from.clone());
-        for rcpt in out.to.as_deref().unwrap_or(&self.spec.to) {
-            builder = builder.to(rcpt.clone());
+        let Some(rcpt) = out.recipients.as_deref().filter(|r| !r.is_empty()) else {
+            return Err(SendError::Permanent {
+                reason: "the email has no recipient".into(),
+                status: None,
+            });
+        };
+        for to in &rcpt.to {
+            builder = builder.to(to.clone());
         }
-        for rcpt in &self.spec.cc {
-            builder = builder.cc(rcpt.clone());
+        for cc in &rcpt.cc {
+            builder = builder.cc(cc.clone());
         }
         if let Some(reply_to) = &self.spec.reply_to {
             builder = builder.reply_to(reply_to.clone());

@@ -6,13 +6,12 @@ pub mod file;
 pub mod json;
 pub mod slack;
 mod slack_api;
+mod slack_users;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-
-use lettre::message::Mailbox;
 
 use crate::config::channel::{ChannelSpec, Kind, KindSpec, SlackSpec};
 use crate::config::conversation::Mode;
@@ -27,8 +26,8 @@ pub struct Outgoing {
     pub message: Message,
     pub event_id: String,
     pub rule: String,
-    /// Email only: recipients that replace the channel's `to`.
-    pub to: Option<Vec<Mailbox>>,
+    /// Email only: the addresses this message goes to, resolved for its event.
+    pub recipients: Option<Box<crate::render::recipients::Addressed>>,
     /// Part of a conversation: where it stands.
     pub conversation: Option<Box<Turn>>,
 }
@@ -105,6 +104,12 @@ pub(crate) fn wrong_message(kind: Kind) -> SendError {
 /// A destination. Implementations classify their own failures.
 pub trait Destination: Send + Sync {
     fn send<'a>(&'a self, out: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>>;
+
+    /// The Slack user with this address, for `{{slack_mention}}`: only a Slack app (a bot
+    /// token) can ask; every other destination knows nobody.
+    fn slack_user<'a>(&'a self, _email: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async { None })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

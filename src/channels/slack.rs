@@ -15,6 +15,7 @@ use tokio::sync::OnceCell;
 
 use super::file::FileSink;
 use super::slack_api::{Api, ApiError};
+use super::slack_users::Directory;
 use super::{BoxFuture, Delivered, Destination, Outgoing, SendError, Thread, Turn, wrong_message};
 use crate::config::channel::{self, Endpoint, Kind};
 use crate::render::message::Message;
@@ -25,6 +26,8 @@ pub struct SlackApp {
     sink: Sink,
     /// The channel's ID, once known.
     id: OnceCell<String>,
+    /// Users looked up by address, for mentions.
+    users: Directory,
 }
 
 enum Sink {
@@ -58,6 +61,7 @@ impl SlackApp {
             channel: app.channel.clone(),
             sink,
             id: OnceCell::new(),
+            users: Directory::default(),
         }
     }
 
@@ -197,6 +201,15 @@ impl Destination for SlackApp {
                     let detail = format!("posted message {} in {}", posted.ts, posted.channel);
                     Ok(delivered(detail, first.as_ref().map(|_| thread(posted))))
                 }
+            }
+        })
+    }
+
+    fn slack_user<'a>(&'a self, email: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            match &self.sink {
+                Sink::Api(api) => self.users.user(api, email).await,
+                Sink::File(_) => None,
             }
         })
     }

@@ -183,7 +183,7 @@ fn error(method: &str, code: &str, status: u16, retry_after: Option<Duration>) -
         "is_archived" => "the channel is archived: unarchive it or choose another",
         "msg_too_long" => "the message is too long for Slack: shorten the template",
         "missing_scope" => {
-            "the app lacks a scope: add chat:write (and channels:read, groups:read for #names), then reinstall"
+            "the app lacks a scope: add chat:write (and channels:read, groups:read for #names; users:read.email for slack_mention), then reinstall"
         }
         "no_text" | "invalid_blocks" | "invalid_blocks_format" | "invalid_arguments" => {
             "Slack refused the message's shape: check the template with herald simulate"

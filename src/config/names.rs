@@ -19,10 +19,24 @@ pub const ENRICHED: &[&str] = &[
     "contact",
     "person",
     "owner",
+    "changed_by",
     "lines",
     "links",
     "enriched",
 ];
+
+/// The people's addresses enrichment can add (`owner.email`, ...): each costs a call or two
+/// more (Associate → Person, whose `Emails` of lowest `Rank` wins), so they are fetched only
+/// when a template, condition or recipient reads them.
+pub const EMAILS: &[&str] = &["owner.email", "person.email", "changed_by.email"];
+
+/// A name's top-level part: `owner` of `owner.email`, `lines` of `lines/0`.
+pub fn root_of(path: &str) -> &str {
+    path.split(['.', '/', '['])
+        .next()
+        .unwrap_or(path)
+        .trim_matches(['[', ']'])
+}
 
 /// The names a digest's message adds: the events it holds (each with the context its own
 /// message would have), how many, the digest's key, and its window (`window.start`,
@@ -51,11 +65,12 @@ pub fn enriched_for(entity: &str) -> &'static [&'static str] {
             "contact",
             "person",
             "owner",
+            "changed_by",
             "links",
         ],
-        "sale" => &["sale", "contact", "person", "owner", "links"],
-        "contact" => &["contact", "links"],
-        "person" => &["person", "links"],
+        "sale" => &["sale", "contact", "person", "owner", "changed_by", "links"],
+        "contact" => &["contact", "changed_by", "links"],
+        "person" => &["person", "changed_by", "links"],
         _ => &[],
     }
 }
@@ -70,9 +85,18 @@ pub fn is_enriched(name: &str) -> bool {
 pub struct Needs(BTreeSet<&'static str>);
 
 impl Needs {
-    pub fn add(&mut self, root: &str) {
+    /// Notes what a name (`owner.email`, `contact.Name`, `quote`) needs fetched.
+    pub fn add(&mut self, path: &str) {
+        let root = root_of(path);
         if let Some(known) = ENRICHED.iter().find(|r| **r == root) {
             self.0.insert(known);
+        }
+        let rest = path.trim_start_matches("this.");
+        if let Some(email) = EMAILS.iter().find(|e| {
+            rest.strip_prefix(**e)
+                .is_some_and(|tail| tail.is_empty() || tail.starts_with(['.', '/']))
+        }) {
+            self.0.insert(email);
         }
     }
 

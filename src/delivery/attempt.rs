@@ -12,6 +12,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::{error, warn};
 
 use super::Dispatcher;
+use super::prepare::Ready;
 use super::retry::{Decision, decide};
 use super::said::Said;
 use crate::channels::SendError;
@@ -208,7 +209,7 @@ impl Dispatcher {
             Ok(ready) => ready,
             Err(outcome) => return outcome,
         };
-        for note in &ready.truncated {
+        for note in ready.truncated.iter().chain(&recipient_notes(&ready)) {
             warn!(
                 event_id = c.event_id.as_str(),
                 rule = c.rule.as_str(),
@@ -228,7 +229,11 @@ impl Dispatcher {
                 if let Some(turn) = &ready.outgoing.conversation {
                     self.remember(c, turn, &done).await;
                 }
-                let detail = t.runtime.config.redactor.redact(&done.detail);
+                let detail = t
+                    .runtime
+                    .config
+                    .redactor
+                    .redact(&with_notes(done.detail, &ready));
                 Outcome {
                     attempt: Some(Box::new(t.attempt(
                         AttemptOutcome::Sent,
@@ -300,5 +305,25 @@ impl Dispatcher {
             .enrichment_errors
             .get_or_create(&EnrichLabels { kind })
             .inc();
+    }
+}
+
+/// Recipients a message went without (no address, or outside `allowed_domains`).
+fn recipient_notes(ready: &Ready) -> Vec<String> {
+    ready
+        .outgoing
+        .recipients
+        .as_deref()
+        .map(|r| r.notes_text())
+        .unwrap_or_default()
+}
+
+/// What the destination said, and who the message went without: the attempt's record.
+fn with_notes(detail: String, ready: &Ready) -> String {
+    let notes = recipient_notes(ready);
+    if notes.is_empty() {
+        detail
+    } else {
+        format!("{detail}; {}", notes.join("; "))
     }
 }

@@ -12,6 +12,7 @@ use super::prepare::{self, Job, Prepared, Ready};
 use super::said::Said;
 use crate::event::Event;
 use crate::render::context::TemplateContext;
+use crate::render::mention;
 use crate::rules::{Action, Rule};
 use crate::store::{DigestContent, Join, Joined, Next, now_ms};
 
@@ -85,7 +86,7 @@ impl Dispatcher {
                 };
                 let (start, end) = self.join(t, join).await?;
                 let one = single(action, ctx, &key, time(start), time(end));
-                self.ready(t, prepare::render(config, &job, &one))
+                self.rendered(t, &job, &one).await
             }
         }
     }
@@ -102,7 +103,7 @@ impl Dispatcher {
             Some(talk) => Some(Box::new(self.converse(t, talk, event, &mut ctx).await?)),
             None => None,
         };
-        let mut ready = self.ready(t, prepare::render(&t.runtime.config, job, &ctx))?;
+        let mut ready = self.rendered(t, job, &ctx).await?;
         ready.outgoing.conversation = turn;
         Ok(ready)
     }
@@ -176,7 +177,31 @@ impl Dispatcher {
             ));
         };
         let job = t.job(&event, rule, action, time(content.opened_at));
-        self.ready(t, prepare::render(&t.runtime.config, &job, &ctx))
+        self.rendered(t, &job, &ctx).await
+    }
+
+    /// The message rendered; one that mentions people in Slack is rendered again once its
+    /// channel has looked them up ([`crate::render::mention`]).
+    async fn rendered(
+        &self,
+        t: &Try<'_>,
+        job: &Job<'_>,
+        ctx: &TemplateContext,
+    ) -> Result<Ready, Outcome> {
+        let config = &t.runtime.config;
+        let (prepared, mentioned) = mention::collect(|| prepare::render(config, job, ctx));
+        let destination = t.runtime.destinations.get(&t.c.channel);
+        let (false, Some(destination)) = (mentioned.is_empty(), destination) else {
+            return self.ready(t, prepared);
+        };
+        let mut users = mention::Users::new();
+        for email in mentioned {
+            if let Some(id) = destination.slack_user(&email).await {
+                users.insert(email, id);
+            }
+        }
+        let prepared = mention::with_users(users, || prepare::render(config, job, ctx));
+        self.ready(t, prepared)
     }
 
     fn ready(&self, t: &Try<'_>, prepared: Prepared) -> Result<Ready, Outcome> {

@@ -96,12 +96,23 @@ pub fn render(config: &RuleSet, job: &Job<'_>, ctx: &TemplateContext) -> Prepare
             return Prepared::Dead(format!("cannot render {what}: {e}"));
         }
     };
+    let recipients = match &job.action.recipients {
+        Some(r) => {
+            let addressed = r.resolve(&config.renderer, ctx);
+            if addressed.is_empty() {
+                let reason = format!("no recipient left: {}", addressed.notes_text().join("; "));
+                return Prepared::Skip(reason);
+            }
+            Some(Box::new(addressed))
+        }
+        None => None,
+    };
     Prepared::Ready(Ready {
         outgoing: Outgoing {
             message: rendered.message,
             event_id: job.event.id().to_string(),
             rule: job.rule.name.clone(),
-            to: job.action.to.clone(),
+            recipients,
             conversation: None,
         },
         truncated: rendered.truncated,

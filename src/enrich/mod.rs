@@ -1,13 +1,15 @@
 //! Enrichment: SuperOffice events carry only ids, so before rendering herald asks the REST API
 //! for what a message needs (the quote, its version and alternative, the sale, the customer,
 //! the owner) and adds it to the template context and to rule conditions under `quote`,
-//! `version`, `alternative`, `sale`, `contact`, `person`, `owner`, `lines`.
+//! `version`, `alternative`, `sale`, `contact`, `person`, `owner`, `changed_by`, `lines`, and
+//! the people's addresses (`owner.email`...; see `people.rs`).
 //!
 //! Only what a rule uses is fetched: the names its conditions and templates read decide the
 //! calls. `enriched` says whether the data is there (false when enrichment failed or is off).
 
 pub mod api;
 mod links;
+mod people;
 mod quote;
 pub mod signin;
 pub mod wire;
@@ -72,6 +74,7 @@ impl Enricher {
             }
             _ => {}
         }
+        self.people(tenant, event, needs, &mut out).await?;
         Ok(out)
     }
 
@@ -206,8 +209,11 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/api");
         let enricher = Enricher::new(Api::from_files(spec, dir), Redactor::new(Vec::new()));
         let mut needs = Needs::default();
-        for root in crate::config::names::ENRICHED {
-            needs.add(root);
+        for name in crate::config::names::ENRICHED
+            .iter()
+            .chain(crate::config::names::EMAILS)
+        {
+            needs.add(name);
         }
         let got = enricher
             .enrich(&sample::event("quote.ordered"), &needs)

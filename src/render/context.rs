@@ -28,7 +28,7 @@ impl TemplateContext {
 
     /// The context of a digest's message: at the root the latest event's fields (and its
     /// enrichment), and `events` (each the context its own message would have), `count`, `key`
-    /// and `window` (`start`, `end`). A single message of an action with a digest has the same
+    /// and `window` (`start`, `end`, `spans_days`). A single message of an action with a digest has the same
     /// shape, with itself as the one event. `None` for no events.
     pub fn digest(
         members: &[TemplateContext],
@@ -38,23 +38,30 @@ impl TemplateContext {
     ) -> Option<TemplateContext> {
         let latest = members.last()?;
         let mut digest = latest.clone();
+        let window = window(start, end);
         let events: Vec<Value> = members
             .iter()
-            .map(|m| Value::Object(m.value.clone()))
+            .map(|m| {
+                let mut item = m.value.clone();
+                item.insert("window".into(), window.clone());
+                Value::Object(item)
+            })
             .collect();
         digest.insert("count", json!(events.len()));
         digest.insert("events", Value::Array(events));
         digest.insert("key", Value::String(key.to_string()));
-        digest.insert(
-            "window",
-            json!({ "start": start.to_string(), "end": end.to_string() }),
-        );
+        digest.insert("window", window);
         Some(digest)
     }
 
     /// Adds or replaces a top-level name (the seam for enrichment).
     pub fn insert(&mut self, key: &str, value: Value) {
         self.value.insert(key.to_string(), value);
+    }
+
+    /// One top-level name's value.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.value.get(key)
     }
 
     /// The whole context as one JSON object, for checking conditions against it.
@@ -74,6 +81,18 @@ impl TemplateContext {
     pub fn to_handlebars(&self) -> handlebars::Context {
         handlebars::Context::from(Value::Object(self.value.clone()))
     }
+}
+
+/// A digest's window: `start`, `end`, and `spans_days` when they fall on different dates
+/// (UTC, as the `date` helper shows them by default), so a template can add the date to times.
+/// Every event of the digest carries it too, for templates that list them.
+fn window(start: Timestamp, end: Timestamp) -> Value {
+    let day = |t: Timestamp| t.as_second().div_euclid(86_400);
+    json!({
+        "start": start.to_string(),
+        "end": end.to_string(),
+        "spans_days": day(start) != day(end),
+    })
 }
 
 /// One step of a conversation as its messages' context shows it.

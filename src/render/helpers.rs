@@ -21,13 +21,36 @@ pub fn register(hb: &mut Handlebars<'static>) {
     hb.register_helper("upper", Box::new(Case(true)));
     hb.register_helper("lower", Box::new(Case(false)));
     hb.register_helper("truncate", Box::new(Truncate));
+    hb.register_helper("slack_mention", Box::new(super::mention::SlackMention));
 }
 
 /// The names templates may call, for telling helpers from variables when checking templates.
 pub const NAMES: &[&str] = &[
-    "date", "number", "money", "default", "upper", "lower", "truncate", "eq", "ne", "gt", "gte",
-    "lt", "lte", "and", "or", "not", "len", "if", "unless", "each", "with", "lookup", "log",
+    "date",
+    "number",
+    "money",
+    "default",
+    "upper",
+    "lower",
+    "truncate",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "and",
+    "or",
+    "not",
+    "len",
+    "if",
+    "unless",
+    "each",
+    "with",
+    "lookup",
+    "log",
     "else",
+    "slack_mention",
 ];
 
 fn fail(helper: &str, message: impl std::fmt::Display) -> RenderError {

@@ -13,7 +13,9 @@ pub mod helpers;
 pub mod limits;
 pub mod lint;
 pub mod mail;
+pub mod mention;
 pub mod message;
+pub mod recipients;
 mod tree;
 pub mod vars;
 

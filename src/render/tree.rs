@@ -232,8 +232,11 @@ impl Renderer {
         let NodeKind::Map(entries) = &node.kind else {
             return Tree::Value(Value::Null);
         };
-        let widened =
-            |r: &str| known_root(r) || (enriched && crate::config::names::ENRICHED.contains(&r));
+        let widened = |r: &str| {
+            known_root(r)
+                || (enriched
+                    && crate::config::names::ENRICHED.contains(&crate::config::names::root_of(r)))
+        };
         let rest: Vec<(String, Tree)> = entries
             .iter()
             .filter(|(k, _)| k.name != IF)

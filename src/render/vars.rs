@@ -40,33 +40,48 @@ fn walk(template: &Template, known: &dyn Fn(&str) -> bool, out: &mut Vec<Problem
                 }
                 check_args(ht, known, pos, out);
             }
-            TemplateElement::HelperBlock(ht) => {
-                let same_scope = matches!(plain_name(&ht.name), Some("if" | "unless"));
-                let guarded = plain_name(&ht.name) == Some("if") && guards_enriched(ht);
-                if !guarded {
-                    check_args(ht, known, pos, out);
-                }
-                if guarded {
-                    // `{{#if enriched}}…{{/if}}` (or `{{#if links.sale}}`: any enriched name)
-                    // reads enriched names safely, with or without a `superoffice:` section;
-                    // its `{{else}}` does not.
-                    let widened = |r: &str| known(r) || crate::config::names::ENRICHED.contains(&r);
-                    if let Some(inner) = &ht.template {
-                        walk(inner, &widened, out);
-                    }
-                    if let Some(inverse) = &ht.inverse {
-                        walk(inverse, known, out);
-                    }
-                } else if same_scope {
-                    for inner in [&ht.template, &ht.inverse].into_iter().flatten() {
-                        walk(inner, known, out);
-                    }
-                } else if let Some(inverse) = &ht.inverse {
-                    // `{{else}}` of `#each` / `#with` runs in the outer scope.
-                    walk(inverse, known, out);
-                }
-            }
+            TemplateElement::HelperBlock(ht) => walk_block(ht, known, pos, out),
             _ => {}
+        }
+    }
+}
+
+/// A block: `#if` and `#unless` keep the scope, `#if` on an enriched name widens it, `#each
+/// events` walks a digest's events in an event's scope; other blocks' insides are data herald
+/// cannot know.
+fn walk_block(ht: &HelperTemplate, known: &dyn Fn(&str) -> bool, pos: Pos, out: &mut Vec<Problem>) {
+    let same_scope = matches!(plain_name(&ht.name), Some("if" | "unless"));
+    let guarded = plain_name(&ht.name) == Some("if") && guards_enriched(ht);
+    if !guarded {
+        check_args(ht, known, pos, out);
+    }
+    if guarded {
+        // `{{#if enriched}}…{{/if}}` (or `{{#if links.sale}}`: any enriched name)
+        // reads enriched names safely, with or without a `superoffice:` section;
+        // its `{{else}}` does not.
+        let widened = |r: &str| {
+            known(r) || crate::config::names::ENRICHED.contains(&crate::config::names::root_of(r))
+        };
+        if let Some(inner) = &ht.template {
+            walk(inner, &widened, out);
+        }
+        if let Some(inverse) = &ht.inverse {
+            walk(inverse, known, out);
+        }
+    } else if same_scope {
+        for inner in [&ht.template, &ht.inverse].into_iter().flatten() {
+            walk(inner, known, out);
+        }
+    } else {
+        if each_event(ht)
+            && let Some(inner) = &ht.template
+        {
+            // A digest's `{{#each events}}`: each item is an event's own context.
+            walk(inner, known, out);
+        }
+        if let Some(inverse) = &ht.inverse {
+            // `{{else}}` of `#each` / `#with` runs in the outer scope.
+            walk(inverse, known, out);
         }
     }
 }
@@ -81,6 +96,12 @@ fn guards_enriched(ht: &HelperTemplate) -> bool {
         }
         _ => false,
     }
+}
+
+/// `{{#each events}}`: a digest's events, each with the names a single message has.
+fn each_event(ht: &HelperTemplate) -> bool {
+    plain_name(&ht.name) == Some("each")
+        && matches!(ht.params.as_slice(), [Parameter::Path(Path::Relative((_, raw)))] if raw == "events")
 }
 
 fn plain_name(p: &Parameter) -> Option<&str> {
@@ -120,12 +141,8 @@ fn check_root(raw: &str, known: &dyn Fn(&str) -> bool, pos: Pos, out: &mut Vec<P
     if raw == "this" || raw.starts_with("../") || raw.starts_with('@') || raw.is_empty() {
         return;
     }
-    let root = raw
-        .split(['.', '/'])
-        .next()
-        .unwrap_or(raw)
-        .trim_matches(['[', ']']);
-    if !known(root) {
+    let root = crate::config::names::root_of(raw);
+    if !known(raw) {
         let message = if crate::config::names::ENRICHED.contains(&root) {
             format!(
                 "template uses `{raw}`, an enriched field: add a `superoffice:` section so herald can fetch it"
@@ -149,7 +166,10 @@ mod tests {
 
     fn unknown(source: &str) -> Vec<String> {
         let t = Template::compile(source).unwrap();
-        let known = |r: &str| ["PrimaryKey", "FieldValues", "Changes"].contains(&r);
+        let known = |r: &str| {
+            ["PrimaryKey", "FieldValues", "Changes", "events"]
+                .contains(&crate::config::names::root_of(r))
+        };
         unknown_variables(&t, &known)
             .into_iter()
             .map(|p| format!("{}:{} {}", p.pos.line, p.pos.column, p.message))
@@ -169,6 +189,13 @@ mod tests {
             found[0].starts_with("2:2 template uses `PrimaryKy`"),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn a_digests_events_are_checked_as_events() {
+        let found = unknown("{{#each events}}{{PrimaryKey}} {{Nope}}{{/each}}");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("`Nope`"), "{found:?}");
     }
 
     #[test]

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lettre::message::Mailbox;
 use serde_json::Value;
 
 use crate::config::names::Needs;
@@ -73,8 +72,8 @@ pub struct Action {
     pub template: Arc<MessageTemplate>,
     /// The template folder's name, or `None` for inline `text:`.
     pub template_name: Option<String>,
-    /// Email only: replaces the channel's `to`.
-    pub to: Option<Vec<Mailbox>>,
+    /// Email only: who the message goes to (the action's `to:`/`cc:`, or its channel's).
+    pub recipients: Option<crate::render::recipients::Recipients>,
     /// The enriched names this delivery needs: its template's, its key's and its rule's
     /// conditions'.
     pub needs: Needs,

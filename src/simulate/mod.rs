@@ -89,7 +89,7 @@ async fn matched(
         };
         let (shown, truncated, error) = match shaped.prepared {
             Prepared::Ready(ready) => {
-                let addresses = Addresses::of(config, action);
+                let addresses = Addresses::of(config, action, &ready.outgoing);
                 let shown = Shown {
                     message: ready.outgoing.message,
                     addresses,

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::channels::Outgoing;
+
 use crate::event::Event;
 use crate::render::message::Message;
 use crate::rules::{Action, RuleSet};
@@ -115,17 +117,22 @@ pub struct Addresses {
     pub to: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cc: Vec<String>,
+    /// Recipients that gave no address, or that `allowed_domains` refused, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 impl Addresses {
-    /// The sender and recipients of an email action: the action's `to`, or the channel's.
-    pub fn of(config: &RuleSet, action: &Action) -> Option<Addresses> {
+    /// The sender and recipients of an email message, as resolved for its event.
+    pub fn of(config: &RuleSet, action: &Action, outgoing: &Outgoing) -> Option<Addresses> {
         let email = config.channels.get(&action.channel)?.email()?;
-        let to = action.to.as_ref().unwrap_or(&email.to);
+        let rcpt = outgoing.recipients.as_deref()?;
+        let shown = |l: &[lettre::message::Mailbox]| l.iter().map(ToString::to_string).collect();
         Some(Addresses {
             from: email.from.to_string(),
-            to: to.iter().map(ToString::to_string).collect(),
-            cc: email.cc.iter().map(ToString::to_string).collect(),
+            to: shown(&rcpt.to),
+            cc: shown(&rcpt.cc),
+            skipped: rcpt.notes_text(),
         })
     }
 }

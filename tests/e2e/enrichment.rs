@@ -226,7 +226,7 @@ async fn ten_events_for_one_quote_make_one_lookup_and_a_version_id_falls_back() 
         r.json()["text"]
             .as_str()
             .unwrap()
-            .contains("ACME AS ordered Spare cables")
+            .contains("Initech AS ordered Spare cables")
     }));
 }
 

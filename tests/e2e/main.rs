@@ -16,6 +16,7 @@ mod ingress;
 mod lifecycle;
 mod noise;
 mod operations;
+mod people;
 mod readme;
 mod replicas;
 mod ruletests;

@@ -181,6 +181,19 @@ fn the_readme_rules_snippets_pass_check() {
         out.contains("big-orders: events quote.ordered -> management-email (email, inline text)"),
         "{out}"
     );
+
+    // People from the CRM: the owner as a recipient and a Slack mention.
+    let people = yaml_after(&readme, "### People from the CRM").replacen(
+        "channels:\n",
+        "channels:\n  deals: { type: slack, token: xoxb-readme, channel: C0123456789, api_url: \"file://outbox\" }\n",
+        1,
+    );
+    let composed = format!("{}{people}", yaml_after(&readme, "## Enrichment"));
+    std::fs::write(work.rules(), &composed).unwrap();
+    let env = [env[0], env[1], env[2], ("SMTP_URL", "file://outbox")];
+    let (code, out, _) =
+        crate::support::herald_cmd(work.path(), &["check", "--rules", "rules.yaml"], &env);
+    assert_eq!(code, 0, "{composed}\n{out}");
 }
 
 #[test]

@@ -50,6 +50,9 @@ fn body(shown: &Shown) -> String {
                 if !a.cc.is_empty() {
                     s += &format!("Cc: {}\n", a.cc.join(", "));
                 }
+                for note in &a.skipped {
+                    s += &format!("({note})\n");
+                }
             }
             s + &format!(
                 "Subject: {}\n--- text/plain ---\n{}\n--- text/html ---\n{}\n",

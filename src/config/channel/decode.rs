@@ -6,7 +6,8 @@ use std::time::Duration;
 use reqwest::header::{HeaderName, HeaderValue};
 use url::Url;
 
-use super::smtp::{self, mailbox, mailboxes};
+use super::recipient::{self, AllowedDomains};
+use super::smtp::{self, mailbox};
 use super::{ChannelSpec, EmailSpec, Endpoint, Kind, KindSpec, WebhookSpec};
 use crate::config::decode::{Decoder, Entries, get};
 use crate::config::diag::did_you_mean;
@@ -27,7 +28,15 @@ const COMMON_KEYS: &[&str] = &[
 const HTTP_KEYS: &[&str] = &["url"];
 const SLACK_KEYS: &[&str] = &["url", "token", "channel", "api_url"];
 const WEBHOOK_KEYS: &[&str] = &["url", "method", "headers"];
-const EMAIL_KEYS: &[&str] = &["smtp", "from", "to", "cc", "reply_to", "subject"];
+const EMAIL_KEYS: &[&str] = &[
+    "smtp",
+    "from",
+    "to",
+    "cc",
+    "reply_to",
+    "subject",
+    "allowed_domains",
+];
 
 /// Decodes one channel; `None` when it has problems (all of them reported).
 pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpec> {
@@ -316,10 +325,21 @@ fn email(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Opt
         }
     };
     let list = |d: &mut Decoder<'_>, key: &str| match get(entries, key) {
-        Some(n) => mailboxes(d, n, &format!("{what}: {key}")),
+        Some(n) => recipient::recipients(d, n, &format!("{what}: {key}")),
         None => Some(Vec::new()),
     };
     let (to, cc) = (list(d, "to"), list(d, "cc"));
+    let allowed_domains = match get(entries, "allowed_domains") {
+        Some(n) => recipient::allowed_domains(d, n, &format!("{what}: allowed_domains")),
+        None => Some(AllowedDomains::default()),
+    };
+    if let (Some(to), Some(cc), Some(allowed)) = (&to, &cc, &allowed_domains) {
+        let lists: Vec<(&str, &Node, &[recipient::Recipient])> = [("to", to), ("cc", cc)]
+            .into_iter()
+            .filter_map(|(k, l)| Some((k, get(entries, k)?, l.as_slice())))
+            .collect();
+        recipient::check_fixed(d, &lists, allowed, what);
+    }
     let reply_to = match get(entries, "reply_to") {
         Some(n) => Some(mailbox(d, n, &format!("{what}: reply_to"))?),
         None => None,
@@ -333,6 +353,7 @@ fn email(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Opt
         from: from?,
         to: to?,
         cc: cc?,
+        allowed_domains: allowed_domains?,
         reply_to,
         subject,
     })

@@ -3,6 +3,7 @@
 //! and nothing the loader did not check.
 
 mod decode;
+mod recipient;
 mod slack;
 mod smtp;
 
@@ -18,7 +19,8 @@ use crate::config::retry::RetryPolicy;
 use crate::secret::{Redactor, Secret};
 
 pub use decode::decode;
-pub use smtp::{mailbox, mailboxes};
+pub use recipient::{AllowedDomains, Recipient, check_fixed, recipients};
+pub use smtp::mailbox;
 
 /// The kinds of destination herald can deliver to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -190,8 +192,11 @@ pub struct WebhookSpec {
 pub struct EmailSpec {
     pub transport: MailTransport,
     pub from: Mailbox,
-    pub to: Vec<Mailbox>,
-    pub cc: Vec<Mailbox>,
+    /// Addresses, or templates that give one per event (`"{{owner.email}}"`).
+    pub to: Vec<Recipient>,
+    pub cc: Vec<Recipient>,
+    /// The domains mail may go to (empty: any), enforced on every address when sent.
+    pub allowed_domains: AllowedDomains,
     pub reply_to: Option<Mailbox>,
     /// The subject template for inline `text:` actions.
     pub subject: Option<String>,

@@ -85,19 +85,6 @@ pub fn mailbox(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Mailbox> 
     }
 }
 
-pub fn mailboxes(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Vec<Mailbox>> {
-    let items = d.texts(node, what)?;
-    let mut out = Vec::new();
-    let mut ok = true;
-    for (item, _) in items {
-        match mailbox(d, item, what) {
-            Some(m) => out.push(m),
-            None => ok = false,
-        }
-    }
-    ok.then_some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,11 +4,9 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use lettre::message::Mailbox;
-
 use super::document::{Channels, Loader};
 use super::known_root;
-use crate::config::channel::{self, Kind};
+use crate::config::channel::Kind;
 use crate::config::decode::{Entries, get};
 use crate::config::diag::did_you_mean;
 use crate::config::names::{CONVERSATION, Needs};
@@ -31,7 +29,7 @@ impl Shape {
     /// True if a template of this shape may use this top-level name.
     pub(super) fn knows(self, has_superoffice: bool, name: &str) -> bool {
         known_root(has_superoffice, self.digest, name)
-            || (self.conversation && CONVERSATION.contains(&name))
+            || (self.conversation && CONVERSATION.contains(&crate::config::names::root_of(name)))
     }
 }
 
@@ -41,6 +39,7 @@ const ACTION_KEYS: &[&str] = &[
     "text",
     "subject",
     "to",
+    "cc",
     "conversation",
 ];
 
@@ -70,19 +69,12 @@ impl Loader {
         self.d()
             .only_keys(entries, &allowed, &format!("{label}: notify entry"));
         let (channel, kind) = self.action_channel(entries, node, label, channels)?;
-        let to = match self.email_only(entries, "to", kind, &channel, label)? {
-            Some(n) => Some(channel::mailboxes(
-                &mut self.d(),
-                n,
-                &format!("{label}: to"),
-            )?),
-            None => None,
-        };
         let subject = match self.email_only(entries, "subject", kind, &channel, label)? {
             Some(n) => Some(self.d().text(n, &format!("{label}: subject"))?),
             None => None,
         };
-        self.check_recipients(&to, &channel, kind, channels, node, label)?;
+        let (recipients, rcpt_needs) =
+            self.recipients(entries, node, (&channel, kind), channels, label)?;
         let spec = channels.specs.get(&channel);
         let noise = noise::decode(&mut self.d(), entries, label)?;
         let noise = match spec {
@@ -104,8 +96,11 @@ impl Loader {
             channel,
             template,
             template_name,
-            to,
-            needs: needs.union(&key_needs).union(&talk_needs),
+            recipients,
+            needs: needs
+                .union(&key_needs)
+                .union(&talk_needs)
+                .union(&rcpt_needs),
             noise,
             key,
             conversation,
@@ -206,7 +201,7 @@ impl Loader {
 
     /// A key only email actions take: `Some(None)` when absent, `None` (reported) when given
     /// to another kind.
-    fn email_only<'e>(
+    pub(super) fn email_only<'e>(
         &mut self,
         entries: &'e Entries,
         key: &str,
@@ -225,32 +220,6 @@ impl Loader {
             }
             found => Some(found),
         }
-    }
-
-    /// An email action needs someone to send to: here, or on its channel.
-    fn check_recipients(
-        &mut self,
-        to: &Option<Vec<Mailbox>>,
-        channel: &str,
-        kind: Kind,
-        channels: &Channels,
-        node: &Node,
-        label: &str,
-    ) -> Option<()> {
-        let Some(spec) = channels.specs.get(channel).filter(|_| kind == Kind::Email) else {
-            return Some(());
-        };
-        let has_to = to.as_ref().is_some_and(|t| !t.is_empty())
-            || spec
-                .email()
-                .is_some_and(|e| !e.to.is_empty() || !e.cc.is_empty());
-        if !has_to {
-            let message =
-                format!("{label}: no recipient: give `to:` here or on channel `{channel}`");
-            self.sink.error(node.pos, message);
-            return None;
-        }
-        Some(())
     }
 
     /// Inline `text:` (and `subject:`): the destination's default message around it.

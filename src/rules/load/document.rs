@@ -250,7 +250,7 @@ impl Loader {
 fn with_condition_needs(mut notify: Vec<Action>, when: &[Condition]) -> Vec<Action> {
     let mut needs = Needs::default();
     for f in when.iter().flat_map(Condition::fields) {
-        needs.add(f.root());
+        needs.add(f.as_str());
     }
     for action in &mut notify {
         action.needs = action.needs.union(&needs);

@@ -13,6 +13,7 @@ use crate::config::yaml::{Kind, Node};
 use crate::event::{Event, sample};
 use crate::render::context::{self, StepView, TemplateContext};
 use crate::render::lint::{self, Severity};
+use crate::render::recipients::Why;
 use crate::rules::{Action, Rule};
 
 /// The time sample messages are made at: the sample events' own.
@@ -42,6 +43,7 @@ impl Loader {
         seen: &mut HashSet<String>,
     ) {
         let ctx = self.sample_context(rule, action, name);
+        self.lint_recipients(rule, action, node, name, &ctx, seen);
         // A sample lacks what only some real events carry: a template that needs it is left
         // to `herald test` with real events.
         let Ok(message) = action.template.render_whole(&self.renderer, &ctx) else {
@@ -62,6 +64,36 @@ impl Loader {
             match finding.severity {
                 Severity::Error => self.sink.error(node.pos, text),
                 Severity::Warning => self.sink.warn(node.pos, text),
+            }
+        }
+    }
+
+    /// Templated recipients made for the sample event: text that is not an address is an
+    /// error; no address at all (the event has no such person) a warning.
+    fn lint_recipients(
+        &mut self,
+        rule: &Rule,
+        action: &Action,
+        node: &Node,
+        name: &str,
+        ctx: &TemplateContext,
+        seen: &mut HashSet<String>,
+    ) {
+        let Some(recipients) = &action.recipients else {
+            return;
+        };
+        let addressed = recipients.resolve(&self.renderer, ctx);
+        for note in addressed.notes {
+            if note.why == Why::Refused || !seen.insert(note.text.clone()) {
+                continue;
+            }
+            let text = format!(
+                "rule `{}`: notify {}: for a sample {name} event, {note}",
+                rule.name, action.channel
+            );
+            match note.why {
+                Why::NotAnAddress => self.sink.error(node.pos, text),
+                _ => self.sink.warn(node.pos, text),
             }
         }
     }

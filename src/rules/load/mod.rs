@@ -12,6 +12,7 @@ mod conversation;
 mod document;
 mod lint;
 mod pattern;
+mod recipients;
 mod template;
 
 use std::collections::{HashMap, HashSet};
@@ -176,7 +177,8 @@ fn fill_variables(
 
 /// Names a template or condition may use: the event's, herald's, with a `superoffice:`
 /// section the enriched ones, and in a digest's template the digest's.
-fn known_root(has_superoffice: bool, digest: bool, name: &str) -> bool {
+fn known_root(has_superoffice: bool, digest: bool, path: &str) -> bool {
+    let name = crate::config::names::root_of(path);
     is_known_root(name)
         || (has_superoffice && ENRICHED.contains(&name))
         || (digest && DIGEST.contains(&name))

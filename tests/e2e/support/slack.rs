@@ -1,7 +1,8 @@
 //! A Slack Web API stand-in: `chat.postMessage`, `chat.update` and `conversations.list` as
 //! Slack documents them. Every answer is HTTP 200 with `ok` (and `error` when false) unless a
 //! test scripts a 429; the bearer token is checked; messages live in channels with `ts`s, and
-//! replies carry their `thread_ts`.
+//! replies carry their `thread_ts`. `users.lookupByEmail` knows one user, Jane Doe
+//! (`jane.doe@example.com`, `U0JANE001`), and answers `users_not_found` for anyone else.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -80,6 +81,7 @@ impl SlackApi {
         });
         let app = Router::new()
             .route("/api/conversations.list", get(list))
+            .route("/api/users.lookupByEmail", get(lookup_by_email))
             .route("/api/{method}", post(call))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -254,4 +256,38 @@ async fn list(
         "channels": [{ "id": id, "name": name, "is_member": member }],
         "response_metadata": { "next_cursor": next }
     }))
+}
+
+/// The workspace's people: (address, user id, real name).
+const USERS: &[(&str, &str, &str)] = &[("jane.doe@example.com", "U0JANE001", "Jane Doe")];
+
+/// `users.lookupByEmail`: the user with that address (Slack compares without case), or
+/// `users_not_found`.
+async fn lookup_by_email(
+    State(inner): State<Arc<Inner>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    inner.calls.lock().unwrap().push(Call {
+        method: "users.lookupByEmail".into(),
+        body: json!(query),
+    });
+    if let Some(r) = precheck(&inner, "users.lookupByEmail", &headers) {
+        return r;
+    }
+    let email = query
+        .get("email")
+        .map(|e| e.to_lowercase())
+        .unwrap_or_default();
+    match USERS.iter().find(|(address, _, _)| *address == email) {
+        Some((address, id, name)) => answer(json!({
+            "ok": true,
+            "user": {
+                "id": id, "team_id": "T0HERALD1", "name": name.to_lowercase(), "deleted": false,
+                "real_name": name, "tz": "Europe/Oslo", "is_bot": false,
+                "profile": { "real_name": name, "display_name": "", "email": address }
+            }
+        })),
+        None => failed("users_not_found"),
+    }
 }

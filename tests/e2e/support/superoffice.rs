@@ -1,5 +1,6 @@
 //! A stand-in for the SuperOffice REST API on loopback, answering with the documented
 //! shapes: the Quote agent (`POST /api/v1/Agents/Quote/{method}`), `GET /api/v1/Sale/{id}`,
+//! `GET /api/v1/Associate/{id}`, `GET /api/v1/Person/{id}`,
 //! `GET /api/v1/User/currentPrincipal`, and the tenant state lookup
 //! (`GET /api/state/{ContextIdentifier}`). Started [`SoApi::with_login`], it is SuperOffice's
 //! login service too (`/login/...`, see [`super::so_login`]) and answers 401 to any call whose
@@ -49,15 +50,44 @@ pub struct SoApi {
     inner: Arc<Inner>,
 }
 
-/// Two quotes on two sales: 1042 is a large order (120,000 NOK), 1043 a small one.
+/// Three quotes on three sales: 1042 is a large order (120,000 NOK) from ACME AS owned by Jane
+/// Doe, 1043 a small one from Initech AS owned by Per Olsen, who has no email address, and 1044
+/// one from Globex AS owned by Jane Doe. The owners are associates whose persons carry `Emails`
+/// (unordered, with `null`s, as the API sends them).
 fn sample_data() -> HashMap<String, Value> {
     let mut d = HashMap::new();
     let mut put = |k: &str, v: Value| {
         d.insert(k.to_string(), v);
     };
-    for (quote, version, alt, sale, heading, total) in [
-        (1042, 3001, 4001, 88231, "Server upgrade", 120000.0),
-        (1043, 3002, 4002, 88232, "Spare cables", 5000.0),
+    people(&mut put);
+    for (quote, version, alt, sale, heading, total, (customer, owner, owner_name)) in [
+        (
+            1042,
+            3001,
+            4001,
+            88231,
+            "Server upgrade",
+            120000.0,
+            ("ACME AS", 37201, "Jane Doe"),
+        ),
+        (
+            1043,
+            3002,
+            4002,
+            88232,
+            "Spare cables",
+            5000.0,
+            ("Initech AS", 37202, "Per Olsen"),
+        ),
+        (
+            1044,
+            3003,
+            4003,
+            88233,
+            "Fleet renewal",
+            48000.0,
+            ("Globex AS", 37201, "Jane Doe"),
+        ),
     ] {
         put(
             &format!("GetQuoteEntity/{quote}"),
@@ -80,13 +110,45 @@ fn sample_data() -> HashMap<String, Value> {
             json!({
                 "SaleId": sale, "Heading": heading, "Amount": total, "Status": "Open",
                 "Currency": {"Id": 1, "Value": "NOK", "Tooltip": "Norwegian kroner"},
-                "Contact": {"ContactId": 4211, "Name": "ACME AS"},
+                "Contact": {"ContactId": 4211, "Name": customer},
                 "Person": {"PersonId": 9120, "FullName": "Kari Nordmann"},
-                "Associate": {"AssociateId": 37201, "FullName": "Jane Doe"}
+                "Associate": {"AssociateId": owner, "FullName": owner_name}
             }),
         );
     }
     d
+}
+
+/// `GET v1/Associate/{id}` and `GET v1/Person/{id}`: Jane Doe's person has a work address
+/// (rank 1) after a private one (rank 2); Per Olsen's has none (`Emails: null`); the sales'
+/// contact person Kari Nordmann has one.
+fn people(put: &mut impl FnMut(&str, Value)) {
+    for (associate, person, name) in [(37201, 6001, "Jane Doe"), (37202, 6002, "Per Olsen")] {
+        put(
+            &format!("Associate/{associate}"),
+            json!({"AssociateId": associate, "Name": name.to_uppercase(), "PersonId": person,
+                   "FullName": name, "FormalName": null, "Type": "Employee", "Deleted": false,
+                   "UserName": null, "EjUserId": null}),
+        );
+    }
+    put(
+        "Person/6001",
+        json!({"PersonId": 6001, "FullName": "Jane Doe", "Emails": [
+            {"Value": "jane@private.test", "StrippedValue": "jane@private.test", "Description": null, "Rank": 2},
+            {"Value": null, "StrippedValue": null, "Description": null, "Rank": 0},
+            {"Value": "jane.doe@example.com", "StrippedValue": "jane.doe@example.com", "Description": "Work", "Rank": 1}
+        ]}),
+    );
+    put(
+        "Person/6002",
+        json!({"PersonId": 6002, "FullName": "Per Olsen", "Emails": null}),
+    );
+    put(
+        "Person/9120",
+        json!({"PersonId": 9120, "FullName": "Kari Nordmann", "Emails": [
+            {"Value": "kari@partner.example", "StrippedValue": "kari@partner.example", "Description": null, "Rank": 1}
+        ]}),
+    );
 }
 
 /// The same answers with every field a message does not use `null`, and fields SuperOffice has
@@ -154,7 +216,7 @@ impl SoApi {
         let inner = Arc::new(inner);
         let app = Router::new()
             .route("/api/v1/Agents/Quote/{method}", post(agent))
-            .route("/api/v1/Sale/{id}", get(sale))
+            .route("/api/v1/{entity}/{id}", get(entity))
             .route("/api/v1/User/currentPrincipal", get(principal))
             .route("/api/state/{tenant}", get(state))
             .route(
@@ -291,17 +353,18 @@ async fn agent(
     .await
 }
 
-async fn sale(
+/// `GET v1/Sale/{id}`, `GET v1/Associate/{id}`, `GET v1/Person/{id}`.
+async fn entity(
     State(inner): State<Arc<Inner>>,
-    Path(id): Path<i64>,
+    Path((entity, id)): Path<(String, i64)>,
     headers: HeaderMap,
 ) -> Response {
     answer(
         &inner,
-        format!("/api/v1/Sale/{id}"),
+        format!("/api/v1/{entity}/{id}"),
         String::new(),
         &headers,
-        Some(format!("Sale/{id}")),
+        Some(format!("{entity}/{id}")),
     )
     .await
 }
