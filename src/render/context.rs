@@ -139,3 +139,32 @@ pub fn state(event: &str) -> String {
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_over_midnight_says_so_to_the_digest_and_each_event() {
+        let event = crate::event::sample::event("quote.ordered");
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let one = TemplateContext::new(&event, "r", at("2026-12-02T22:00:00Z"));
+        let same = TemplateContext::digest(
+            &[one.clone()],
+            "",
+            at("2026-12-02T08:00:00Z"),
+            at("2026-12-02T23:59:00Z"),
+        )
+        .unwrap();
+        assert_eq!(same.get("window").unwrap()["spans_days"], false);
+        let over = TemplateContext::digest(
+            &[one],
+            "",
+            at("2026-12-02T22:00:00Z"),
+            at("2026-12-03T06:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(over.get("window").unwrap()["spans_days"], true);
+        assert_eq!(over.get("events").unwrap()[0]["window"]["spans_days"], true);
+    }
+}
