@@ -12,7 +12,7 @@ use jiff::Timestamp;
 
 use crate::event::Event;
 use crate::rules::{Rule, RuleSet};
-use crate::store::{Accepted, Claimed, Millis, NewDelivery, NewEvent, Result, now_ms};
+use crate::store::{Accepted, Claimed, Held, Millis, NewDelivery, NewEvent, Result, now_ms};
 
 impl Dispatcher {
     /// Stores an event and its deliveries in one commit, and starts sending what can go at
@@ -94,8 +94,7 @@ impl Dispatcher {
                 _ = stop.changed() => break,
             };
             if self.held_back(&claimed.channel) {
-                self.give_back(vec![(claimed.delivery_id, claimed.token)])
-                    .await;
+                self.give_back(vec![claimed.held()]).await;
                 continue;
             }
             let Ok(slot) = self.slots.clone().acquire_owned().await else {
@@ -109,7 +108,7 @@ impl Dispatcher {
         rx.close();
         let mut left = Vec::new();
         while let Ok((c, _)) = rx.try_recv() {
-            left.push((c.delivery_id, c.token));
+            left.push(c.held());
         }
         self.give_back(left).await;
     }
@@ -119,7 +118,7 @@ impl Dispatcher {
         !self.live.config().channels.contains_key(channel) || self.paused(channel, now_ms())
     }
 
-    pub(super) async fn give_back(&self, leases: Vec<(i64, i64)>) {
+    pub(super) async fn give_back(&self, leases: Vec<Held>) {
         let n = leases.len();
         if let Err(e) = self.store.release(leases).await {
             warn!(deliveries = n, error = %e, "cannot release leases; they are claimed again when they run out");

@@ -150,7 +150,7 @@ mod tests {
         let at = |s: &str| s.parse::<Timestamp>().unwrap();
         let one = TemplateContext::new(&event, "r", at("2026-12-02T22:00:00Z"));
         let same = TemplateContext::digest(
-            &[one.clone()],
+            std::slice::from_ref(&one),
             "",
             at("2026-12-02T08:00:00Z"),
             at("2026-12-02T23:59:00Z"),

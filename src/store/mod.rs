@@ -2,27 +2,33 @@
 //! several replicas.
 //!
 //! The store holds what herald acknowledged: the event, one delivery per matched action, and
-//! every attempt. Its methods say what the pipeline does, one step each: accept an event with
-//! its deliveries, claim due deliveries, record an attempt's outcome, give leases back, prove
-//! it can commit; and for people, list events and deliveries, replay, purge and count.
+//! every attempt. Its traits say what each user needs, one step a method: the pipeline accepts
+//! an event with its deliveries, claims due deliveries, records an attempt's outcome and proves
+//! it can commit ([`Pipeline`]); messages read digests and conversations ([`Threads`]); people
+//! list events and deliveries ([`History`]); housekeeping gives leases back, replays, purges
+//! ([`Upkeep`]). What is the same SQL on both backends is written once ([`sql`], [`rows`]).
 //!
 //! How a backend makes that durable and fast is its own business: both commit the writes of
 //! many concurrent requests together ([`batch`]), so durability costs one fsync per batch.
 //! SQLite applies each batch on a writer thread of its own through rusqlite (statements
-//! prepared once); everything else, and PostgreSQL throughout, goes through sqlx with runtime
-//! queries. Each backend has its own migrations folder (`migrations/<backend>/`), run by sqlx.
+//! prepared once); everything else, and PostgreSQL throughout (with `SKIP LOCKED` claims and
+//! `LISTEN/NOTIFY` wakeups), goes through sqlx with runtime queries. Each backend has its own migrations folder (`migrations/<backend>/`), run by sqlx.
 
+mod backed;
 pub mod batch;
 pub mod conversation;
 mod digest;
 pub mod pace;
 pub mod page;
 pub mod page_read;
-mod page_run;
 pub mod postgres;
+mod rows;
+pub mod sql;
 pub mod sqlite;
 mod status;
+mod talk;
 mod types;
+mod upkeep;
 
 use std::sync::Arc;
 
@@ -56,6 +62,8 @@ pub enum StoreError {
     InUse(String),
     #[error("the store was changed by someone else meanwhile: {0}")]
     Conflict(String),
+    #[error("cannot read the store's answer: {0}")]
+    Decode(String),
     #[error("the store's writer has stopped")]
     Closed,
     #[error("database error: {0}")]
@@ -86,8 +94,16 @@ impl From<sqlx::Error> for StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// A store of events and deliveries. Every method is one transaction.
-pub trait Store: Send + Sync {
+/// A store of events and deliveries, as each of its users sees it: the pipeline's writes and
+/// claims ([`Pipeline`], each backend its own way), what a message is made of ([`Threads`]),
+/// reads for people and metrics ([`History`]) and housekeeping ([`Upkeep`]); the last three are
+/// written once for both backends ([`backed`]). Every method is one transaction.
+pub trait Store: Pipeline + Threads + History + Upkeep {}
+
+impl<T: Pipeline + Threads + History + Upkeep> Store for T {}
+
+/// The pipeline: events in, deliveries claimed, outcomes recorded.
+pub trait Pipeline: Send + Sync {
     /// Stores an event and its deliveries, or says the event is a duplicate.
     fn accept(&self, event: NewEvent) -> BoxFuture<'_, Result<Accepted>>;
 
@@ -102,6 +118,16 @@ pub trait Store: Send + Sync {
     /// none, or the open one is due), or says to send it now.
     fn join(&self, join: Join) -> BoxFuture<'_, Result<Joined>>;
 
+    /// Registers an instance, or proves it is still alive; proves the store can commit.
+    fn heartbeat(&self, instance: Instance) -> BoxFuture<'_, Result<()>>;
+
+    /// Bumped when another process may have made deliveries due (a replay, an event stored by
+    /// another instance), as far as the backend can tell; a hint, never a guarantee.
+    fn wakeups(&self) -> watch::Receiver<u64>;
+}
+
+/// What a message is made of beyond its event: a digest's members, a conversation's state.
+pub trait Threads: Send + Sync {
     /// What digest `id` collected, for its message.
     fn digest(&self, id: i64) -> BoxFuture<'_, Result<Option<DigestContent>>>;
 
@@ -118,16 +144,42 @@ pub trait Store: Send + Sync {
         channel: String,
         key: String,
     ) -> BoxFuture<'_, Result<Option<conversation::Conversation>>>;
+}
 
+/// Reads for people (the status page, `herald events` and `deliveries`) and for metrics.
+pub trait History: Send + Sync {
+    /// Recent events, newest first, with their deliveries.
+    fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<Vec<EventRow>>>;
+
+    /// One event with its body, headers, deliveries and their attempts.
+    fn event(&self, id: String) -> BoxFuture<'_, Result<Option<EventDetail>>>;
+
+    /// Events in the last hour and day, and each channel's deliveries, last success, last
+    /// failure and pause: the status page's overview.
+    fn overview(&self, now: Millis) -> BoxFuture<'_, Result<Overview>>;
+
+    /// Deliveries, newest first, with their attempts.
+    fn deliveries(&self, filter: DeliveryFilter) -> BoxFuture<'_, Result<Vec<DeliveryRow>>>;
+
+    /// Deliveries by state.
+    fn counts(&self) -> BoxFuture<'_, Result<Counts>>;
+
+    /// For each channel, the oldest delivery that has been due (and not leased) since before
+    /// `before`: deliveries that should have been sent by now.
+    fn oldest_due(&self, before: Millis) -> BoxFuture<'_, Result<Vec<(String, Millis)>>>;
+
+    /// Channels that have deliveries still to make.
+    fn channels_with_work(&self) -> BoxFuture<'_, Result<Vec<String>>>;
+}
+
+/// Housekeeping: leases given back or swept, pauses, locks, replays and purging.
+pub trait Upkeep: Send + Sync {
     /// Gives leases back (on shutdown, or when a destination paused), so the deliveries are
-    /// due again at once. Each is `(delivery id, token)`.
-    fn release(&self, leases: Vec<(i64, i64)>) -> BoxFuture<'_, Result<()>>;
+    /// due again at once.
+    fn release(&self, leases: Vec<Held>) -> BoxFuture<'_, Result<()>>;
 
     /// A destination asked for a pause (429 `Retry-After`): nobody sends to it before `until`.
     fn pause(&self, channel: String, until: Millis) -> BoxFuture<'_, Result<()>>;
-
-    /// Registers an instance, or proves it is still alive; proves the store can commit.
-    fn heartbeat(&self, instance: Instance) -> BoxFuture<'_, Result<()>>;
 
     /// Releases the leases of every instance but `me` that has not heartbeat since `before`
     /// (and leases nobody holds by name), and forgets those instances. Returns how many
@@ -149,38 +201,11 @@ pub trait Store: Send + Sync {
         until: Millis,
     ) -> BoxFuture<'_, Result<bool>>;
 
-    /// Bumped when another process may have made deliveries due (a replay, an event stored by
-    /// another instance), as far as the backend can tell; a hint, never a guarantee.
-    fn wakeups(&self) -> watch::Receiver<u64>;
-
-    /// Recent events, newest first, with their deliveries.
-    fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<Vec<EventRow>>>;
-
-    /// One event with its body, headers, deliveries and their attempts.
-    fn event(&self, id: String) -> BoxFuture<'_, Result<Option<EventDetail>>>;
-
-    /// Events in the last hour and day, and each channel's deliveries, last success, last
-    /// failure and pause: the status page's overview.
-    fn overview(&self, now: Millis) -> BoxFuture<'_, Result<Overview>>;
-
-    /// Deliveries, newest first, with their attempts.
-    fn deliveries(&self, filter: DeliveryFilter) -> BoxFuture<'_, Result<Vec<DeliveryRow>>>;
-
     /// Queues deliveries again, now. Returns how many.
     fn replay(&self, which: Replay, now: Millis) -> BoxFuture<'_, Result<u64>>;
 
     /// Deletes events received before `before` whose deliveries are all finished.
     fn purge(&self, before: Millis) -> BoxFuture<'_, Result<u64>>;
-
-    /// Deliveries by state.
-    fn counts(&self) -> BoxFuture<'_, Result<Counts>>;
-
-    /// For each channel, the oldest delivery that has been due (and not leased) since before
-    /// `before`: deliveries that should have been sent by now.
-    fn oldest_due(&self, before: Millis) -> BoxFuture<'_, Result<Vec<(String, Millis)>>>;
-
-    /// Channels that have deliveries still to make.
-    fn channels_with_work(&self) -> BoxFuture<'_, Result<Vec<String>>>;
 }
 
 /// Whether the store is opened to serve (one process owns a SQLite file) or to look.

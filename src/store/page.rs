@@ -1,76 +1,10 @@
-//! The status page's queries, written once for both backends: SQL text with the few places
-//! where SQLite and PostgreSQL differ (placeholders, reading a field of the JSON body) asked of
-//! a [`Dialect`], and the values to bind in order. Every query has an index behind it (see the
+//! The status page's queries, written once for both backends ([`super::sql`]): SQL text with
+//! the few places where SQLite and PostgreSQL differ (placeholders, reading a field of the JSON
+//! body) asked of a [`Dialect`], and the values to bind in order. Every query has an index behind it (see the
 //! `status_page` migrations), so that pages stay fast on a big store.
 
+pub use super::sql::{Dialect, Param, Sql};
 use super::{DeliveryStatus, EventFilter, Millis};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
-
-/// A value to bind.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Param {
-    Int(i64),
-    Text(String),
-}
-
-/// SQL text and its values, in order.
-#[derive(Debug, Clone, Default)]
-pub struct Sql {
-    pub text: String,
-    pub params: Vec<Param>,
-}
-
-impl Dialect {
-    /// A field of the event's JSON body, as text (the expressions the indexes are on).
-    fn body_field(self, name: &str) -> String {
-        match (self, name) {
-            (Dialect::Sqlite, "PrimaryKey") => {
-                "CAST(json_extract(body, '$.PrimaryKey') AS TEXT)".into()
-            }
-            (Dialect::Sqlite, _) => format!("json_extract(body, '$.{name}')"),
-            (Dialect::Postgres, _) => format!("((COALESCE(doc, body)::jsonb) ->> '{name}')"),
-        }
-    }
-}
-
-impl Sql {
-    fn new(dialect: Dialect, text: &str) -> (Sql, Dialect) {
-        (
-            Sql {
-                text: text.to_string(),
-                params: Vec::new(),
-            },
-            dialect,
-        )
-    }
-
-    /// Appends text, then a placeholder for `param`.
-    fn bind(&mut self, dialect: Dialect, text: &str, param: Param) {
-        self.text.push_str(text);
-        self.params.push(param);
-        match dialect {
-            Dialect::Sqlite => self.text.push('?'),
-            Dialect::Postgres => self.text.push_str(&format!("${}", self.params.len())),
-        }
-    }
-}
-
-impl Sql {
-    /// Appends ` (?, ?, …)`: a placeholder for each of `params`.
-    fn bind_list(&mut self, dialect: Dialect, params: impl IntoIterator<Item = Param>) {
-        let mut sep = " (";
-        for p in params {
-            self.bind(dialect, sep, p);
-            sep = ", ";
-        }
-        self.text.push(')');
-    }
-}
 
 /// The columns every delivery read takes, in [`crate::store::page_read`]'s order.
 pub const DELIVERY_COLUMNS: &str = "SELECT id, event_id, rule, channel, status, attempts, next_attempt_at, last_error, created_at, updated_at, digest_id, digest_of FROM deliveries";

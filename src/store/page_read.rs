@@ -1,61 +1,14 @@
 //! Reads for people (the status page, `herald events` and `herald deliveries`), once for both
-//! backends: each backend only runs the SQL of [`super::page`] and hands back plain cells
-//! ([`Rows`]); turning them into events, deliveries, attempts and the overview happens here.
+//! backends: each backend only runs the SQL of [`super::page`] and hands back its rows by column
+//! name ([`Rows`]); turning them into events, deliveries, attempts and the overview happens here.
 
-use super::page::{self, CHANNEL_COUNTS, Dialect, Param, Sql};
+use super::page::{self, CHANNEL_COUNTS, Param, Sql};
+use super::rows::Rows;
+use super::sql::{Col, Record};
 use super::{
     AttemptOutcome, AttemptRow, ChannelStats, Counts, DeliveryFilter, DeliveryRow, DeliveryStatus,
     EventDetail, EventFilter, EventRow, Millis, Overview, Result,
 };
-
-/// A column to read, and as what.
-#[derive(Debug, Clone, Copy)]
-pub enum Col {
-    Int(&'static str),
-    Text(&'static str),
-}
-
-/// A cell read: an integer or text, or nothing (NULL).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cell {
-    Int(Option<i64>),
-    Text(Option<String>),
-}
-
-impl Cell {
-    fn int(&self) -> i64 {
-        match self {
-            Cell::Int(Some(i)) => *i,
-            _ => 0,
-        }
-    }
-
-    fn opt_int(&self) -> Option<i64> {
-        match self {
-            Cell::Int(i) => *i,
-            Cell::Text(_) => None,
-        }
-    }
-
-    fn text(&self) -> Option<String> {
-        match self {
-            Cell::Text(t) => t.clone(),
-            Cell::Int(i) => i.map(|i| i.to_string()),
-        }
-    }
-}
-
-/// What a backend does for the status page.
-pub trait Rows: Sync {
-    const DIALECT: Dialect;
-
-    /// Runs `sql` and reads `columns` of each row.
-    fn fetch(
-        &self,
-        sql: &Sql,
-        columns: &[Col],
-    ) -> impl Future<Output = Result<Vec<Vec<Cell>>>> + Send;
-}
 
 const DELIVERY: [Col; 12] = [
     Col::Int("id"),
@@ -72,33 +25,30 @@ const DELIVERY: [Col; 12] = [
     Col::Int("digest_of"),
 ];
 
-fn delivery_row(c: &[Cell]) -> DeliveryRow {
-    DeliveryRow {
-        id: c[0].int(),
-        event_id: c[1].text().unwrap_or_default(),
-        rule: c[2].text().unwrap_or_default(),
-        channel: c[3].text().unwrap_or_default(),
+fn delivery_row(r: &Record) -> Result<DeliveryRow> {
+    Ok(DeliveryRow {
+        id: r.int("id")?,
+        event_id: r.text("event_id")?,
+        rule: r.text("rule")?,
+        channel: r.text("channel")?,
         // A state this version does not know reads as pending: it will be looked at again.
-        status: c[4]
-            .text()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(DeliveryStatus::Pending),
-        attempts: c[5].int() as u32,
-        next_attempt_at: c[6].int(),
-        last_error: c[7].text(),
-        created_at: c[8].int(),
-        updated_at: c[9].int(),
-        digest_id: c[10].opt_int(),
-        digest_of: c[11].opt_int(),
+        status: r.text("status")?.parse().unwrap_or(DeliveryStatus::Pending),
+        attempts: u32::try_from(r.int("attempts")?).unwrap_or(u32::MAX),
+        next_attempt_at: r.int("next_attempt_at")?,
+        last_error: r.opt_text("last_error")?,
+        created_at: r.int("created_at")?,
+        updated_at: r.int("updated_at")?,
+        digest_id: r.opt_int("digest_id")?,
+        digest_of: r.opt_int("digest_of")?,
         attempt_log: Vec::new(),
-    }
+    })
 }
 
 pub async fn deliveries<R: Rows>(db: &R, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>> {
     let rows = db
         .fetch(&page::deliveries(R::DIALECT, f), &DELIVERY)
         .await?;
-    let mut rows: Vec<DeliveryRow> = rows.iter().map(|c| delivery_row(c)).collect();
+    let mut rows = rows.iter().map(delivery_row).collect::<Result<Vec<_>>>()?;
     attempts_for(db, &mut rows).await?;
     Ok(rows)
 }
@@ -113,7 +63,7 @@ async fn deliveries_of<R: Rows>(db: &R, events: &mut [EventRow]) -> Result<()> {
         .fetch(&page::deliveries_of(R::DIALECT, &ids), &DELIVERY)
         .await?
     {
-        let d = delivery_row(&c);
+        let d = delivery_row(&c)?;
         if let Some(e) = events.iter_mut().find(|e| e.event_id == d.event_id) {
             e.deliveries.push(d);
         }
@@ -139,17 +89,15 @@ async fn attempts_for<R: Rows>(db: &R, rows: &mut [DeliveryRow]) -> Result<()> {
         .fetch(&page::attempts_of(R::DIALECT, &ids), &columns)
         .await?
     {
-        let id = a[0].int();
+        let id = a.int("delivery_id")?;
         if let Some(row) = rows.iter_mut().find(|r| r.id == id) {
             row.attempt_log.push(AttemptRow {
-                started_at: a[1].int(),
-                duration_ms: a[2].int(),
-                outcome: a[3]
-                    .text()
-                    .and_then(|o| AttemptOutcome::parse(&o))
+                started_at: a.int("started_at")?,
+                duration_ms: a.int("duration_ms")?,
+                outcome: AttemptOutcome::parse(&a.text("outcome")?)
                     .unwrap_or(AttemptOutcome::Failed),
-                status_code: a[4].opt_int(),
-                detail: a[5].text().unwrap_or_default(),
+                status_code: a.opt_int("status_code")?,
+                detail: a.text("detail")?,
             });
         }
     }
@@ -163,35 +111,30 @@ const EVENT: [Col; 4] = [
     Col::Text("matched_rules"),
 ];
 
-fn event_row(c: &[Cell]) -> EventRow {
-    EventRow {
-        event_id: c[0].text().unwrap_or_default(),
-        event_type: c[1].text().unwrap_or_default(),
-        received_at: c[2].int(),
-        matched_rules: serde_json::from_str(&c[3].text().unwrap_or_default()).unwrap_or_default(),
+fn event_row(r: &Record) -> Result<EventRow> {
+    Ok(EventRow {
+        event_id: r.text("event_id")?,
+        event_type: r.text("event_type")?,
+        received_at: r.int("received_at")?,
+        matched_rules: serde_json::from_str(&r.text("matched_rules")?).unwrap_or_default(),
         deliveries: Vec::new(),
-    }
+    })
 }
 
 pub async fn events<R: Rows>(db: &R, f: &EventFilter) -> Result<Vec<EventRow>> {
     let rows = db.fetch(&page::events(R::DIALECT, f), &EVENT).await?;
-    let mut events: Vec<EventRow> = rows.iter().map(|c| event_row(c)).collect();
+    let mut events = rows.iter().map(event_row).collect::<Result<Vec<_>>>()?;
     deliveries_of(db, &mut events).await?;
     Ok(events)
 }
 
 /// One event with its body, headers, deliveries and their attempts.
 pub async fn event<R: Rows>(db: &R, id: &str) -> Result<Option<EventDetail>> {
-    let placeholder = match R::DIALECT {
-        Dialect::Sqlite => "?",
-        Dialect::Postgres => "$1",
-    };
-    let sql = Sql {
-        text: format!(
-            "SELECT event_id, event_type, received_at, matched_rules, body, headers FROM events WHERE event_id = {placeholder}"
-        ),
-        params: vec![Param::Text(id.to_string())],
-    };
+    let sql = Sql::fixed(
+        R::DIALECT,
+        "SELECT event_id, event_type, received_at, matched_rules, body, headers FROM events WHERE event_id = ?1",
+        vec![Param::Text(id.to_string())],
+    );
     let columns = [
         EVENT[0],
         EVENT[1],
@@ -200,17 +143,17 @@ pub async fn event<R: Rows>(db: &R, id: &str) -> Result<Option<EventDetail>> {
         Col::Text("body"),
         Col::Text("headers"),
     ];
-    let Some(cells) = db.fetch(&sql, &columns).await?.into_iter().next() else {
+    let Some(found) = db.fetch(&sql, &columns).await?.into_iter().next() else {
         return Ok(None);
     };
-    let mut rows = vec![event_row(&cells)];
+    let mut rows = vec![event_row(&found)?];
     deliveries_of(db, &mut rows).await?;
     let mut row = rows.remove(0);
     attempts_for(db, &mut row.deliveries).await?;
     Ok(Some(EventDetail {
         row,
-        body: cells[4].text().unwrap_or_default(),
-        headers: cells[5].text(),
+        body: found.text("body")?,
+        headers: found.opt_text("headers")?,
     }))
 }
 
@@ -229,9 +172,9 @@ pub async fn overview<R: Rows>(db: &R, now: Millis) -> Result<Overview> {
     }
     let paused = [Col::Text("channel"), Col::Int("paused_until")];
     for r in db.fetch(&page::paused(R::DIALECT, now), &paused).await? {
-        let name = r[0].text().unwrap_or_default();
+        let name = r.text("channel")?;
         if let Some(c) = channels.iter_mut().find(|c| c.channel == name) {
-            c.paused_until = Some(r[1].int());
+            c.paused_until = Some(r.int("paused_until")?);
         }
     }
     Ok(Overview {
@@ -252,7 +195,7 @@ async fn channel_counts<R: Rows>(db: &R) -> Result<Vec<ChannelStats>> {
     let columns = [Col::Text("channel"), Col::Text("status"), Col::Int("n")];
     let mut channels: Vec<ChannelStats> = Vec::new();
     for r in db.fetch(&sql, &columns).await? {
-        let name = r[0].text().unwrap_or_default();
+        let name = r.text("channel")?;
         if channels.last().is_none_or(|c| c.channel != name) {
             channels.push(ChannelStats {
                 channel: name,
@@ -262,8 +205,8 @@ async fn channel_counts<R: Rows>(db: &R) -> Result<Vec<ChannelStats>> {
                 paused_until: None,
             });
         }
-        if let (Some(c), Some(Ok(s))) = (channels.last_mut(), r[1].text().map(|s| s.parse())) {
-            c.counts.set(s, r[2].int() as u64);
+        if let (Some(c), Ok(s)) = (channels.last_mut(), r.text("status")?.parse()) {
+            c.counts.set(s, r.int("n")? as u64);
         }
     }
     Ok(channels)
@@ -274,18 +217,21 @@ async fn counts_since<R: Rows>(db: &R, since: Millis) -> Result<(u64, u64)> {
     let rows = db
         .fetch(&page::event_counts(R::DIALECT, since), &columns)
         .await?;
-    let r = rows.first();
-    Ok((
-        r.map_or(0, |r| r[0].int()) as u64,
-        r.map_or(0, |r| r[1].int()) as u64,
-    ))
+    match rows.first() {
+        Some(r) => Ok((r.int("n")? as u64, r.int("unmatched")? as u64)),
+        None => Ok((0, 0)),
+    }
 }
 
 /// The newest delivery a query finds: its time and last error.
 async fn latest<R: Rows>(db: &R, sql: Sql) -> Result<Option<(Millis, String)>> {
     let columns = [Col::Int("updated_at"), Col::Text("last_error")];
     let rows = db.fetch(&sql, &columns).await?;
-    Ok(rows
-        .first()
-        .map(|r| (r[0].int(), r[1].text().unwrap_or_default())))
+    match rows.first() {
+        Some(r) => Ok(Some((
+            r.int("updated_at")?,
+            r.opt_text("last_error")?.unwrap_or_default(),
+        ))),
+        None => Ok(None),
+    }
 }

@@ -40,6 +40,13 @@ pub struct NewDelivery {
 /// A claim on deliveries: who holds it, with which token, until when. Only the holder of the
 /// current token can record an outcome; when the holder stops heartbeating, or the lease runs
 /// out, the deliveries are due again.
+/// A claimed delivery to give back: its id and its claim's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub delivery_id: i64,
+    pub token: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     pub owner: Arc<str>,
@@ -108,6 +115,16 @@ pub struct Claimed {
     pub token: i64,
     /// This is the delivery of digest N: it sends what was collected there.
     pub digest_of: Option<i64>,
+}
+
+impl Claimed {
+    /// The claim, to give back unsent.
+    pub fn held(&self) -> Held {
+        Held {
+            delivery_id: self.delivery_id,
+            token: self.token,
+        }
+    }
 }
 
 /// An attempt's outcome, to record.

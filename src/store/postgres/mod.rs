@@ -13,10 +13,8 @@
 //!   recovers by itself when the database is back.
 
 mod claim;
-mod conversation;
 mod digest;
 mod listen;
-mod read;
 mod record;
 mod write;
 
@@ -29,14 +27,9 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::watch;
 
+use super::backed::{Backed, Core};
 use super::batch::Writer;
-use super::conversation::{Conversation, Posted, Step, Stepped};
-use super::page_read;
-use super::{
-    Accepted, Claim, Claims, Counts, DeliveryFilter, DeliveryRow, DigestContent, EventDetail,
-    EventFilter, EventRow, Instance, Join, Joined, Millis, NewEvent, Overview, Record, Recorded,
-    Replay, Result, Store, StoreError,
-};
+use super::{Result, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -72,9 +65,7 @@ impl Default for Settings {
 }
 
 pub struct PgStore {
-    pool: PgPool,
-    writer: Writer,
-    wakeups: watch::Sender<u64>,
+    core: Core<PgPool>,
     listener: tokio::task::AbortHandle,
 }
 
@@ -110,123 +101,24 @@ impl PgStore {
         let wakeups = watch::Sender::new(0);
         let listener = tokio::spawn(listen::listen(pool.clone(), wakeups.clone())).abort_handle();
         Ok(PgStore {
-            pool,
-            writer,
-            wakeups,
+            core: Core {
+                pool,
+                writer,
+                wakeups,
+            },
             listener,
         })
     }
 }
 
-impl Store for PgStore {
-    fn accept(&self, event: NewEvent) -> BoxFuture<'_, Result<Accepted>> {
-        Box::pin(self.writer.accept(event))
+impl Backed for PgStore {
+    type Db = PgPool;
+
+    fn core(&self) -> &Core<PgPool> {
+        &self.core
     }
 
-    fn claim(&self, claim: Claim) -> BoxFuture<'_, Result<Claims>> {
-        Box::pin(self.writer.claim(claim))
-    }
-
-    fn record(&self, record: Record) -> BoxFuture<'_, Result<Recorded>> {
-        Box::pin(self.writer.record(record))
-    }
-
-    fn join(&self, join: Join) -> BoxFuture<'_, Result<Joined>> {
-        Box::pin(self.writer.join(join))
-    }
-
-    fn digest(&self, id: i64) -> BoxFuture<'_, Result<Option<DigestContent>>> {
-        Box::pin(digest::content(&self.pool, id))
-    }
-
-    fn step(&self, step: Step) -> BoxFuture<'_, Result<Stepped>> {
-        Box::pin(async move { conversation::step(&self.pool, &step).await })
-    }
-
-    fn posted(&self, posted: Posted) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move { conversation::posted(&self.pool, &posted).await })
-    }
-
-    fn conversation(
-        &self,
-        channel: String,
-        key: String,
-    ) -> BoxFuture<'_, Result<Option<Conversation>>> {
-        Box::pin(async move { conversation::get(&self.pool, &channel, &key).await })
-    }
-
-    fn release(&self, leases: Vec<(i64, i64)>) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move { read::release(&self.pool, &leases).await })
-    }
-
-    fn pause(&self, channel: String, until: Millis) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move { read::pause(&self.pool, &channel, until).await })
-    }
-
-    fn heartbeat(&self, instance: Instance) -> BoxFuture<'_, Result<()>> {
-        Box::pin(self.writer.heartbeat(instance))
-    }
-
-    fn release_lapsed(
-        &self,
-        me: Arc<str>,
-        before: Millis,
-        now: Millis,
-    ) -> BoxFuture<'_, Result<u64>> {
-        Box::pin(async move { read::release_lapsed(&self.pool, &me, before, now).await })
-    }
-
-    fn try_lock(
-        &self,
-        name: &'static str,
-        owner: Arc<str>,
-        now: Millis,
-        until: Millis,
-    ) -> BoxFuture<'_, Result<bool>> {
-        Box::pin(async move { read::try_lock(&self.pool, name, &owner, now, until).await })
-    }
-
-    fn wakeups(&self) -> watch::Receiver<u64> {
-        self.wakeups.subscribe()
-    }
-
-    fn events(&self, filter: EventFilter) -> BoxFuture<'_, Result<Vec<EventRow>>> {
-        Box::pin(async move { page_read::events(&self.pool, &filter).await })
-    }
-
-    fn event(&self, id: String) -> BoxFuture<'_, Result<Option<EventDetail>>> {
-        Box::pin(async move { page_read::event(&self.pool, &id).await })
-    }
-
-    fn overview(&self, now: Millis) -> BoxFuture<'_, Result<Overview>> {
-        Box::pin(page_read::overview(&self.pool, now))
-    }
-
-    fn deliveries(&self, filter: DeliveryFilter) -> BoxFuture<'_, Result<Vec<DeliveryRow>>> {
-        Box::pin(async move { page_read::deliveries(&self.pool, &filter).await })
-    }
-
-    fn replay(&self, which: Replay, now: Millis) -> BoxFuture<'_, Result<u64>> {
-        Box::pin(async move {
-            let n = read::replay(&self.pool, &which, now).await?;
-            listen::notify(&self.pool).await;
-            Ok(n)
-        })
-    }
-
-    fn purge(&self, before: Millis) -> BoxFuture<'_, Result<u64>> {
-        Box::pin(read::purge(&self.pool, before))
-    }
-
-    fn counts(&self) -> BoxFuture<'_, Result<Counts>> {
-        Box::pin(read::counts(&self.pool))
-    }
-
-    fn oldest_due(&self, before: Millis) -> BoxFuture<'_, Result<Vec<(String, Millis)>>> {
-        Box::pin(read::oldest_due(&self.pool, before))
-    }
-
-    fn channels_with_work(&self) -> BoxFuture<'_, Result<Vec<String>>> {
-        Box::pin(read::channels_with_work(&self.pool))
+    fn replayed(&self) -> BoxFuture<'_, ()> {
+        Box::pin(listen::notify(&self.core.pool))
     }
 }
