@@ -281,3 +281,90 @@ fn fn_name_start(line: &str) -> Option<&str> {
     }
     rest.strip_prefix("fn ")
 }
+
+/// A file's module path below its crate root (`src/rules/load/action.rs` is
+/// `["rules", "load", "action"]`; a folder's `mod.rs` is the folder).
+fn file_module(root: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(root).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_string())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The modules a file's `crate::` and `super::` paths name, each as the longest path that is a
+/// file of the crate.
+fn file_imports(root: &Path, module: &[String], code: &str) -> BTreeSet<Vec<String>> {
+    let exists = |m: &[String]| {
+        let p = root.join(m.join("/"));
+        p.with_extension("rs").is_file() || p.join("mod.rs").is_file()
+    };
+    let mut found = BTreeSet::new();
+    for start in ["crate::", "super::"] {
+        for (at, _) in code.match_indices(start) {
+            if at > 0 && code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+            {
+                continue;
+            }
+            let path: String = code[at..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let mut parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
+            let mut base: Vec<String> = match parts.first() {
+                Some(&"crate") => Vec::new(),
+                _ => module[..module.len().saturating_sub(1)].to_vec(),
+            };
+            parts.remove(0);
+            while parts.first() == Some(&"super") {
+                parts.remove(0);
+                base.pop();
+            }
+            let full: Vec<String> = base
+                .into_iter()
+                .chain(parts.iter().map(|p| p.to_string()))
+                .collect();
+            if let Some(k) = (1..=full.len()).rev().find(|k| exists(&full[..*k]))
+                && full[..k] != *module
+            {
+                found.insert(full[..k].to_vec());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_file_imports_in_a_circle_in_herald_or_its_bench() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for crate_root in [root.join("src"), root.join("bench/src")] {
+        let mut files = Vec::new();
+        rust_files(&crate_root, &mut files);
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for file in &files {
+            let module = file_module(&crate_root, file);
+            let code = code_of(&std::fs::read_to_string(file).unwrap());
+            let uses = file_imports(&crate_root, &module, &code);
+            graph
+                .entry(module.join("/"))
+                .or_default()
+                .extend(uses.into_iter().map(|m| m.join("/")));
+        }
+        for module in graph.keys() {
+            if let Some(cycle) = cycle_from(&graph, module, &mut Vec::new()) {
+                panic!(
+                    "an import circle in {}: {}",
+                    crate_root.display(),
+                    cycle.join(" -> ")
+                );
+            }
+        }
+    }
+}

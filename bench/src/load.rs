@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::sink::Arrivals;
 
-pub const SECRET: &str = "bench-secret";
+use crate::SECRET;
 
 /// A signed event body: (event id, body, signature).
 pub type Body = (String, Vec<u8>, String);

@@ -16,6 +16,9 @@ mod sink;
 mod system;
 mod versus;
 
+/// The webhook secret herald and the load share (and the floor's endpoint checks).
+pub const SECRET: &str = "bench-secret";
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -57,7 +57,7 @@ async fn receive(State(arrivals): State<Arrivals>, body: Bytes) -> &'static str 
 
 /// The floor: verifies the signature and answers 200, nothing else.
 pub async fn floor() -> SocketAddr {
-    let verifier = Arc::new(Verifier::new([crate::load::SECRET.to_string()]));
+    let verifier = Arc::new(Verifier::new([crate::SECRET.to_string()]));
     serve(
         Router::new()
             .route("/webhook", post(check))

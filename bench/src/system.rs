@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 
 use sqlx::Connection;
 
-use crate::load::SECRET;
+use crate::SECRET;
 
 /// Where a run keeps its state.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use tracing::warn;
 use super::Dispatcher;
 use super::attempt::{Outcome, Try};
 use super::noise::{Plan, plan, single};
-use super::prepare::{self, Job, Prepared, Ready};
+use super::prepare::{self, Job, NotReady, Prepared, Ready};
 use super::said::Said;
 use crate::event::Event;
 use crate::render::context::TemplateContext;
@@ -205,25 +205,21 @@ impl Dispatcher {
     }
 
     fn ready(&self, t: &Try<'_>, prepared: Prepared) -> Result<Ready, Outcome> {
-        match prepared {
-            Prepared::Ready(ready) => Ok(ready),
-            other => Err(self.unprepared(t, other)),
-        }
+        prepared.map_err(|why| self.unprepared(t, why))
     }
 
     /// What an attempt comes to when its message cannot be made now.
-    fn unprepared(&self, t: &Try<'_>, prepared: Prepared) -> Outcome {
-        match prepared {
-            Prepared::Ready(_) => unreachable!("a ready message is sent"),
-            Prepared::Dead(reason) => t.dead(&reason, None),
-            Prepared::Refused(reason) => {
+    fn unprepared(&self, t: &Try<'_>, why: NotReady) -> Outcome {
+        match why {
+            NotReady::Dead(reason) => t.dead(&reason, None),
+            NotReady::Refused(reason) => {
                 self.enrichment_error("permanent");
                 t.dead(&reason, None)
             }
-            Prepared::Skip(reason) => {
+            NotReady::Skip(reason) => {
                 Outcome::unsent(Next::Skipped(reason.clone()), Said::Skipped { reason })
             }
-            Prepared::Retry(reason) => {
+            NotReady::Retry(reason) => {
                 self.enrichment_error("retryable");
                 t.retry(
                     "cannot enrich the event yet, will retry",

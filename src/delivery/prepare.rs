@@ -24,11 +24,14 @@ pub struct Job<'a> {
     pub on_error: Option<OnError>,
 }
 
-/// What preparing a message came to.
-#[derive(Debug)]
-pub enum Prepared {
-    Ready(Ready),
-    /// The rule's conditions on enriched fields did not hold: nothing to send.
+/// What preparing a message comes to: a [`Ready`] message, or why there is none now.
+pub type Prepared = Result<Ready, NotReady>;
+
+/// Why no message can be sent now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    /// The rule's conditions on enriched fields did not hold, or nobody is left to send to:
+    /// nothing to send.
     Skip(String),
     /// The SuperOffice API could not answer now; try again later.
     Retry(String),
@@ -50,12 +53,12 @@ pub struct Ready {
 pub async fn context(
     enricher: Option<&Enricher>,
     job: &Job<'_>,
-) -> Result<TemplateContext, Prepared> {
+) -> Result<TemplateContext, NotReady> {
     let ctx = enriched(enricher, job).await?;
     if job.rule.is_deferred()
         && let Err(reason) = job.rule.check_deferred(&ctx.value())
     {
-        return Err(Prepared::Skip(reason.to_string()));
+        return Err(NotReady::Skip(reason.to_string()));
     }
     Ok(ctx)
 }
@@ -65,7 +68,7 @@ pub async fn context(
 pub async fn enriched(
     enricher: Option<&Enricher>,
     job: &Job<'_>,
-) -> Result<TemplateContext, Prepared> {
+) -> Result<TemplateContext, NotReady> {
     let (event, action) = (job.event, job.action);
     let mut ctx = TemplateContext::new(event, &job.rule.name, job.received_at);
     match enrich::fill(
@@ -79,8 +82,8 @@ pub async fn enriched(
     .await
     {
         Fill::Done => Ok(ctx),
-        Fill::Retry(reason) => Err(Prepared::Retry(reason)),
-        Fill::Dead(reason) => Err(Prepared::Refused(reason)),
+        Fill::Retry(reason) => Err(NotReady::Retry(reason)),
+        Fill::Dead(reason) => Err(NotReady::Refused(reason)),
     }
 }
 
@@ -93,7 +96,7 @@ pub fn render(config: &RuleSet, job: &Job<'_>, ctx: &TemplateContext) -> Prepare
                 Some(name) => format!("template `{name}`"),
                 None => "the message".to_string(),
             };
-            return Prepared::Dead(format!("cannot render {what}: {e}"));
+            return Err(NotReady::Dead(format!("cannot render {what}: {e}")));
         }
     };
     let recipients = match &job.action.recipients {
@@ -101,13 +104,13 @@ pub fn render(config: &RuleSet, job: &Job<'_>, ctx: &TemplateContext) -> Prepare
             let addressed = r.resolve(&config.renderer, ctx);
             if addressed.is_empty() {
                 let reason = format!("no recipient left: {}", addressed.notes_text().join("; "));
-                return Prepared::Skip(reason);
+                return Err(NotReady::Skip(reason));
             }
             Some(Box::new(addressed))
         }
         None => None,
     };
-    Prepared::Ready(Ready {
+    Ok(Ready {
         outgoing: Outgoing {
             message: rendered.message,
             event_id: job.event.id().to_string(),

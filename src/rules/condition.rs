@@ -5,11 +5,9 @@
 
 use std::fmt;
 
-use jiff::Timestamp;
-use regex::Regex;
 use serde_json::Value;
 
-use super::values::op_holds;
+pub use super::values::{Bound, Op};
 use crate::config::schedule::Span;
 
 /// A dotted path into the event, such as `FieldValues.contact_id` or `Changes.0`.
@@ -54,48 +52,6 @@ impl FieldPath {
     }
 }
 
-/// A bound for `gt`, `gte`, `lt`, `lte`: a number, or a time.
-#[derive(Debug, Clone)]
-pub enum Bound {
-    Number(f64),
-    Time(Timestamp),
-}
-
-#[derive(Debug, Clone)]
-pub enum Op {
-    Equals(Value),
-    NotEquals(Value),
-    In(Vec<Value>),
-    NotIn(Vec<Value>),
-    Contains(Value),
-    StartsWith(String),
-    EndsWith(String),
-    Matches(Regex),
-    Exists(bool),
-    Gt(Bound),
-    Gte(Bound),
-    Lt(Bound),
-    Lte(Bound),
-}
-
-impl Op {
-    pub const NAMES: &'static [&'static str] = &[
-        "equals",
-        "not_equals",
-        "in",
-        "not_in",
-        "contains",
-        "starts_with",
-        "ends_with",
-        "matches",
-        "exists",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-    ];
-}
-
 #[derive(Debug, Clone)]
 pub enum Condition {
     Field {
@@ -134,7 +90,7 @@ impl Condition {
         match self {
             Condition::Field { path, op } => {
                 let value = path.lookup(ctx);
-                if op_holds(op, value) {
+                if op.holds(value) {
                     Ok(())
                 } else {
                     Err(Failure {
@@ -273,6 +229,7 @@ fn show_bound(b: &Bound) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use regex::Regex;
     use serde_json::json;
 
     fn field(path: &str, op: Op) -> Condition {

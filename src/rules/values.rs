@@ -1,40 +1,87 @@
-//! How a condition compares an event's value with the rule's: numbers and text forgive the
+//! A condition's operators ([`Op`]) and how each compares an event's value with the rule's: numbers and text forgive the
 //! YAML/JSON type gap (`527331` equals `"527331"`), times compare as times, and a field that is
 //! absent satisfies no operator but `exists: false`.
 
+use jiff::Timestamp;
+use regex::Regex;
 use serde_json::Value;
 
-use super::condition::{Bound, Op};
 use crate::event::time;
 
-pub(super) fn op_holds(op: &Op, value: Option<&Value>) -> bool {
-    if let Op::Exists(expected) = op {
-        return value.is_some() == *expected;
-    }
-    let Some(value) = value else {
-        return false;
-    };
-    match op {
-        Op::Equals(expected) => values_equal(value, expected),
-        Op::NotEquals(expected) => !values_equal(value, expected),
-        Op::In(list) => list.iter().any(|e| values_equal(value, e)),
-        Op::NotIn(list) => !list.iter().any(|e| values_equal(value, e)),
-        Op::Contains(needle) => match value {
-            Value::Array(items) => items.iter().any(|i| values_equal(i, needle)),
-            Value::Object(map) => text_of(needle).is_some_and(|k| map.contains_key(&k)),
-            other => match (text_of(other), text_of(needle)) {
-                (Some(hay), Some(n)) => hay.contains(&n),
-                _ => false,
+/// A bound for `gt`, `gte`, `lt`, `lte`: a number, or a time.
+#[derive(Debug, Clone)]
+pub enum Bound {
+    Number(f64),
+    Time(Timestamp),
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    Equals(Value),
+    NotEquals(Value),
+    In(Vec<Value>),
+    NotIn(Vec<Value>),
+    Contains(Value),
+    StartsWith(String),
+    EndsWith(String),
+    Matches(Regex),
+    Exists(bool),
+    Gt(Bound),
+    Gte(Bound),
+    Lt(Bound),
+    Lte(Bound),
+}
+
+impl Op {
+    pub const NAMES: &'static [&'static str] = &[
+        "equals",
+        "not_equals",
+        "in",
+        "not_in",
+        "contains",
+        "starts_with",
+        "ends_with",
+        "matches",
+        "exists",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+    ];
+}
+
+impl Op {
+    /// True if the event's value (absent: `None`) satisfies the operator.
+    pub fn holds(&self, value: Option<&Value>) -> bool {
+        let value = match (self, value) {
+            (Op::Exists(expected), found) => return found.is_some() == *expected,
+            (_, None) => return false,
+            (_, Some(v)) => v,
+        };
+        match self {
+            Op::Equals(expected) => values_equal(value, expected),
+            Op::NotEquals(expected) => !values_equal(value, expected),
+            Op::In(list) => list.iter().any(|e| values_equal(value, e)),
+            Op::NotIn(list) => !list.iter().any(|e| values_equal(value, e)),
+            Op::Contains(needle) => match value {
+                Value::Array(items) => items.iter().any(|i| values_equal(i, needle)),
+                Value::Object(map) => text_of(needle).is_some_and(|k| map.contains_key(&k)),
+                other => match (text_of(other), text_of(needle)) {
+                    (Some(hay), Some(n)) => hay.contains(&n),
+                    _ => false,
+                },
             },
-        },
-        Op::StartsWith(prefix) => text_of(value).is_some_and(|t| t.starts_with(prefix.as_str())),
-        Op::EndsWith(suffix) => text_of(value).is_some_and(|t| t.ends_with(suffix.as_str())),
-        Op::Matches(re) => text_of(value).is_some_and(|t| re.is_match(&t)),
-        Op::Gt(b) => compare(value, b).is_some_and(|o| o.is_gt()),
-        Op::Gte(b) => compare(value, b).is_some_and(|o| o.is_ge()),
-        Op::Lt(b) => compare(value, b).is_some_and(|o| o.is_lt()),
-        Op::Lte(b) => compare(value, b).is_some_and(|o| o.is_le()),
-        Op::Exists(_) => unreachable!("handled above"),
+            Op::StartsWith(prefix) => {
+                text_of(value).is_some_and(|t| t.starts_with(prefix.as_str()))
+            }
+            Op::EndsWith(suffix) => text_of(value).is_some_and(|t| t.ends_with(suffix.as_str())),
+            Op::Matches(re) => text_of(value).is_some_and(|t| re.is_match(&t)),
+            Op::Gt(b) => compare(value, b).is_some_and(|o| o.is_gt()),
+            Op::Gte(b) => compare(value, b).is_some_and(|o| o.is_ge()),
+            Op::Lt(b) => compare(value, b).is_some_and(|o| o.is_lt()),
+            Op::Lte(b) => compare(value, b).is_some_and(|o| o.is_le()),
+            Op::Exists(_) => false,
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 
 use crate::config::superoffice::OnError;
 use crate::delivery::noise;
-use crate::delivery::prepare::{self, Job, Prepared};
+use crate::delivery::prepare::{self, Job, NotReady, Prepared};
 use crate::enrich::Enricher;
 use crate::event::Event;
 use crate::rules::{Rule, RuleSet, Verdict};
@@ -82,13 +82,13 @@ async fn matched(
         let shaped = match shaped(config, ctx, &job, received_at).await {
             Ok(shaped) => shaped,
             Err(stop) => Shaped {
-                prepared: stop,
+                prepared: Err(stop),
                 when: None,
                 decision: None,
             },
         };
         let (shown, truncated, error) = match shaped.prepared {
-            Prepared::Ready(ready) => {
+            Ok(ready) => {
                 let addresses = Addresses::of(config, action, &ready.outgoing);
                 let shown = Shown {
                     message: ready.outgoing.message,
@@ -96,13 +96,13 @@ async fn matched(
                 };
                 (Some(shown), ready.truncated, None)
             }
-            Prepared::Dead(reason) => (None, Vec::new(), Some(reason)),
-            Prepared::Skip(reason) => {
+            Err(NotReady::Dead(reason)) => (None, Vec::new(), Some(reason)),
+            Err(NotReady::Skip(reason)) => {
                 return RuleOutcome::NoMatch {
                     reason: format!("{reason} (after enrichment)"),
                 };
             }
-            Prepared::Refused(reason) | Prepared::Retry(reason) => {
+            Err(NotReady::Refused(reason) | NotReady::Retry(reason)) => {
                 return RuleOutcome::Error { reason };
             }
         };
@@ -134,7 +134,7 @@ async fn shaped(
     ctx: Ctx<'_>,
     job: &Job<'_>,
     now: Timestamp,
-) -> Result<Shaped, Prepared> {
+) -> Result<Shaped, NotReady> {
     let mut context = prepare::context(ctx.enricher, job).await?;
     let millis = now.as_millisecond();
     let talk = talk::converse(config, ctx.store, millis, job.event, job, &mut context).await?;
@@ -148,7 +148,7 @@ async fn shaped(
         });
     }
     let plan = noise::plan(config, action, &context, now)
-        .map_err(|e| Prepared::Dead(crate::text::causes(&e)))?;
+        .map_err(|e| NotReady::Dead(crate::text::causes(&e)))?;
     let (key, end, decision) = match &plan {
         noise::Plan::Digest { key, due, .. } => (key.as_str(), *due, Decision::Digest),
         noise::Plan::Hold { .. } => ("", now, Decision::Held),

@@ -5,7 +5,7 @@
 use crate::config::channel::Kind;
 use crate::config::conversation::Mode;
 use crate::delivery::conversation;
-use crate::delivery::prepare::{Job, Prepared};
+use crate::delivery::prepare::{Job, NotReady};
 use crate::event::Event;
 use crate::render::context::TemplateContext;
 use crate::rules::RuleSet;
@@ -22,12 +22,12 @@ pub(super) async fn converse(
     event: &Event,
     job: &Job<'_>,
     ctx: &mut TemplateContext,
-) -> Result<Option<String>, Prepared> {
+) -> Result<Option<String>, NotReady> {
     let Some(talk) = &job.action.conversation else {
         return Ok(None);
     };
     let key = conversation::key(config, talk, ctx)
-        .map_err(|e| Prepared::Dead(crate::text::causes(&e)))?;
+        .map_err(|e| NotReady::Dead(crate::text::causes(&e)))?;
     let channel = job.action.channel.clone();
     let stored = match store {
         Some(s) => s

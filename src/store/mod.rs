@@ -29,6 +29,7 @@ mod status;
 mod talk;
 mod types;
 mod upkeep;
+mod views;
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ use tokio::sync::watch;
 
 pub use status::{Counts, DeliveryStatus};
 pub use types::*;
+pub use views::*;
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;

@@ -6,7 +6,7 @@
 pub use super::sql::{Dialect, Param, Sql};
 use super::{DeliveryStatus, EventFilter, Millis};
 
-/// The columns every delivery read takes, in [`crate::store::page_read`]'s order.
+/// The columns every delivery read takes.
 pub const DELIVERY_COLUMNS: &str = "SELECT id, event_id, rule, channel, status, attempts, next_attempt_at, last_error, created_at, updated_at, digest_id, digest_of FROM deliveries";
 
 /// Deliveries, newest first, filtered; a page at a time (older than `before`).

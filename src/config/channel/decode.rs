@@ -1,14 +1,13 @@
 //! Decoding a channel definition from the positioned YAML tree, every problem reported.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::header::{HeaderName, HeaderValue};
-use url::Url;
 
+use super::endpoint::endpoint;
 use super::recipient::{self, AllowedDomains};
 use super::smtp::{self, mailbox};
-use super::{ChannelSpec, EmailSpec, Endpoint, Kind, KindSpec, WebhookSpec};
+use super::{ChannelSpec, EmailSpec, Kind, KindSpec, WebhookSpec};
 use crate::config::decode::{Decoder, Entries, get};
 use crate::config::diag::did_you_mean;
 use crate::config::noise;
@@ -58,9 +57,9 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
     };
     // The platforms' own limits: Slack about 1 a second per webhook, Teams about 4.
     let default_pace = match kind {
-        Kind::Slack => Some(1.0),
-        Kind::Teams => Some(4.0),
-        Kind::Email | Kind::Webhook => None,
+        Kind::Slack => Pace::PerSecond(1.0),
+        Kind::Teams => Pace::PerSecond(4.0),
+        Kind::Email | Kind::Webhook => Pace::Off,
     };
     let pace = match get(entries, "pace") {
         Some(n) => pace(d, n, &what),
@@ -78,7 +77,7 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
     Some(ChannelSpec {
         name: name.to_string(),
         timeout: timeout?,
-        pace: pace?,
+        pace: pace?.rate(),
         retry: retry?,
         noise: noise?,
         kind: spec?,
@@ -123,11 +122,27 @@ fn kind_spec(
     }
 }
 
+/// A channel's `pace:`: at most so many messages a second, or none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pace {
+    Off,
+    PerSecond(f64),
+}
+
+impl Pace {
+    fn rate(self) -> Option<f64> {
+        match self {
+            Pace::Off => None,
+            Pace::PerSecond(r) => Some(r),
+        }
+    }
+}
+
 /// `off`, `N/s` or `N/m`.
-fn pace(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Option<f64>> {
+fn pace(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Pace> {
     let text = d.text(node, &format!("{what}: pace"))?;
     if text.trim() == "off" {
-        return Some(None);
+        return Some(Pace::Off);
     }
     let parsed = text.split_once('/').and_then(|(n, unit)| {
         let n: f64 = n.trim().parse().ok().filter(|n: &f64| n.is_finite())?;
@@ -146,7 +161,7 @@ fn pace(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<Option<f64>> {
             format!("{what}: pace must be like 1/s, 30/m or off (between 1/h and 10000/s), found {text:?}"),
         );
     }
-    parsed.map(Some)
+    parsed.map(Pace::PerSecond)
 }
 
 /// `retry: { delays: [10s, 30s, 2m], then: 1h, give_up_after: 24h, max_retry_after: 1h }`;
@@ -185,54 +200,6 @@ fn retry(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<RetryPolicy> {
             .unwrap_or(policy.max_retry_after);
     }
     (d.sink.items.len() == before).then_some(policy)
-}
-
-pub(super) fn endpoint(
-    d: &mut Decoder<'_>,
-    entries: &Entries,
-    node: &Node,
-    what: &str,
-) -> Option<Endpoint> {
-    let Some(url_node) = get(entries, "url") else {
-        d.sink
-            .error(node.pos, format!("{what} needs a `url` (or file://DIR)"));
-        return None;
-    };
-    url_at(d, url_node, what, "url")
-}
-
-/// An `http(s)://` URL or `file://DIR` at `key`.
-pub(super) fn url_at(d: &mut Decoder<'_>, node: &Node, what: &str, key: &str) -> Option<Endpoint> {
-    let raw = d.text(node, &format!("{what}: {key}"))?;
-    if let Some(dir) = file_dir(&raw) {
-        return Some(Endpoint::File(dir));
-    }
-    match Url::parse(&raw) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-            Some(Endpoint::Http(Secret::new(url)))
-        }
-        // The URL itself may be a secret: name the problem, never the value.
-        Ok(url) => {
-            let message = format!(
-                "{what}: {key} must be http(s)://… or file://DIR, not {}://",
-                url.scheme()
-            );
-            d.sink.error(node.pos, message);
-            None
-        }
-        Err(e) => {
-            d.sink
-                .error(node.pos, format!("{what}: {key} does not parse: {e}"));
-            None
-        }
-    }
-}
-
-/// `file://outbox` and `file:///var/spool/herald` name folders.
-pub(super) fn file_dir(raw: &str) -> Option<PathBuf> {
-    raw.strip_prefix("file://")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
 }
 
 fn webhook(d: &mut Decoder<'_>, entries: &Entries, node: &Node, what: &str) -> Option<WebhookSpec> {

@@ -3,6 +3,7 @@
 //! and nothing the loader did not check.
 
 mod decode;
+mod endpoint;
 mod recipient;
 mod slack;
 mod smtp;

@@ -4,7 +4,7 @@
 
 use url::Url;
 
-use super::decode::{endpoint, url_at};
+use super::endpoint::{endpoint, url_at};
 use super::{Endpoint, SLACK_API, SlackApp, SlackSpec};
 use crate::config::decode::{Decoder, Entries, get};
 use crate::config::yaml::Node;

@@ -12,7 +12,7 @@ use crate::secret::Secret;
 
 pub(super) fn transport(d: &mut Decoder<'_>, node: &Node, what: &str) -> Option<MailTransport> {
     let raw = d.text(node, &format!("{what}: smtp"))?;
-    if let Some(dir) = super::decode::file_dir(&raw) {
+    if let Some(dir) = super::endpoint::file_dir(&raw) {
         return Some(MailTransport::File(dir));
     }
     let url = match Url::parse(&raw) {

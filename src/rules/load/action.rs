@@ -5,33 +5,16 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::document::{Channels, Loader};
-use super::known_root;
+use super::{Shape, known_root};
 use crate::config::channel::Kind;
 use crate::config::decode::{Entries, get};
 use crate::config::diag::did_you_mean;
-use crate::config::names::{CONVERSATION, Needs};
+use crate::config::names::Needs;
 use crate::config::noise::{self, Noise};
 use crate::config::yaml::Node;
 use crate::render::message::MessageTemplate;
 use crate::render::{Escape, Text};
 use crate::rules::Action;
-
-/// What a message template is compiled for: a destination kind, whether its context is shaped
-/// as a digest (`events`, `count`, `key`, `window`), and whether it has `conversation`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(super) struct Shape {
-    pub(super) kind: Kind,
-    pub(super) digest: bool,
-    pub(super) conversation: bool,
-}
-
-impl Shape {
-    /// True if a template of this shape may use this top-level name.
-    pub(super) fn knows(self, has_superoffice: bool, name: &str) -> bool {
-        known_root(has_superoffice, self.digest, name)
-            || (self.conversation && CONVERSATION.contains(&crate::config::names::root_of(name)))
-    }
-}
 
 const ACTION_KEYS: &[&str] = &[
     "channel",

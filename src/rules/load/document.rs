@@ -20,7 +20,22 @@ const TOP_KEYS: &[&str] = &["superoffice", "channels", "rules", "templates"];
 const RULE_KEYS: &[&str] = &["name", "description", "events", "when", "notify", "stop"];
 
 /// A rule's events, conditions, actions and `stop`.
-type RuleParts = (Vec<String>, Vec<Condition>, Vec<Action>, bool);
+/// A rule's parts, each checked on its own.
+struct RuleParts {
+    events: Vec<String>,
+    when: Vec<Condition>,
+    notify: Vec<Action>,
+    stop: bool,
+}
+
+/// A problem found in a template file, reported once however many rules use the file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct Reported {
+    pub(super) file: PathBuf,
+    pub(super) line: u64,
+    pub(super) column: u64,
+    pub(super) message: String,
+}
 
 /// A template compiled for a destination kind, and the enriched names it reads.
 pub(super) type Compiled = (Arc<MessageTemplate>, Needs);
@@ -30,10 +45,10 @@ pub(super) struct Loader {
     pub(super) renderer: Renderer,
     pub(super) templates_dir: PathBuf,
     /// One compiled template per folder and shape, shared by the actions using it.
-    pub(super) compiled: HashMap<(String, super::action::Shape), Option<Compiled>>,
+    pub(super) compiled: HashMap<(String, super::Shape), Option<Compiled>>,
     pub(super) superoffice: Option<SuperOfficeSpec>,
     /// Template problems already reported, so a template used by many rules is reported once.
-    pub(super) reported_files: HashSet<(PathBuf, u64, u64, String)>,
+    pub(super) reported_files: HashSet<Reported>,
     /// `superoffice: alerts:`, as a rule.
     pub(super) alerts: Option<Rule>,
     /// What is left of the budget for compiled `matches:` patterns ([`super::pattern`]).
@@ -161,7 +176,12 @@ impl Loader {
         if self.sink.items.len() != before {
             return name.map(|name| Rule::named(name, node.pos));
         }
-        let (events, when, notify, stop) = parts?;
+        let RuleParts {
+            events,
+            when,
+            notify,
+            stop,
+        } = parts?;
         let rule = Rule {
             name: name?,
             pos: node.pos,
@@ -212,7 +232,12 @@ impl Loader {
         if let Some(n) = get(entries, "description") {
             self.d().text(n, &format!("{label}: description"));
         }
-        Some((events?, when?, notify?, stop?))
+        Some(RuleParts {
+            events: events?,
+            when: when?,
+            notify: notify?,
+            stop: stop?,
+        })
     }
 
     fn events(&mut self, entries: &Entries, node: &Node, label: &str) -> Option<Vec<String>> {

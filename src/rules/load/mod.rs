@@ -24,7 +24,7 @@ use crate::config::channel::Kind;
 use crate::config::decode::{Decoder, get};
 use crate::config::diag::{Diagnostics, Sink};
 use crate::config::interp;
-use crate::config::names::{DIGEST, ENRICHED, is_known_root};
+use crate::config::names::{CONVERSATION, DIGEST, ENRICHED, is_known_root};
 use crate::config::yaml::{self, Kind as NodeKind, Node, Pos};
 use crate::render::Renderer;
 use crate::secret::Redactor;
@@ -177,6 +177,23 @@ fn fill_variables(
 
 /// Names a template or condition may use: the event's, herald's, with a `superoffice:`
 /// section the enriched ones, and in a digest's template the digest's.
+/// What a message template is compiled for: a destination kind, whether its context is shaped
+/// as a digest (`events`, `count`, `key`, `window`), and whether it has `conversation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Shape {
+    pub(super) kind: Kind,
+    pub(super) digest: bool,
+    pub(super) conversation: bool,
+}
+
+impl Shape {
+    /// True if a template of this shape may use this top-level name.
+    pub(super) fn knows(self, has_superoffice: bool, name: &str) -> bool {
+        known_root(has_superoffice, self.digest, name)
+            || (self.conversation && CONVERSATION.contains(&crate::config::names::root_of(name)))
+    }
+}
+
 fn known_root(has_superoffice: bool, digest: bool, path: &str) -> bool {
     let name = crate::config::names::root_of(path);
     is_known_root(name)

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::action::Shape;
-use super::document::{Compiled, Loader};
+use super::Shape;
+use super::document::{Compiled, Loader, Reported};
 use crate::config::diag::did_you_mean;
 use crate::config::names::Needs;
 use crate::config::yaml::Node;
@@ -82,7 +82,12 @@ impl Loader {
             Ok(t) => Some((Arc::new(t), used.into_inner())),
             Err(problems) => {
                 for FileProblem { file, pos, message } in problems {
-                    let id = (file.clone(), pos.line, pos.column, message.clone());
+                    let id = Reported {
+                        file: file.clone(),
+                        line: pos.line,
+                        column: pos.column,
+                        message: message.clone(),
+                    };
                     if self.reported_files.insert(id) {
                         let message = format!("{message} (template `{name}`, used by {label})");
                         self.sink.error_in(&file, pos, message);
