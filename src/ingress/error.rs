@@ -23,9 +23,9 @@ pub enum IngressError {
     Incomplete(usize),
     #[error("too many webhook bodies are being received at once; try again")]
     Busy,
-    #[error("{0}")]
+    #[error(transparent)]
     Signature(#[from] SignatureError),
-    #[error("{0}")]
+    #[error(transparent)]
     Event(#[from] EventError),
     /// The client sees only that the store is unavailable; the log has the cause.
     #[error("cannot store the event right now; try again")]

@@ -66,10 +66,17 @@ pub struct FileProblem {
 /// a Teams template that is not an Adaptive Card.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderFailure {
+    /// The message says the handlebars error in words ([`explain`]), so it is not a source too.
     #[error("template failed: {}", explain(.0))]
-    Template(#[from] RenderError),
+    Template(RenderError),
     #[error("rendered message is invalid: {0}")]
     Invalid(String),
+}
+
+impl From<RenderError> for RenderFailure {
+    fn from(e: RenderError) -> Self {
+        RenderFailure::Template(e)
+    }
 }
 
 /// A render error in words for people: where in the template, and what, without the

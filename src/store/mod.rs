@@ -52,12 +52,15 @@ pub fn millis(d: std::time::Duration) -> Millis {
     Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
 }
 
+/// What went wrong in the store. A database's own error is part of the message (herald logs
+/// and shows these with `%`), and so is not also given as `source()`: printed whole, the
+/// cause appears once.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[source] Arc<sqlx::Error>),
+    Database(Arc<sqlx::Error>),
     #[error("cannot migrate the database: {0}")]
-    Migrate(#[source] Arc<sqlx::migrate::MigrateError>),
+    Migrate(Arc<sqlx::migrate::MigrateError>),
     #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://USER@HOST:PORT/DB")]
     Url(String),
     #[error("{0}")]
@@ -69,11 +72,11 @@ pub enum StoreError {
     #[error("the store's writer has stopped")]
     Closed,
     #[error("database error: {0}")]
-    Sqlite(#[source] Arc<rusqlite::Error>),
+    Sqlite(Arc<rusqlite::Error>),
     #[error("cannot start the store's writer thread: {0}")]
-    Thread(#[source] Arc<std::io::Error>),
+    Thread(Arc<std::io::Error>),
     #[error("cannot open the database file: {0}")]
-    Open(#[source] Arc<std::io::Error>),
+    Open(Arc<std::io::Error>),
     /// The SQLite file herald opened is no longer the file at its path: nothing more is
     /// committed into it.
     #[error(
