@@ -4,15 +4,42 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::warn;
 
-use super::{Dispatcher, Handed};
+use super::Dispatcher;
 use jiff::Timestamp;
 
 use crate::event::Event;
 use crate::rules::{Rule, RuleSet};
 use crate::store::{Accepted, Claimed, Held, Millis, NewDelivery, NewEvent, Result, now_ms};
+
+/// How many deliveries may wait on the fast path. Small enough that they are sent long before
+/// their lease runs out.
+const FAST_ROOM: usize = 1024;
+
+/// A delivery handed over on the fast path, with its room there.
+type Handed = (Claimed, OwnedSemaphorePermit);
+
+/// The fast path: fresh deliveries to unpaced channels, leased in the commit that stored them
+/// and handed to the senders without a claim. An event that cannot reserve room here leaves
+/// its deliveries to the claim loop.
+pub(super) struct FastPath {
+    room: Arc<Semaphore>,
+    tx: mpsc::UnboundedSender<Handed>,
+    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Handed>>,
+}
+
+impl FastPath {
+    pub(super) fn new() -> FastPath {
+        let (tx, rx) = mpsc::unbounded_channel();
+        FastPath {
+            room: Arc::new(Semaphore::new(FAST_ROOM)),
+            tx,
+            rx: tokio::sync::Mutex::new(rx),
+        }
+    }
+}
 
 impl Dispatcher {
     /// Stores an event and its deliveries in one commit, and starts sending what can go at
@@ -46,7 +73,7 @@ impl Dispatcher {
             .map(|(i, _)| i)
             .collect();
         let n = u32::try_from(fast.len()).ok().filter(|n| *n > 0)?;
-        let room = self.fast_room.clone().try_acquire_many_owned(n).ok()?;
+        let room = self.fast.room.clone().try_acquire_many_owned(n).ok()?;
         let lease = self.lease(event.received_at);
         for i in fast {
             event.deliveries[i].lease = Some(lease.clone());
@@ -80,14 +107,14 @@ impl Dispatcher {
                 break;
             };
             claimed.delivery_id = *id;
-            let _ = self.fast_tx.send((claimed, one));
+            let _ = self.fast.tx.send((claimed, one));
         }
     }
 
     /// Sends what was handed over, as slots free up. A delivery for a destination that asked
     /// for a pause goes back to the store, to be claimed when the pause is over.
     pub(super) async fn fast_path(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let mut rx = self.fast_rx.lock().await;
+        let mut rx = self.fast.rx.lock().await;
         loop {
             let (claimed, room): Handed = tokio::select! {
                 item = rx.recv() => match item { Some(i) => i, None => return },

@@ -225,7 +225,8 @@ impl Dispatcher {
         };
         match destination.send(&ready.outgoing).await {
             Ok(done) => {
-                self.destination_mut(&t.c.channel, |d| d.succeeded(now_ms()));
+                self.destinations
+                    .update(&t.c.channel, |d| d.succeeded(now_ms()));
                 if let Some(turn) = &ready.outgoing.conversation {
                     self.remember(c, turn, &done).await;
                 }
@@ -263,8 +264,9 @@ impl Dispatcher {
             .retry_after()
             .zip(spec)
             .map(|(wait, spec)| wait.min(spec.retry.max_retry_after));
-        let (rest, first) =
-            self.destination_mut(&t.c.channel, |d| (d.failed(now_ms()), d.rests == 1));
+        let (rest, first) = self
+            .destinations
+            .update(&t.c.channel, |d| (d.failed(now_ms()), d.rests == 1));
         if let Some(rest) = rest.filter(|_| first) {
             warn!(channel = %t.c.channel, rest_s = rest.as_secs(), "destination keeps failing: one delivery at a time tries it, with rests between, until one succeeds");
         }
@@ -282,22 +284,13 @@ impl Dispatcher {
     /// Nobody (of any instance) sends to the destination before the pause is over.
     async fn pause(&self, channel: &str, wait: Duration) {
         let until = now_ms().saturating_add(millis(wait));
-        self.destination_mut(channel, |d| {
+        self.destinations.update(channel, |d| {
             d.paused_until = d.paused_until.max(until);
             d.ready_at = d.ready_at.max(until);
         });
         if let Err(e) = self.store.pause(channel.to_string(), until).await {
             warn!(channel, error = %e, "cannot record a destination's pause for the other instances");
         }
-    }
-
-    fn destination_mut<T>(
-        &self,
-        channel: &str,
-        change: impl FnOnce(&mut super::Destination) -> T,
-    ) -> T {
-        let mut destinations = self.destinations.lock();
-        change(destinations.entry(channel.to_string()).or_default())
     }
 
     pub(super) fn enrichment_error(&self, kind: &'static str) {

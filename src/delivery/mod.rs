@@ -13,9 +13,11 @@
 //! committed, so at most `concurrency` messages can be sent twice that way.
 
 mod accept;
+use accept::FastPath;
 pub use accept::{planned, planned_with_headers};
 mod attempt;
 pub mod conversation;
+mod destinations;
 mod housekeeping;
 mod message;
 pub mod noise;
@@ -24,18 +26,17 @@ mod progress;
 pub mod retry;
 mod said;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use parking_lot::Mutex;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{error, warn};
 
 use crate::live::Live;
 use crate::metrics::Metrics;
-use crate::store::{Claim, Claimed, Claims, Instance, Lease, Millis, Store, millis, now_ms, pace};
+use crate::store::{Claim, Claims, Instance, Lease, Millis, Store, millis, now_ms, pace};
+use destinations::Destinations;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -52,49 +53,6 @@ pub struct Settings {
     pub retention: Duration,
 }
 
-/// What this instance knows of a destination from its last claim: when it may be claimed
-/// again (pace), and until when it asked for a pause.
-#[derive(Debug, Clone, Copy, Default)]
-struct Destination {
-    ready_at: Millis,
-    paused_until: Millis,
-    /// Failed attempts in a row, in this process: the circuit is open from
-    /// [`retry::CIRCUIT_AFTER`] on.
-    failures: u32,
-    /// Rests taken since the circuit opened, and when the current one ends.
-    rests: u32,
-    rest_until: Millis,
-}
-
-impl Destination {
-    fn open(&self) -> bool {
-        self.failures >= retry::CIRCUIT_AFTER
-    }
-
-    /// One more failed attempt: the rest to take now, if the circuit is open and not resting.
-    fn failed(&mut self, now: Millis) -> Option<std::time::Duration> {
-        self.failures = self.failures.saturating_add(1);
-        if !self.open() || now < self.rest_until {
-            return None;
-        }
-        let rest = retry::circuit_pause(self.rests);
-        self.rests = self.rests.saturating_add(1);
-        self.rest_until = now.saturating_add(millis(rest));
-        Some(rest)
-    }
-
-    /// A success closes the circuit; a destination that was resting may be claimed at once.
-    fn succeeded(&mut self, now: Millis) {
-        if self.open() {
-            self.ready_at = self.ready_at.min(now);
-        }
-        (self.failures, self.rests, self.rest_until) = (0, 0, 0);
-    }
-}
-
-/// A delivery handed over on the fast path, with its room there.
-type Handed = (Claimed, OwnedSemaphorePermit);
-
 pub struct Dispatcher {
     live: Arc<Live>,
     store: Arc<dyn Store>,
@@ -106,21 +64,15 @@ pub struct Dispatcher {
     wake: Notify,
     /// The last claim round stopped for want of slots: a finished send should start another.
     starved: AtomicBool,
-    /// Per channel, as the store last said.
-    destinations: Mutex<HashMap<String, Destination>>,
-    /// Room on the fast path; an event that cannot reserve it leaves its deliveries to a claim.
-    fast_room: Arc<Semaphore>,
-    fast_tx: mpsc::UnboundedSender<Handed>,
-    fast_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Handed>>,
+    /// Per channel, as the store last said, and how its sends went.
+    destinations: Destinations,
+    /// Fresh deliveries handed straight from their commit to the senders.
+    fast: FastPath,
     /// When the claim loop last went round, and when an outcome was last recorded: how
     /// `/readyz` tells a stalled dispatcher from a busy one.
     last_tick: AtomicI64,
     last_record: AtomicI64,
 }
-
-/// How many deliveries may wait on the fast path. Small enough that they are sent long before
-/// their lease runs out.
-const FAST_ROOM: usize = 1024;
 
 /// Runs a task, and runs it again if it panics: a bug met in one round must not stop every
 /// delivery on every channel. Returns when the task returns.
@@ -149,7 +101,6 @@ impl Dispatcher {
         settings: Settings,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
-        let (fast_tx, fast_rx) = mpsc::unbounded_channel();
         Arc::new(Dispatcher {
             live,
             store,
@@ -159,10 +110,8 @@ impl Dispatcher {
             settings,
             wake: Notify::new(),
             starved: AtomicBool::new(false),
-            destinations: Mutex::new(HashMap::new()),
-            fast_room: Arc::new(Semaphore::new(FAST_ROOM)),
-            fast_tx,
-            fast_rx: tokio::sync::Mutex::new(fast_rx),
+            destinations: Destinations::default(),
+            fast: FastPath::new(),
             last_tick: AtomicI64::new(now_ms()),
             last_record: AtomicI64::new(now_ms()),
         })
@@ -181,19 +130,9 @@ impl Dispatcher {
         )
     }
 
-    fn destination(&self, channel: &str) -> Destination {
-        self.destinations
-            .lock()
-            .get(channel)
-            .copied()
-            .unwrap_or_default()
-    }
-
-    /// True while a destination asked for a pause.
     /// Whether deliveries to `channel` must wait for a claim: paused, or its circuit open.
     fn paused(&self, channel: &str, now: Millis) -> bool {
-        let d = self.destination(channel);
-        d.paused_until > now || d.open()
+        self.destinations.paused(channel, now)
     }
 
     /// Claims and sends until `stop` turns true. Sends already started are not waited for:
@@ -248,7 +187,7 @@ impl Dispatcher {
                 self.starved.store(true, Ordering::Relaxed);
                 return false;
             }
-            if self.destination(name).ready_at > now {
+            if self.destinations.get(name).ready_at > now {
                 continue;
             }
             let spacing = pace::spacing(spec.pace);
@@ -266,7 +205,7 @@ impl Dispatcher {
         spacing: Option<Millis>,
     ) -> bool {
         // An open circuit: one delivery tries the destination, then it rests again.
-        let open = self.destination(name).open();
+        let open = self.destinations.get(name).open();
         let want = if open { 1 } else { want };
         let Ok(mut permits) = self.slots.clone().try_acquire_many_owned(want) else {
             return false;
@@ -290,15 +229,13 @@ impl Dispatcher {
                 return false;
             }
         };
-        {
-            let mut destinations = self.destinations.lock();
-            let d = destinations.entry(name.to_string()).or_default();
+        self.destinations.update(name, |d| {
             d.ready_at = ready_at;
             d.paused_until = paused_until;
             if open && !deliveries.is_empty() {
                 d.ready_at = d.ready_at.max(d.rest_until.max(now + 1000));
             }
-        }
+        });
         let full = deliveries.len() as u32 == want;
         for c in deliveries {
             let Some(permit) = permits.split(1) else {
@@ -315,11 +252,7 @@ impl Dispatcher {
         let now = now_ms();
         let soonest = self
             .destinations
-            .lock()
-            .values()
-            .map(|d| d.ready_at)
-            .filter(|at| *at > now)
-            .min()
+            .next_ready(now)
             .map(|at| Duration::from_millis((at - now) as u64));
         soonest
             .map_or(self.settings.poll, |s| s.min(self.settings.poll))

@@ -1,9 +1,9 @@
 //! The document as a whole: the top-level keys, the channels, and each rule.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::folders::Folders;
 use super::{declared_kind, known_root};
 use crate::config::channel::{self, ChannelSpec, Kind};
 use crate::config::decode::{Decoder, Entries, get};
@@ -13,7 +13,6 @@ use crate::config::superoffice::{self, SuperOfficeSpec};
 use crate::config::yaml::Node;
 use crate::event::catalog;
 use crate::render::Renderer;
-use crate::render::message::MessageTemplate;
 use crate::rules::{Action, Condition, Rule};
 
 const TOP_KEYS: &[&str] = &["superoffice", "channels", "rules", "templates"];
@@ -28,27 +27,12 @@ struct RuleParts {
     stop: bool,
 }
 
-/// A problem found in a template file, reported once however many rules use the file.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) struct Reported {
-    pub(super) file: PathBuf,
-    pub(super) line: u64,
-    pub(super) column: u64,
-    pub(super) message: String,
-}
-
-/// A template compiled for a destination kind, and the enriched names it reads.
-pub(super) type Compiled = (Arc<MessageTemplate>, Needs);
-
 pub(super) struct Loader {
     pub(super) sink: Sink,
     pub(super) renderer: Renderer,
-    pub(super) templates_dir: PathBuf,
-    /// One compiled template per folder and shape, shared by the actions using it.
-    pub(super) compiled: HashMap<(String, super::Shape), Option<Compiled>>,
+    /// The template folders, each compiled once per shape.
+    pub(super) templates: Folders,
     pub(super) superoffice: Option<SuperOfficeSpec>,
-    /// Template problems already reported, so a template used by many rules is reported once.
-    pub(super) reported_files: HashSet<Reported>,
     /// `superoffice: alerts:`, as a rule.
     pub(super) alerts: Option<Rule>,
     /// What is left of the budget for compiled `matches:` patterns ([`super::pattern`]).

@@ -10,12 +10,12 @@ mod alerts;
 mod condition;
 mod conversation;
 mod document;
+mod folders;
 mod lint;
 mod pattern;
 mod recipients;
 mod template;
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -57,10 +57,8 @@ pub fn load_with_env(
     let mut loader = Loader {
         sink,
         renderer: Renderer::new(),
-        templates_dir,
-        compiled: HashMap::new(),
+        templates: folders::Folders::new(templates_dir),
         superoffice: None,
-        reported_files: HashSet::new(),
         alerts: None,
         regex_left: pattern::FILE_BUDGET,
     };
@@ -78,7 +76,7 @@ pub fn load_with_env(
     secrets.extend(channels.values().flat_map(|spec| spec.secrets()));
     Ok(RuleSet {
         file: file.to_path_buf(),
-        templates_dir: loader.templates_dir,
+        templates_dir: loader.templates.dir,
         channels,
         rules,
         renderer: Arc::new(loader.renderer),

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::Shape;
-use super::document::{Compiled, Loader, Reported};
+use super::document::Loader;
+use super::folders::{Compiled, Reported};
 use crate::config::diag::did_you_mean;
 use crate::config::names::Needs;
 use crate::config::yaml::Node;
@@ -22,7 +23,7 @@ impl Loader {
     ) -> Option<Compiled> {
         let folder = self.template_folder(name, node, label)?;
         let key = (name.to_string(), shape);
-        if let Some(done) = self.compiled.get(&key) {
+        if let Some(done) = self.templates.compiled.get(&key) {
             if done.is_none() {
                 let message =
                     format!("{label}: template `{name}` has problems (reported at the template)");
@@ -31,7 +32,7 @@ impl Loader {
             return done.clone();
         }
         let compiled = self.compile_folder(&folder, name, shape, label);
-        self.compiled.insert(key, compiled.clone());
+        self.templates.compiled.insert(key, compiled.clone());
         compiled
     }
 
@@ -42,11 +43,11 @@ impl Loader {
             self.sink.error(node.pos, message);
             return None;
         }
-        let folder = self.templates_dir.join(name);
+        let folder = self.templates.dir.join(name);
         if folder.is_dir() {
             return Some(folder);
         }
-        let known: Vec<String> = std::fs::read_dir(&self.templates_dir)
+        let known: Vec<String> = std::fs::read_dir(&self.templates.dir)
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
                     .filter(|e| e.path().is_dir())
@@ -88,7 +89,7 @@ impl Loader {
                         column: pos.column,
                         message: message.clone(),
                     };
-                    if self.reported_files.insert(id) {
+                    if self.templates.reported.insert(id) {
                         let message = format!("{message} (template `{name}`, used by {label})");
                         self.sink.error_in(&file, pos, message);
                     }
