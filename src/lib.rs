@@ -11,11 +11,14 @@
 //! - [`rules`]: the rules file, loaded through one [`rules::Source`] and checked whole into a
 //!   [`rules::RuleSet`]; conditions and matching.
 //! - [`live`]: the configuration in force and what was built from it, swapped whole on reload.
-//! - [`store`]: events, deliveries and attempts, durably, behind one trait.
+//! - [`store`]: events, deliveries and attempts, durably; one trait per user (pipeline,
+//!   messages, history, housekeeping), the SQL both backends share written once.
 //! - [`delivery`]: the dispatcher that claims, prepares, sends and records; the one retry
 //!   loop and its pure policy.
-//! - [`enrich`]: SuperOffice REST API data for messages about events that carry only ids.
-//! - [`render`]: templates and per-destination escaping.
+//! - [`enrich`]: SuperOffice REST API data for messages about events that carry only ids,
+//!   and the people they concern (owner, contact person, who made the change) with addresses.
+//! - [`render`]: templates and per-destination escaping; email recipients made from event
+//!   data; Slack mentions.
 //! - [`channels`]: the destinations behind one trait, each classifying its own failures.
 //! - [`simulate`]: what the rules would do with an event, sending nothing; [`ruletest`]:
 //!   test files of such cases (`herald test`, `serve --test-on-reload`).
