@@ -10,8 +10,8 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use herald::cli::{
-    Cli, Command, check, deliveries, events, health, replay, send, serve, simulate, superoffice,
-    test,
+    Cli, Command, check, deliveries, docs, events, health, replay, send, serve, simulate,
+    superoffice, test,
 };
 
 fn main() -> ExitCode {
@@ -49,6 +49,8 @@ fn main() -> ExitCode {
         Command::Replay(args) => block_on(replay::run(args)),
         Command::Health(args) => block_on(health::run(args)),
         Command::Superoffice(args) => block_on(superoffice::run(args, &mut std::io::stdout())),
+        Command::Completions(args) => docs::completions(args, &mut std::io::stdout()),
+        Command::Manpage(args) => docs::manpage(args, &mut std::io::stdout()),
     };
     match result {
         Ok(code) => code,

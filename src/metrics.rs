@@ -240,9 +240,48 @@ impl Metrics {
             outcomes: Default::default(),
         };
         register_build(&mut registry);
-        Metrics {
+        let metrics = Metrics {
             registry,
             ..metrics
+        };
+        metrics.zeros();
+        metrics
+    }
+
+    /// Series whose labels are known from the start, at zero, so that `rate()`, `increase()`
+    /// and alerts work from the first scrape (a counter that appears at 1 hides its first
+    /// increase).
+    fn zeros(&self) {
+        for place in ["delivery", "dispatcher", "fast path", "request"] {
+            let _ = self.panics.get_or_create(&PanicLabels { place });
+        }
+        for result in ["success", "failure"] {
+            let _ = self.reloads.get_or_create(&ReloadLabels { result });
+        }
+        for kind in ["retryable", "permanent"] {
+            let _ = self.enrichment_errors.get_or_create(&EnrichLabels { kind });
+        }
+        for result in ["hit", "miss", "evicted"] {
+            let _ = self.enrichment_cache.get_or_create(&CacheLabels { result });
+        }
+    }
+
+    /// The configuration's channels and rules, at zero where nothing happened yet: each
+    /// channel's attempts by outcome, each rule's matches. Called with every configuration
+    /// loaded; series of channels and rules since removed stay until the process restarts.
+    pub fn known(&self, channels: &[&str], rules: &[&str]) {
+        for channel in channels {
+            for outcome in ["sent", "retry", "failed"] {
+                let _ = self.deliveries.get_or_create(&DeliveryLabels {
+                    channel: channel.to_string(),
+                    outcome,
+                });
+            }
+        }
+        for rule in rules {
+            let _ = self.rule_matches.get_or_create(&RuleLabels {
+                rule: rule.to_string(),
+            });
         }
     }
 
@@ -278,7 +317,7 @@ impl Metrics {
     }
 
     pub fn panic(&self, place: &'static str) {
-        self.panics.get_or_create(&PanicLabels { place }).inc();
+        let _ = self.panics.get_or_create(&PanicLabels { place }).inc();
     }
 
     pub fn reloaded(&self, ok: bool) {
@@ -295,9 +334,15 @@ impl Metrics {
     }
 
     /// Sets each channel's backlog age from the store's oldest due deliveries (channel, due
-    /// since), as of `now`; channels with nothing waiting are left out.
-    pub fn backlog(&self, oldest: &[(String, i64)], now: i64) {
+    /// since), as of `now`; the configured `channels` with nothing waiting show 0.
+    pub fn backlog(&self, channels: &[&str], oldest: &[(String, i64)], now: i64) {
         self.oldest_due_age.clear();
+        for channel in channels {
+            let labels = ChannelLabels {
+                channel: channel.to_string(),
+            };
+            self.oldest_due_age.get_or_create(&labels).set(0.0);
+        }
         for (channel, since) in oldest {
             let labels = ChannelLabels {
                 channel: channel.clone(),

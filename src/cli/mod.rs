@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod deliveries;
+pub mod docs;
 pub mod events;
 pub mod health;
 pub mod replay;
@@ -57,6 +58,10 @@ pub enum Command {
     /// Manage herald's webhook in SuperOffice: register it from the rules, show its state; check
     /// signing in (whoami).
     Superoffice(superoffice::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print herald's manual page (roff): `herald manpage | man -l -`.
+    Manpage(docs::ManpageArgs),
 }
 
 /// The `--rules` and `--env-file` options every command that reads the rules file shares:

@@ -66,10 +66,14 @@ pub(super) async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         .as_ref()
         .map_or(0, |e| e.cached_answers());
     app.metrics.enrichment_cache_entries.set(cached as i64);
+    let config = app.live.config();
+    let channels: Vec<&str> = config.channels.keys().map(String::as_str).collect();
+    let rules: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
+    app.metrics.known(&channels, &rules);
     let now = crate::store::now_ms();
     let oldest = tokio::time::timeout(Duration::from_secs(2), app.store.oldest_due(now)).await;
     if let Ok(Ok(oldest)) = oldest {
-        app.metrics.backlog(&oldest, now);
+        app.metrics.backlog(&channels, &oldest, now);
     }
     (
         [(

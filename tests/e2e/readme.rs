@@ -261,3 +261,79 @@ fn the_readme_watchdog_example_passes_check() {
         crate::support::herald_cmd(work.path(), &["check"], &[("SUPEROFFICE_TOKEN", "t")]);
     assert_eq!(code, 0, "{rules}\n{out}");
 }
+
+/// The flag's default as `herald serve --help` states it (`[default: 16]`), the help text being
+/// the code's own clap definitions.
+fn help_default(help: &str, flag: &str) -> Option<String> {
+    let long = format!("--{flag} ");
+    let mut lines = help.lines().skip_while(|l| {
+        let l = l.trim_start();
+        !(l.starts_with(&long) || l.contains(&format!(", {long}")))
+    });
+    let first = lines.next()?;
+    let rest = lines.take_while(|l| !l.trim_start().starts_with('-'));
+    let text = std::iter::once(first)
+        .chain(rest)
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let start = text.find("[default: ")? + "[default: ".len();
+    Some(text[start..].split(']').next()?.to_string())
+}
+
+#[test]
+fn the_readme_states_the_versions_and_defaults_the_code_has() {
+    let readme = readme();
+    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let rust = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(
+        readme.contains(&format!("You need Rust ({rust} or newer)")),
+        "the README's Rust version is not Cargo.toml's {rust}"
+    );
+    let (_, help, _) = crate::support::herald_cmd(&repo(), &["serve", "--help"], &[]);
+    let mut checked = 0;
+    // The serve table: | `--flag` | `ENV` | `default`… |
+    for row in readme.lines().filter(|l| l.starts_with("| `--")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let flag = cells[1].trim_matches('`').trim_start_matches("--");
+        let stated = cells[3].split('`').nth(1).unwrap_or_default();
+        if let Some(default) = help_default(&help, flag) {
+            assert_eq!(
+                stated, default,
+                "README says `--{flag}` defaults to {stated}"
+            );
+            checked += 1;
+        }
+    }
+    // Prose: "`--flag` (…, N by default)".
+    for (at, _) in readme.match_indices("by default)") {
+        let before = &readme[readme[..at].rfind("`--").unwrap_or(at)..at];
+        let Some((flag, rest)) = before.strip_prefix("`--").and_then(|b| b.split_once('`')) else {
+            continue;
+        };
+        // Only "`--flag` (…": the parenthesis that follows the flag, on the same line.
+        if !rest.starts_with(" (") || rest.contains([')', '\n']) {
+            continue;
+        }
+        // "(sends at once, 16 " or "(1 MiB ": the value after the parenthesis' last comma.
+        let paren = before.rsplit('(').next().unwrap_or_default();
+        let stated: String = paren
+            .rsplit(',')
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        if let Some(default) = help_default(&help, flag) {
+            assert_eq!(
+                stated, default,
+                "README prose says `--{flag}` defaults to {stated}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} defaults found to check");
+}

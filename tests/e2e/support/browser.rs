@@ -9,6 +9,9 @@ use fantoccini::{Client, ClientBuilder};
 pub struct Browser {
     driver: Child,
     pub client: Client,
+    /// ChromeDriver's port and the session it started, to end it (and its Chromium) on drop.
+    port: u16,
+    session: Option<String>,
 }
 
 impl Browser {
@@ -39,13 +42,23 @@ impl Browser {
             .connect(&url)
             .await
             .expect("a browser session");
-        Browser { driver, client }
+        let session = client.session_id().await.ok().flatten();
+        Browser {
+            driver,
+            client,
+            port,
+            session,
+        }
     }
 
-    /// Saves a screenshot of the page as `target/ui-screenshots/NAME.png`; returns its path.
+    /// Saves a screenshot of the page as `ui-screenshots/NAME.png` in cargo's target folder
+    /// (`CARGO_TARGET_DIR` when set); returns its path.
     pub async fn screenshot(&self, name: &str) -> std::path::PathBuf {
         let png = self.client.screenshot().await.expect("a screenshot");
-        let dir = super::repo().join("target/ui-screenshots");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| super::repo().join("target"));
+        let dir = target.join("ui-screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
@@ -79,9 +92,29 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the session first, so that ChromeDriver closes its Chromium (killing ChromeDriver
+    /// alone leaves the browser running), then stops ChromeDriver.
     fn drop(&mut self) {
+        if let Some(session) = &self.session {
+            end_session(self.port, session);
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// `DELETE /session/{id}`, blocking (a drop cannot wait on the async client), within 10 s.
+fn end_session(port: u16, session: &str) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let _ = stream.read_to_end(&mut Vec::new());
     }
 }
 
