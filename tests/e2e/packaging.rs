@@ -260,3 +260,30 @@ async fn the_alerts_and_the_dashboard_name_only_metrics_herald_exports_from_its_
         );
     }
 }
+
+/// The completions and the manual page the Debian package installs are committed (so that a
+/// plain `cargo deb` finds them); they must be what herald prints today.
+#[test]
+fn the_packaged_completions_and_manual_page_are_the_commands_output() {
+    for (file, args) in [
+        (
+            "contrib/completions/herald.bash",
+            &["completions", "bash"][..],
+        ),
+        ("contrib/completions/_herald", &["completions", "zsh"][..]),
+        (
+            "contrib/completions/herald.fish",
+            &["completions", "fish"][..],
+        ),
+        ("contrib/man/herald.1", &["manpage"][..]),
+    ] {
+        let (code, out, err) = crate::support::herald_cmd(&repo(), args, &[]);
+        assert_eq!(code, 0, "{err}");
+        let committed = std::fs::read_to_string(repo().join(file)).unwrap();
+        assert!(
+            committed == out,
+            "{file} is not `herald {}`'s output: run it again into the file",
+            args.join(" ")
+        );
+    }
+}
