@@ -10,7 +10,7 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use herald::cli::{
-    Cli, Command, check, deliveries, docs, events, health, replay, send, serve, simulate,
+    Cli, Command, check, deliveries, docs, events, health, replay, schema, send, serve, simulate,
     superoffice, test,
 };
 
@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => block_on(replay::run(args)),
         Command::Health(args) => block_on(health::run(args)),
         Command::Superoffice(args) => block_on(superoffice::run(args, &mut std::io::stdout())),
+        Command::Schema(args) => schema::run(args, &mut std::io::stdout()),
         Command::Completions(args) => docs::completions(args, &mut std::io::stdout()),
         Command::Manpage(args) => docs::manpage(args, &mut std::io::stdout()),
     };

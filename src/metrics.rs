@@ -185,12 +185,28 @@ fn superoffice(r: &mut Registry) -> WebhookMetrics {
     (active, reactivations)
 }
 
+/// Whether the last reload succeeded, and when one last did.
+fn last_reload(r: &mut Registry) -> (Gauge, Gauge<f64, AtomicU64>) {
+    let ok = add(
+        r,
+        "config_last_reload_successful",
+        "1 if the last reload succeeded",
+    );
+    let at = add(
+        r,
+        "config_last_reload_success_timestamp_seconds",
+        "When the configuration was last loaded successfully",
+    );
+    (ok, at)
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("herald");
         let r = &mut registry;
         let (active, reactivations) = superoffice(r);
         let (enrichment_errors, enrichment_cache, enrichment_cache_entries) = enrichment(r);
+        let (reload_ok, reload_success_time) = last_reload(r);
         let metrics = Metrics {
             events: add(
                 r,
@@ -226,16 +242,8 @@ impl Metrics {
             ),
             superoffice_webhook_active: active,
             superoffice_reactivations: reactivations,
-            reload_ok: add(
-                r,
-                "config_last_reload_successful",
-                "1 if the last reload succeeded",
-            ),
-            reload_success_time: add(
-                r,
-                "config_last_reload_success_timestamp_seconds",
-                "When the configuration was last loaded successfully",
-            ),
+            reload_ok,
+            reload_success_time,
             registry: Registry::default(),
             outcomes: Default::default(),
         };

@@ -40,6 +40,9 @@ _herald() {
             herald,replay)
                 cmd="herald__subcmd__replay"
                 ;;
+            herald,schema)
+                cmd="herald__subcmd__schema"
+                ;;
             herald,send)
                 cmd="herald__subcmd__send"
                 ;;
@@ -78,6 +81,9 @@ _herald() {
                 ;;
             herald__subcmd__help,replay)
                 cmd="herald__subcmd__help__subcmd__replay"
+                ;;
+            herald__subcmd__help,schema)
+                cmd="herald__subcmd__help__subcmd__schema"
                 ;;
             herald__subcmd__help,send)
                 cmd="herald__subcmd__help__subcmd__send"
@@ -134,7 +140,7 @@ _herald() {
 
     case "${cmd}" in
         herald)
-            opts="-h -V --log-format --help --version serve check simulate test send events deliveries replay health superoffice completions manpage help"
+            opts="-h -V --log-format --help --version serve check simulate test send events deliveries replay health superoffice schema completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,7 +292,7 @@ _herald() {
             return 0
             ;;
         herald__subcmd__help)
-            opts="serve check simulate test send events deliveries replay health superoffice completions manpage help"
+            opts="serve check simulate test send events deliveries replay health superoffice schema completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -398,6 +404,20 @@ _herald() {
             return 0
             ;;
         herald__subcmd__help__subcmd__replay)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        herald__subcmd__help__subcmd__schema)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -556,6 +576,24 @@ _herald() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "pretty json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        herald__subcmd__schema)
+            opts="-h -V --log-format --help --version rules tests"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --log-format)
                     COMPREPLY=($(compgen -W "pretty json" -- "${cur}"))
                     return 0

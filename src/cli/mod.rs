@@ -6,6 +6,7 @@ pub mod docs;
 pub mod events;
 pub mod health;
 pub mod replay;
+pub mod schema;
 pub mod send;
 pub mod serve;
 pub mod simulate;
@@ -58,6 +59,8 @@ pub enum Command {
     /// Manage herald's webhook in SuperOffice: register it from the rules, show its state; check
     /// signing in (whoami).
     Superoffice(superoffice::Args),
+    /// Print the JSON Schema of the rules file or of a test file, for editors.
+    Schema(schema::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Print herald's manual page (roff): `herald manpage | man -l -`.

@@ -14,6 +14,7 @@ pub mod names;
 pub mod noise;
 pub mod retry;
 pub mod schedule;
+pub mod schema;
 pub mod superoffice;
 pub mod yaml;
 

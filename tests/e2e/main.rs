@@ -22,6 +22,7 @@ mod readme;
 mod replicas;
 mod ruletests;
 mod schedule;
+mod schema;
 mod secrets;
 mod signin;
 mod ui;

@@ -37,19 +37,23 @@ const EMAIL_KEYS: &[&str] = &[
     "allowed_domains",
 ];
 
-/// Decodes one channel; `None` when it has problems (all of them reported).
-pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpec> {
-    let what = format!("channel `{name}`");
-    let entries = d.map(node, &what)?;
-    let kind = kind(d, entries, node, &what)?;
+/// The keys a channel of this kind may have: the common ones and its own.
+pub fn keys(kind: Kind) -> Vec<&'static str> {
     let own = match kind {
         Kind::Slack => SLACK_KEYS,
         Kind::Teams => HTTP_KEYS,
         Kind::Webhook => WEBHOOK_KEYS,
         Kind::Email => EMAIL_KEYS,
     };
-    let allowed: Vec<&str> = COMMON_KEYS.iter().chain(own).copied().collect();
-    d.only_keys(entries, &allowed, &what);
+    COMMON_KEYS.iter().chain(own).copied().collect()
+}
+
+/// Decodes one channel; `None` when it has problems (all of them reported).
+pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpec> {
+    let what = format!("channel `{name}`");
+    let entries = d.map(node, &what)?;
+    let kind = kind(d, entries, node, &what)?;
+    d.only_keys(entries, &keys(kind), &what);
     let before = d.sink.items.len();
     let timeout = match get(entries, "timeout") {
         Some(n) => d.duration(n, &format!("{what}: timeout")),

@@ -19,7 +19,7 @@ use crate::config::noise::Noise;
 use crate::config::retry::RetryPolicy;
 use crate::secret::{Redactor, Secret};
 
-pub use decode::decode;
+pub use decode::{decode, keys};
 pub use recipient::{AllowedDomains, Recipient, check_fixed, recipients};
 pub use smtp::mailbox;
 
