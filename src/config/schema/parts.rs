@@ -31,7 +31,7 @@ pub(super) fn channel() -> Value {
 /// Every key a channel of any kind takes.
 fn channel_keys() -> Vec<(&'static str, Value)> {
     let w = |k| words(CHANNEL, k);
-    vec![
+    let mut keys = vec![
         (
             "type",
             json!({ "enum": Kind::NAMES, "description": w("type") }),
@@ -61,19 +61,23 @@ fn channel_keys() -> Vec<(&'static str, Value)> {
         ("allowed_domains", one_or_list(w("allowed_domains"))),
         ("reply_to", text(w("reply_to"))),
         ("subject", text(w("subject"))),
-        (
-            "digest",
-            json!({ "$ref": "#/$defs/digest", "description": w("digest") }),
-        ),
-        (
-            "throttle",
-            json!({ "$ref": "#/$defs/throttle", "description": w("throttle") }),
-        ),
-        (
-            "active_hours",
-            json!({ "$ref": "#/$defs/active_hours", "description": w("active_hours") }),
-        ),
-    ]
+    ];
+    keys.extend(noise_refs(CHANNEL));
+    keys
+}
+
+/// `digest`, `throttle` and `active_hours`, described as `table` says (a channel's or an
+/// action's).
+fn noise_refs(table: &[(&str, &str)]) -> Vec<(&'static str, Value)> {
+    ["digest", "throttle", "active_hours"]
+        .into_iter()
+        .map(|k| {
+            (
+                k,
+                json!({ "$ref": format!("#/$defs/{k}"), "description": words(table, k) }),
+            )
+        })
+        .collect()
 }
 
 /// For each `type:`, the keys it takes (and what email requires).
@@ -123,19 +127,10 @@ pub(super) fn action() -> Value {
             ("to", one_or_list(w("to"))),
             ("cc", one_or_list(w("cc"))),
             ("conversation", conversation),
-            (
-                "digest",
-                json!({ "$ref": "#/$defs/digest", "description": w("digest") }),
-            ),
-            (
-                "throttle",
-                json!({ "$ref": "#/$defs/throttle", "description": w("throttle") }),
-            ),
-            (
-                "active_hours",
-                json!({ "$ref": "#/$defs/active_hours", "description": w("active_hours") }),
-            ),
-        ],
+        ]
+        .into_iter()
+        .chain(noise_refs(ACTION))
+        .collect(),
         &["channel"],
     )
 }
