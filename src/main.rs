@@ -10,8 +10,8 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use herald::cli::{
-    Cli, Command, check, deliveries, docs, events, health, replay, schema, send, serve, simulate,
-    superoffice, test,
+    Cli, Command, check, deliveries, docs, events, health, replay, schema, send, send_test, serve,
+    simulate, superoffice, test,
 };
 
 fn main() -> ExitCode {
@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         Command::Test(args) => block_on(test::run(args, &mut std::io::stdout())),
         Command::Serve(args) => block_on(serve::run(*args)),
         Command::Send(args) => block_on(send::run(args)),
+        Command::SendTest(args) => block_on(send_test::run(args, &mut std::io::stdout())),
         Command::Events(args) => block_on(events::run(args)),
         Command::Deliveries(args) => block_on(deliveries::run(args)),
         Command::Replay(args) => block_on(replay::run(args)),

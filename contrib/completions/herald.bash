@@ -46,6 +46,9 @@ _herald() {
             herald,send)
                 cmd="herald__subcmd__send"
                 ;;
+            herald,send-test)
+                cmd="herald__subcmd__send__subcmd__test"
+                ;;
             herald,serve)
                 cmd="herald__subcmd__serve"
                 ;;
@@ -87,6 +90,9 @@ _herald() {
                 ;;
             herald__subcmd__help,send)
                 cmd="herald__subcmd__help__subcmd__send"
+                ;;
+            herald__subcmd__help,send-test)
+                cmd="herald__subcmd__help__subcmd__send__subcmd__test"
                 ;;
             herald__subcmd__help,serve)
                 cmd="herald__subcmd__help__subcmd__serve"
@@ -140,7 +146,7 @@ _herald() {
 
     case "${cmd}" in
         herald)
-            opts="-h -V --log-format --help --version serve check simulate test send events deliveries replay health superoffice schema completions manpage help"
+            opts="-h -V --log-format --help --version serve check simulate test send send-test events deliveries replay health superoffice schema completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -292,7 +298,7 @@ _herald() {
             return 0
             ;;
         herald__subcmd__help)
-            opts="serve check simulate test send events deliveries replay health superoffice schema completions manpage help"
+            opts="serve check simulate test send send-test events deliveries replay health superoffice schema completions manpage help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -432,6 +438,20 @@ _herald() {
             return 0
             ;;
         herald__subcmd__help__subcmd__send)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        herald__subcmd__help__subcmd__send__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -617,6 +637,32 @@ _herald() {
                     return 0
                     ;;
                 --secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "pretty json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        herald__subcmd__send__subcmd__test)
+            opts="-h -V --rules --env-file --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

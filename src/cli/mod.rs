@@ -8,6 +8,7 @@ pub mod health;
 pub mod replay;
 pub mod schema;
 pub mod send;
+pub mod send_test;
 pub mod serve;
 pub mod simulate;
 pub mod superoffice;
@@ -48,6 +49,8 @@ pub enum Command {
     Test(test::Args),
     /// Post an event file to a running herald, signed the way SuperOffice signs.
     Send(send::Args),
+    /// Send a test message through a channel's destination and print its answer.
+    SendTest(send_test::Args),
     /// List recent events, the rules they matched and their deliveries' states.
     Events(events::Args),
     /// List deliveries with their attempts.

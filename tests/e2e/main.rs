@@ -24,6 +24,7 @@ mod ruletests;
 mod schedule;
 mod schema;
 mod secrets;
+mod sendtest;
 mod signin;
 mod ui;
 mod wording;
