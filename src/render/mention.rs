@@ -29,23 +29,34 @@ thread_local! {
     static MODE: RefCell<Mode> = const { RefCell::new(Mode::Names) };
 }
 
+/// Puts the mode back as it was when dropped, even if rendering panicked (delivery catches
+/// a panic and goes on with the next message on the same thread).
+struct Restore(Option<Mode>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0.take() {
+            MODE.set(previous);
+        }
+    }
+}
+
 /// Runs `render` noting the addresses it mentions (lower case, each once).
 pub fn collect<T>(render: impl FnOnce() -> T) -> (T, Vec<String>) {
-    let previous = MODE.replace(Mode::Collect(BTreeSet::new()));
+    let restore = Restore(Some(MODE.replace(Mode::Collect(BTreeSet::new()))));
     let out = render();
-    let found = match MODE.replace(previous) {
+    let found = match MODE.replace(Mode::Names) {
         Mode::Collect(found) => found.into_iter().collect(),
         _ => Vec::new(),
     };
+    drop(restore);
     (out, found)
 }
 
 /// Runs `render` with these Slack users known.
 pub fn with_users<T>(users: Users, render: impl FnOnce() -> T) -> T {
-    let previous = MODE.replace(Mode::Resolve(users));
-    let out = render();
-    MODE.set(previous);
-    out
+    let _restore = Restore(Some(MODE.replace(Mode::Resolve(users))));
+    render()
 }
 
 /// The helper.
@@ -132,6 +143,18 @@ mod tests {
             Some(u) => (with_users(u, run), Vec::new()),
             None => collect(run),
         }
+    }
+
+    #[test]
+    fn a_panic_while_rendering_leaves_no_users_behind() {
+        let users = Users::from([("a@example.com".to_string(), "U1".to_string())]);
+        let caught = std::panic::catch_unwind(|| with_users(users, || panic!("a bug")));
+        assert!(caught.is_err());
+        assert_eq!(
+            user("a@example.com"),
+            None,
+            "the users of a failed render stay"
+        );
     }
 
     #[test]
