@@ -1,11 +1,10 @@
 //! `notify:`: each action names a channel and a message, from a template folder or inline
 //! `text:`, with email's own `to:` and `subject:`.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::document::{Channels, Loader};
-use super::{Shape, known_root};
+use super::{Reads, Shape};
 use crate::config::channel::Kind;
 use crate::config::decode::{Entries, get};
 use crate::config::diag::did_you_mean;
@@ -131,14 +130,12 @@ impl Loader {
         let Some(source) = source else {
             return Some((None, Needs::default()));
         };
-        let used = RefCell::new(Needs::default());
-        let has_so = self.superoffice.is_some();
-        let known = |r: &str| {
-            used.borrow_mut().add(r);
-            known_root(has_so, false, r)
-        };
-        match self.renderer.compile(&source.source, Escape::None, &known) {
-            Ok(text) => Some((Some(text), used.into_inner())),
+        let reads = Reads::new(None, self.superoffice.is_some());
+        match self
+            .renderer
+            .compile(&source.source, Escape::None, &|r| reads.known(r))
+        {
+            Ok(text) => Some((Some(text), reads.needs())),
             Err(problems) => {
                 for p in problems {
                     let pos = crate::config::yaml::Pos {
@@ -214,14 +211,10 @@ impl Loader {
         label: &str,
     ) -> Option<(Arc<MessageTemplate>, Needs)> {
         let text = self.d().text(node, &format!("{label}: text"))?;
-        let used = RefCell::new(Needs::default());
-        let has_so = self.superoffice.is_some();
-        let known = |r: &str| {
-            used.borrow_mut().add(r);
-            shape.knows(has_so, r)
-        };
+        let reads = Reads::new(Some(shape), self.superoffice.is_some());
+        let known = |r: &str| reads.known(r);
         match MessageTemplate::inline(&mut self.renderer, shape.kind, &text, subject, &known) {
-            Ok(template) => Some((Arc::new(template), used.into_inner())),
+            Ok(template) => Some((Arc::new(template), reads.needs())),
             Err(problems) => {
                 for p in problems {
                     self.sink

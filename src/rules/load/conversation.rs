@@ -2,10 +2,8 @@
 //! cannot keep a conversation (a Slack incoming webhook, Teams, a plain webhook) or where it
 //! would fight a digest.
 
-use std::cell::RefCell;
-
+use super::Reads;
 use super::document::{Channels, Loader};
-use super::known_root;
 use crate::config::channel::Kind;
 use crate::config::conversation;
 use crate::config::decode::{Entries, get};
@@ -34,17 +32,12 @@ impl Loader {
                 .error(node.pos, format!("{label}: conversation: {why}"));
             return None;
         }
-        let used = RefCell::new(Needs::default());
-        let has_so = self.superoffice.is_some();
-        let known = |r: &str| {
-            used.borrow_mut().add(r);
-            known_root(has_so, false, r)
-        };
+        let reads = Reads::new(None, self.superoffice.is_some());
         match self
             .renderer
-            .compile(&spec.key.source, Escape::None, &known)
+            .compile(&spec.key.source, Escape::None, &|r| reads.known(r))
         {
-            Ok(key) => Some((Some(Talk { spec, key }), used.into_inner())),
+            Ok(key) => Some((Some(Talk { spec, key }), reads.needs())),
             Err(problems) => {
                 for p in problems {
                     let pos = Pos {

@@ -192,6 +192,39 @@ impl Shape {
     }
 }
 
+/// What a template being compiled may read (as [`Shape::knows`] says), and the names it did
+/// read: they decide what enrichment fetches for it.
+pub(super) struct Reads {
+    shape: Option<Shape>,
+    has_superoffice: bool,
+    used: std::cell::RefCell<crate::config::names::Needs>,
+}
+
+impl Reads {
+    /// For a message template of this shape, or (`None`) a key or a recipient: the event's and
+    /// herald's names, and enriched ones with a `superoffice:` section.
+    pub(super) fn new(shape: Option<Shape>, has_superoffice: bool) -> Reads {
+        Reads {
+            shape,
+            has_superoffice,
+            used: Default::default(),
+        }
+    }
+
+    /// The `known` check a template compiles with; notes each name it is asked about.
+    pub(super) fn known(&self, name: &str) -> bool {
+        self.used.borrow_mut().add(name);
+        match self.shape {
+            Some(shape) => shape.knows(self.has_superoffice, name),
+            None => known_root(self.has_superoffice, false, name),
+        }
+    }
+
+    pub(super) fn needs(self) -> crate::config::names::Needs {
+        self.used.into_inner()
+    }
+}
+
 fn known_root(has_superoffice: bool, digest: bool, path: &str) -> bool {
     let name = crate::config::names::root_of(path);
     is_known_root(name)

@@ -2,10 +2,8 @@
 //! the same name) or its channel's, templates compiled, addresses held against the channel's
 //! `allowed_domains`, and at least one recipient in all.
 
-use std::cell::RefCell;
-
+use super::Reads;
 use super::document::{Channels, Loader};
-use super::known_root;
 use crate::config::channel::{self, AllowedDomains, Kind, Recipient};
 use crate::config::decode::{Entries, get};
 use crate::config::names::Needs;
@@ -38,14 +36,10 @@ impl Loader {
             self.sink.error(node.pos, message);
             return None;
         }
-        let used = RefCell::new(Needs::default());
-        let has_so = self.superoffice.is_some();
-        let known = |r: &str| {
-            used.borrow_mut().add(r);
-            known_root(has_so, false, r)
-        };
+        let reads = Reads::new(None, self.superoffice.is_some());
+        let known = |r: &str| reads.known(r);
         match Recipients::compile(&mut self.renderer, &to, &cc, allowed, &known) {
-            Ok(r) => Some((Some(r), used.into_inner())),
+            Ok(r) => Some((Some(r), reads.needs())),
             Err(problems) => {
                 for p in problems {
                     self.sink

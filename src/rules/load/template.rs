@@ -1,15 +1,13 @@
 //! `template:` names a folder in `templates/`; each folder is compiled once per destination
 //! kind, and its problems reported once, at the template's own file and position.
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Shape;
 use super::document::Loader;
 use super::folders::{Compiled, Reported};
+use super::{Reads, Shape};
 use crate::config::diag::did_you_mean;
-use crate::config::names::Needs;
 use crate::config::yaml::Node;
 use crate::render::message::{FileProblem, MessageTemplate};
 
@@ -73,14 +71,10 @@ impl Loader {
         shape: Shape,
         label: &str,
     ) -> Option<Compiled> {
-        let used = RefCell::new(Needs::default());
-        let has_so = self.superoffice.is_some();
-        let known = |r: &str| {
-            used.borrow_mut().add(r);
-            shape.knows(has_so, r)
-        };
+        let reads = Reads::new(Some(shape), self.superoffice.is_some());
+        let known = |r: &str| reads.known(r);
         match MessageTemplate::from_folder(&mut self.renderer, folder, shape.kind, &known) {
-            Ok(t) => Some((Arc::new(t), used.into_inner())),
+            Ok(t) => Some((Arc::new(t), reads.needs())),
             Err(problems) => {
                 for FileProblem { file, pos, message } in problems {
                     let id = Reported {
