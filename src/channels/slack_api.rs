@@ -24,7 +24,8 @@ pub(super) struct Api {
 /// Why a call failed.
 #[derive(Debug)]
 pub(super) enum ApiError {
-    /// The message to edit is gone or can no longer be edited: post a new one.
+    /// What the call names is not there: the message to edit is gone or can no longer be
+    /// edited (post a new one), or no user has the address looked up (`users_not_found`).
     Gone(String),
     Failed(SendError),
 }
@@ -151,11 +152,11 @@ fn read(
     Err(error(method, &code, status, retry_after))
 }
 
-/// Slack's error codes: which are worth another try, which mean the message is gone, and what
-/// an operator should do about the rest.
+/// Slack's error codes: which are worth another try, which mean what the call names is not
+/// there, and what an operator should do about the rest.
 fn error(method: &str, code: &str, status: u16, retry_after: Option<Duration>) -> ApiError {
     let advice = match code {
-        "message_not_found" | "cant_update_message" | "edit_window_closed" => {
+        "message_not_found" | "cant_update_message" | "edit_window_closed" | "users_not_found" => {
             return ApiError::Gone(code.to_string());
         }
         "ratelimited"
@@ -245,6 +246,7 @@ mod tests {
             ),
             (200, r#"{"ok":false,"error":"msg_too_long"}"#, "permanent"),
             (200, r#"{"ok":false,"error":"message_not_found"}"#, "gone"),
+            (200, r#"{"ok":false,"error":"users_not_found"}"#, "gone"),
             (200, r#"{"ok":false,"error":"edit_window_closed"}"#, "gone"),
             (200, "<html>", "retry"),
             (404, "", "permanent"),

@@ -36,16 +36,12 @@ impl Directory {
                 self.keep(email, id.clone());
                 id
             }
-            Err(ApiError::Failed(e)) if e.to_string().contains("users_not_found") => {
+            Err(ApiError::Gone(_)) => {
                 self.keep(email, None);
                 None
             }
-            Err(e) => {
-                let reason = match e {
-                    ApiError::Failed(e) => e.to_string(),
-                    ApiError::Gone(code) => code,
-                };
-                warn!(reason = %reason, "slack: cannot look up a user by email; the mention shows the name");
+            Err(ApiError::Failed(e)) => {
+                warn!(reason = %e, "slack: cannot look up a user by email; the mention shows the name");
                 None
             }
         }
