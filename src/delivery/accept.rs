@@ -12,7 +12,7 @@ use jiff::Timestamp;
 
 use crate::event::Event;
 use crate::rules::{Rule, RuleSet};
-use crate::store::{Accepted, Claimed, Held, Millis, NewDelivery, NewEvent, Result, now_ms};
+use crate::store::{Accepted, Claimed, Held, Millis, NewDelivery, NewEvent, Result};
 
 /// How many deliveries may wait on the fast path. Small enough that they are sent long before
 /// their lease runs out.
@@ -138,11 +138,6 @@ impl Dispatcher {
             left.push(c.held());
         }
         self.give_back(left).await;
-    }
-
-    /// True if the channel asked for a pause, or is gone (the claim path settles it then).
-    fn held_back(&self, channel: &str) -> bool {
-        !self.live.config().channels.contains_key(channel) || self.paused(channel, now_ms())
     }
 
     pub(super) async fn give_back(&self, leases: Vec<Held>) {

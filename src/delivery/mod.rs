@@ -130,9 +130,11 @@ impl Dispatcher {
         )
     }
 
-    /// Whether deliveries to `channel` must wait for a claim: paused, or its circuit open.
-    fn paused(&self, channel: &str, now: Millis) -> bool {
-        self.destinations.paused(channel, now)
+    /// True if deliveries to `channel` wait on purpose: it asked for a pause (or its circuit
+    /// is open), or it is gone (the claim path settles those).
+    fn held_back(&self, channel: &str) -> bool {
+        !self.live.config().channels.contains_key(channel)
+            || self.destinations.paused(channel, now_ms())
     }
 
     /// Claims and sends until `stop` turns true. Sends already started are not waited for:

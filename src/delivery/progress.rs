@@ -50,7 +50,10 @@ impl Dispatcher {
             .oldest_due(now.saturating_sub(millis(STALL_AFTER)))
             .await
             .map_err(Stalled::Store)?;
-        match due.into_iter().find(|(channel, _)| !self.waiting(channel)) {
+        match due
+            .into_iter()
+            .find(|(channel, _)| !self.held_back(channel))
+        {
             Some((channel, since)) => Err(Stalled::Stuck {
                 channel,
                 since: crate::text::show_time(since),
@@ -58,11 +61,6 @@ impl Dispatcher {
             }),
             None => Ok(()),
         }
-    }
-
-    /// True if a channel is held back on purpose (paused after a 429, or gone).
-    fn waiting(&self, channel: &str) -> bool {
-        !self.live.config().channels.contains_key(channel) || self.paused(channel, now_ms())
     }
 
     /// Makes dead letters of the deliveries still to make for channels the configuration no
