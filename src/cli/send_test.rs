@@ -10,10 +10,10 @@ use jiff::Timestamp;
 use crate::channels::{self, Outgoing};
 use crate::config::channel::ChannelSpec;
 use crate::event::sample;
+use crate::render::Renderer;
 use crate::render::context::TemplateContext;
 use crate::render::message::MessageTemplate;
 use crate::render::recipients::Recipients;
-use crate::render::{Renderer, mention};
 use crate::text::escape_controls;
 
 #[derive(Debug, clap::Args)]
@@ -30,15 +30,11 @@ const TEXT: &str = "Test message from herald: this channel ({{rule.name}}) works
 const SUBJECT: &str = "herald test message for {{rule.name}}";
 
 pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    let config = match args.rules.source().load() {
-        Ok(config) => config,
-        Err(problems) => {
-            for problem in &problems.items {
-                writeln!(out, "{}", escape_controls(&problem.to_string()))?;
-            }
-            return Ok(ExitCode::from(2));
-        }
-    };
+    let config = args
+        .rules
+        .source()
+        .load()
+        .map_err(|problems| anyhow::anyhow!("{problems}\nfix these first (herald check)"))?;
     let Some(spec) = config.channels.get(&args.channel) else {
         let names: Vec<&str> = config.channels.keys().map(String::as_str).collect();
         anyhow::bail!(
@@ -92,7 +88,7 @@ fn test_message(name: &str, spec: &ChannelSpec) -> anyhow::Result<Outgoing> {
         .map_err(|p| anyhow::anyhow!("the test message does not compile: {p:?}"))?;
     let event = sample::event("test");
     let ctx = TemplateContext::new(&event, name, Timestamp::now());
-    let rendered = mention::with_users(Default::default(), || template.render(&renderer, &ctx))?;
+    let rendered = template.render(&renderer, &ctx)?;
     let recipients = match spec.email() {
         Some(email) => {
             let r = Recipients::compile(

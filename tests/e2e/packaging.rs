@@ -1,7 +1,7 @@
 //! herald as a newcomer gets it: the Containerfile's build stage has every file the build
 //! needs, whatever is added to the workspace later.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::{copy_dir, repo};
@@ -41,14 +41,6 @@ fn place(src: &Path, dest: &Path) {
     }
 }
 
-/// What cargo writes into: the tests' own target folder, so the dependencies checked for
-/// clippy are not checked again.
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"))
-}
-
 /// `cargo check`, not `build`: it loads every manifest and compiles every source (macros that
 /// read files included) as the build does, without writing a `herald` binary over the one the
 /// other tests run.
@@ -68,7 +60,8 @@ fn the_containerfile_copies_everything_its_build_needs() {
     let out = Command::new(env!("CARGO"))
         .args(["check", "--locked", "--offline", "--bin", "herald"])
         .current_dir(dir.path())
-        .env("CARGO_TARGET_DIR", target_dir())
+        // The tests' own target folder: the dependencies checked for clippy are not checked again.
+        .env("CARGO_TARGET_DIR", crate::support::target_dir())
         .output()
         .unwrap();
     assert!(

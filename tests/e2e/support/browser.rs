@@ -55,10 +55,7 @@ impl Browser {
     /// (`CARGO_TARGET_DIR` when set); returns its path.
     pub async fn screenshot(&self, name: &str) -> std::path::PathBuf {
         let png = self.client.screenshot().await.expect("a screenshot");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| super::repo().join("target"));
-        let dir = target.join("ui-screenshots");
+        let dir = super::target_dir().join("ui-screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();

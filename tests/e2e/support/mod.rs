@@ -28,6 +28,13 @@ pub use standin::{Reply, StandIn};
 pub const SECRET: &str = "test-webhook-secret-0001";
 
 /// The repository root, where the example rules, templates and events live.
+/// cargo's target folder: `CARGO_TARGET_DIR` when set, else `target/` in the repository.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"))
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
