@@ -52,6 +52,7 @@ complete -c herald -n "__fish_herald_using_subcommand serve" -l max-body -d 'Lar
 complete -c herald -n "__fish_herald_using_subcommand serve" -l concurrency -d 'How many messages are sent at once, over all channels' -r
 complete -c herald -n "__fish_herald_using_subcommand serve" -l dedup-window -d 'How long an EventId is remembered, so that a repeat is delivered once' -r
 complete -c herald -n "__fish_herald_using_subcommand serve" -l retention -d 'How long events and finished deliveries are kept (at least the dedup window)' -r
+complete -c herald -n "__fish_herald_using_subcommand serve" -l keep-sent -d 'How much of each message herald sends is kept with its attempt, for the status page and `herald deliveries --show-sent` (bytes, or with KiB / MiB; 0 keeps none)' -r
 complete -c herald -n "__fish_herald_using_subcommand serve" -l lease -d 'How long a delivery being sent is reserved; if herald hangs, it is sent again after this (if it dies, sooner: see --instance-timeout). Keep it well above the channels\' timeouts' -r
 complete -c herald -n "__fish_herald_using_subcommand serve" -l admin-allow -d 'Addresses allowed to call POST /-/reload without the admin token (HERALD_ADMIN_TOKEN), comma-separated networks. An empty list allows no address: only the token' -r
 complete -c herald -n "__fish_herald_using_subcommand serve" -l public-url -d 'The address people open herald at (https://herald.example.com): its host name is one the status page and /-/reload answer to, besides localhost and IP addresses' -r
@@ -129,6 +130,7 @@ skipped\t''"
 complete -c herald -n "__fish_herald_using_subcommand deliveries" -l event -d 'Only deliveries of this event' -r
 complete -c herald -n "__fish_herald_using_subcommand deliveries" -l channel -d 'Only deliveries to this channel' -r
 complete -c herald -n "__fish_herald_using_subcommand deliveries" -l limit -d 'How many, newest first' -r
+complete -c herald -n "__fish_herald_using_subcommand deliveries" -l show-sent -d 'Print what each attempt of this delivery sent: where to, the headers, the body' -r
 complete -c herald -n "__fish_herald_using_subcommand deliveries" -l log-format -d 'Log format: `pretty` for people, `json` (one object per line) for log collectors. Levels come from RUST_LOG' -r -f -a "pretty\t''
 json\t''"
 complete -c herald -n "__fish_herald_using_subcommand deliveries" -l json -d 'Print JSON'

@@ -9,6 +9,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::file::FileSink;
+use super::sent::Sent;
 use super::{
     BoxFuture, BuildError, Delivered, Destination, Outgoing, SendError, Thread, Turn, wrong_message,
 };
@@ -134,6 +135,51 @@ impl Destination for Email {
             };
             delivered.map(|d| Delivered { thread, ..d })
         })
+    }
+
+    fn sent(&self, out: &Outgoing) -> Sent {
+        match &out.message {
+            Message::Email(body) => self.described(body, out),
+            _ => Sent::new(Kind::Email.as_str(), String::new(), String::new()),
+        }
+    }
+}
+
+impl Email {
+    /// The message's headers and parts, as `build` makes them; the ids a conversation's
+    /// headers carry are made when it is sent, so they are not shown.
+    fn described(&self, body: &EmailBody, out: &Outgoing) -> Sent {
+        let to = match &self.transport {
+            Transport::File(file) => file.shown(),
+            Transport::Smtp(_) => match &self.spec.transport {
+                MailTransport::Smtp(s) => format!("smtp://{}:{}", s.host, s.port),
+                MailTransport::File(_) => String::new(),
+            },
+        };
+        let mut sent = Sent::new(Kind::Email.as_str(), to, body.text.clone());
+        sent.header("From", &self.spec.from.to_string());
+        let list = |a: &[lettre::message::Mailbox]| {
+            a.iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some(rcpt) = out.recipients.as_deref() {
+            sent.header("To", &list(&rcpt.to));
+            if !rcpt.cc.is_empty() {
+                sent.header("Cc", &list(&rcpt.cc));
+            }
+        }
+        if let Some(reply_to) = &self.spec.reply_to {
+            sent.header("Reply-To", &reply_to.to_string());
+        }
+        let subject = match out.conversation.as_deref().and_then(|t| t.thread.as_ref()) {
+            Some(first) => format!("Re: {}", first.subject),
+            None => body.subject.clone(),
+        };
+        sent.header("Subject", &subject);
+        sent.html = Some(body.html.clone());
+        sent
     }
 }
 

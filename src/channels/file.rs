@@ -24,6 +24,11 @@ impl FileSink {
         }
     }
 
+    /// The folder, as a `file://` address.
+    pub fn shown(&self) -> String {
+        format!("file://{}", self.dir.display())
+    }
+
     pub async fn write(
         &self,
         bytes: &[u8],

@@ -15,6 +15,7 @@ use std::time::Duration;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
 use super::file::FileSink;
+use super::sent::{Sent, shown_url};
 use super::{BoxFuture, Delivered, Destination, Outgoing, SendError, wrong_message};
 use crate::config::channel::{Endpoint, Kind, WebhookSpec};
 use crate::http::{Class, classify, excerpt, parse_retry_after, transport_error};
@@ -112,9 +113,36 @@ impl Destination for JsonPost {
             }
         })
     }
+
+    fn sent(&self, out: &Outgoing) -> Sent {
+        let body = self
+            .body(&out.message)
+            .map(|b| b.to_string())
+            .unwrap_or_default();
+        self.sink.describe(self.kind, body)
+    }
 }
 
 impl Sink {
+    /// Where a message goes, and the headers that go with it.
+    fn describe(&self, kind: Kind, body: String) -> Sent {
+        match self {
+            Sink::File(file) => Sent::new(kind.as_str(), file.shown(), body),
+            Sink::Http(r) => {
+                let to = shown_url(r.method.as_str(), r.url.expose());
+                let mut sent = Sent::new(kind.as_str(), to, body);
+                sent.header("Content-Type", "application/json");
+                for (name, value) in &r.headers {
+                    sent.header(
+                        name.as_str(),
+                        value.expose().to_str().unwrap_or("(not text)"),
+                    );
+                }
+                sent
+            }
+        }
+    }
+
     fn new(
         channel: &str,
         endpoint: &Endpoint,

@@ -4,6 +4,7 @@
 pub mod email;
 pub mod file;
 pub mod json;
+pub mod sent;
 pub mod slack;
 mod slack_api;
 mod slack_users;
@@ -104,6 +105,10 @@ pub(crate) fn wrong_message(kind: Kind) -> SendError {
 /// A destination. Implementations classify their own failures.
 pub trait Destination: Send + Sync {
     fn send<'a>(&'a self, out: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>>;
+
+    /// The request `send` makes for this message, to keep as what was sent (before cutting
+    /// and redaction, which the caller does).
+    fn sent(&self, out: &Outgoing) -> sent::Sent;
 
     /// The Slack user with this address, for `{{slack_mention}}`: only a Slack app (a bot
     /// token) can ask; every other destination knows nobody.

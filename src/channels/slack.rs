@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use super::file::FileSink;
+use super::sent::Sent;
 use super::slack_api::{Api, ApiError};
 use super::slack_users::Directory;
 use super::{BoxFuture, Delivered, Destination, Outgoing, SendError, Thread, Turn, wrong_message};
@@ -203,6 +204,51 @@ impl Destination for SlackApp {
                 }
             }
         })
+    }
+
+    /// The message's call: `chat.update` when it edits its conversation's first message,
+    /// else `chat.postMessage` (a reply names its thread). A reply that follows an edit is
+    /// shown as the edit; the attempt's answer says both.
+    fn sent(&self, out: &Outgoing) -> Sent {
+        let Message::Slack { body } = &out.message else {
+            return Sent::new(Kind::Slack.as_str(), String::new(), String::new());
+        };
+        let mut call = body.clone();
+        let turn = out.conversation.as_deref();
+        let at = turn.and_then(|t| t.thread.as_ref().map(|at| (t, at)));
+        let method = match at {
+            Some((turn, at)) if turn.mode.updates() && turn.newest => {
+                call["channel"] = json!(at.place);
+                call["ts"] = json!(at.id);
+                "chat.update"
+            }
+            Some((turn, at)) => {
+                call["channel"] = json!(at.place);
+                call["thread_ts"] = json!(at.id);
+                if turn.broadcast {
+                    call["reply_broadcast"] = json!(true);
+                }
+                "chat.postMessage"
+            }
+            None => {
+                let id = self.id.get().unwrap_or(&self.channel);
+                call["channel"] = json!(id);
+                "chat.postMessage"
+            }
+        };
+        let to = match &self.sink {
+            Sink::Api(api) => format!(
+                "POST {}/{method}",
+                api.base.expose().as_str().trim_end_matches('/')
+            ),
+            Sink::File(file) => file.shown(),
+        };
+        let mut sent = Sent::new(Kind::Slack.as_str(), to, call.to_string());
+        if let Sink::Api(_) = self.sink {
+            sent.header("Content-Type", "application/json; charset=utf-8");
+            sent.header("Authorization", "");
+        }
+        sent
     }
 
     fn slack_user<'a>(&'a self, email: &'a str) -> BoxFuture<'a, Option<String>> {

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use crate::channels::sent::Sent;
 use crate::store::{self, DeliveryFilter, DeliveryRow, DeliveryStatus};
 use crate::text::escape_controls as esc;
 
@@ -24,11 +25,15 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print what each attempt of this delivery sent: where to, the headers, the body.
+    #[arg(long, value_name = "DELIVERY_ID", conflicts_with_all = ["status", "event", "channel"])]
+    pub show_sent: Option<i64>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = store::open(&args.db.db, store::Mode::Inspect).await?;
     let filter = DeliveryFilter {
+        id: args.show_sent,
         status: args.status.as_deref().map(str::parse).transpose()?,
         event_id: args.event,
         channel: args.channel,
@@ -39,6 +44,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(id) = args.show_sent {
+        return show_sent(id, &rows);
     }
     if rows.is_empty() {
         println!("no deliveries");
@@ -99,5 +107,50 @@ pub(super) fn standing(d: &DeliveryRow) -> Option<String> {
         (_, _, Some(n)) => Some(format!("sends digest {n}")),
         (_, Some(n), _) => Some(format!("digest {n}")),
         _ => None,
+    }
+}
+
+/// `--show-sent`: each attempt's request, as kept.
+fn show_sent(id: i64, rows: &[DeliveryRow]) -> anyhow::Result<ExitCode> {
+    let Some(d) = rows.first() else {
+        println!("no delivery #{id}");
+        return Ok(ExitCode::FAILURE);
+    };
+    println!(
+        "#{} {} to {} (rule {}, event {})",
+        d.id,
+        d.status,
+        esc(&d.channel),
+        esc(&d.rule),
+        esc(&d.event_id)
+    );
+    for (i, a) in d.attempt_log.iter().enumerate() {
+        let when = crate::text::show_time(a.started_at);
+        println!("\nattempt {} {} {}", i + 1, when, a.outcome.as_str());
+        match a.sent.as_ref().and_then(Sent::from_value) {
+            Some(sent) => print_sent(&sent),
+            None => println!("    (nothing kept: nothing was sent, or serve --keep-sent was 0)"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_sent(sent: &Sent) {
+    println!("    to: {}", esc(&sent.to));
+    for (name, value) in &sent.headers {
+        println!("    {}: {}", esc(name), esc(value));
+    }
+    println!();
+    for line in sent.pretty_body().lines() {
+        println!("    {}", esc(line));
+    }
+    if let Some(html) = &sent.html {
+        println!("\n    (HTML part)");
+        for line in html.lines() {
+            println!("    {}", esc(line));
+        }
+    }
+    if sent.cut {
+        println!("    (cut: only the first part was kept; see serve --keep-sent)");
     }
 }

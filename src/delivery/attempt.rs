@@ -15,7 +15,7 @@ use super::Dispatcher;
 use super::prepare::Ready;
 use super::retry::{Decision, decide};
 use super::said::Said;
-use crate::channels::SendError;
+use crate::channels::{Delivered, Destination, SendError};
 use crate::live::Runtime;
 use crate::metrics::EnrichLabels;
 use crate::store::{Attempt, AttemptOutcome, Claimed, Next, Record, Recorded, millis, now_ms};
@@ -66,6 +66,7 @@ impl Try<'_> {
             outcome,
             status_code: status,
             detail,
+            sent: None,
         }
     }
 
@@ -223,33 +224,54 @@ impl Dispatcher {
                 None,
             );
         };
-        match destination.send(&ready.outgoing).await {
-            Ok(done) => {
-                self.destinations
-                    .update(&t.c.channel, |d| d.succeeded(now_ms()));
-                if let Some(turn) = &ready.outgoing.conversation {
-                    self.remember(c, turn, &done).await;
-                }
-                let detail = t
-                    .runtime
-                    .config
-                    .redactor
-                    .redact(&with_notes(done.detail, &ready));
-                Outcome {
-                    attempt: Some(Box::new(t.attempt(
-                        AttemptOutcome::Sent,
-                        done.status,
-                        detail.clone(),
-                    ))),
-                    next: Some(Next::Sent),
-                    said: Said::Delivered {
-                        status: done.status,
-                        took_ms: millis(t.started.elapsed()),
-                        detail,
-                    },
-                }
-            }
+        let sent = self.kept(&t, destination.as_ref(), &ready);
+        let mut outcome = match destination.send(&ready.outgoing).await {
+            Ok(done) => self.delivered(&t, &ready, done).await,
             Err(e) => self.failed(&t, &e).await,
+        };
+        if let Some(a) = &mut outcome.attempt {
+            a.sent = sent;
+        }
+        outcome
+    }
+
+    /// The request about to be made, as kept with the attempt (cut and redacted); `None`
+    /// when keeping it is off.
+    fn kept(&self, t: &Try<'_>, destination: &dyn Destination, ready: &Ready) -> Option<String> {
+        let limit = self.settings.keep_sent;
+        (limit > 0).then(|| {
+            destination
+                .sent(&ready.outgoing)
+                .stored(limit, &t.runtime.config.redactor)
+        })
+    }
+
+    /// A send that succeeded: the destination is well, a conversation remembers where its
+    /// message is.
+    async fn delivered(&self, t: &Try<'_>, ready: &Ready, done: Delivered) -> Outcome {
+        let c = t.c;
+        self.destinations
+            .update(&c.channel, |d| d.succeeded(now_ms()));
+        if let Some(turn) = &ready.outgoing.conversation {
+            self.remember(c, turn, &done).await;
+        }
+        let detail = t
+            .runtime
+            .config
+            .redactor
+            .redact(&with_notes(done.detail, ready));
+        Outcome {
+            attempt: Some(Box::new(t.attempt(
+                AttemptOutcome::Sent,
+                done.status,
+                detail.clone(),
+            ))),
+            next: Some(Next::Sent),
+            said: Said::Delivered {
+                status: done.status,
+                took_ms: millis(t.started.elapsed()),
+                detail,
+            },
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Settings {
     pub instance_timeout: Duration,
     /// How long events and their finished deliveries are kept.
     pub retention: Duration,
+    /// How many bytes of each request's body to keep as what was sent; 0 keeps none.
+    pub keep_sent: usize,
 }
 
 pub struct Dispatcher {

@@ -13,6 +13,9 @@ pub const DELIVERY_COLUMNS: &str = "SELECT id, event_id, rule, channel, status, 
 pub fn deliveries(dialect: Dialect, f: &super::DeliveryFilter) -> Sql {
     let (mut q, d) = Sql::new(dialect, DELIVERY_COLUMNS);
     q.text.push_str(" WHERE 1 = 1");
+    if let Some(id) = f.id {
+        q.bind(d, " AND id = ", Param::Int(id));
+    }
     if let Some(s) = f.status {
         q.bind(d, " AND status = ", Param::Text(s.as_str().into()));
     }
@@ -43,7 +46,7 @@ pub fn deliveries_of(dialect: Dialect, event_ids: &[String]) -> Sql {
 pub fn attempts_of(dialect: Dialect, delivery_ids: &[i64]) -> Sql {
     let (mut q, d) = Sql::new(
         dialect,
-        "SELECT delivery_id, started_at, duration_ms, outcome, status_code, detail FROM attempts WHERE delivery_id IN",
+        "SELECT delivery_id, started_at, duration_ms, outcome, status_code, detail, sent FROM attempts WHERE delivery_id IN",
     );
     q.bind_list(d, delivery_ids.iter().copied().map(Param::Int));
     q.text.push_str(" ORDER BY id");

@@ -84,6 +84,7 @@ async fn attempts_for<R: Rows>(db: &R, rows: &mut [DeliveryRow]) -> Result<()> {
         Col::Text("outcome"),
         Col::Int("status_code"),
         Col::Text("detail"),
+        Col::Text("sent"),
     ];
     for a in db
         .fetch(&page::attempts_of(R::DIALECT, &ids), &columns)
@@ -98,6 +99,9 @@ async fn attempts_for<R: Rows>(db: &R, rows: &mut [DeliveryRow]) -> Result<()> {
                     .unwrap_or(AttemptOutcome::Failed),
                 status_code: a.opt_int("status_code")?,
                 detail: a.text("detail")?,
+                sent: a
+                    .opt_text("sent")?
+                    .and_then(|s| serde_json::from_str(&s).ok()),
             });
         }
     }

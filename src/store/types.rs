@@ -146,6 +146,9 @@ pub struct Attempt {
     pub outcome: AttemptOutcome,
     pub status_code: Option<u16>,
     pub detail: String,
+    /// The request made, as [`crate::channels::sent::Sent`] keeps it (cut and redacted);
+    /// `None` when nothing was sent or keeping it is off.
+    pub sent: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

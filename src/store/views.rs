@@ -42,6 +42,8 @@ pub struct EventRow {
 
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
+    /// Only this delivery.
+    pub id: Option<i64>,
     pub status: Option<DeliveryStatus>,
     pub event_id: Option<String>,
     pub channel: Option<String>,
@@ -104,4 +106,7 @@ pub struct AttemptRow {
     pub outcome: AttemptOutcome,
     pub status_code: Option<i64>,
     pub detail: String,
+    /// What was sent, when it was kept: the JSON `channels::sent::Sent` wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent: Option<serde_json::Value>,
 }

@@ -25,6 +25,7 @@ mod schedule;
 mod schema;
 mod secrets;
 mod sendtest;
+mod sent;
 mod signin;
 mod ui;
 mod wording;

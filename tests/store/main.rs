@@ -167,6 +167,7 @@ pub(crate) fn outcome(id: i64, token: i64, next: Next) -> Record {
             },
             status_code: Some(200),
             detail: "test".into(),
+            sent: Some(r#"{"kind":"webhook","to":"POST http://127.0.0.1/","body":"{}"}"#.into()),
         }),
         next,
     }

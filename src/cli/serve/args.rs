@@ -52,6 +52,10 @@ pub struct Args {
     /// How long events and finished deliveries are kept (at least the dedup window).
     #[arg(long, env = "HERALD_RETENTION", hide_env_values = true, default_value = "30d", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub retention: Duration,
+    /// How much of each message herald sends is kept with its attempt, for the status page
+    /// and `herald deliveries --show-sent` (bytes, or with KiB / MiB; 0 keeps none).
+    #[arg(long, env = "HERALD_KEEP_SENT", hide_env_values = true, default_value = "64KiB", value_parser = parse_size, value_name = "SIZE")]
+    pub keep_sent: usize,
     /// How long a delivery being sent is reserved; if herald hangs, it is sent again after this
     /// (if it dies, sooner: see --instance-timeout). Keep it well above the channels' timeouts.
     #[arg(long, env = "HERALD_LEASE", hide_env_values = true, default_value = "60s", value_parser = parse_duration_arg, value_name = "DURATION")]

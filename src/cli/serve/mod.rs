@@ -88,6 +88,7 @@ fn settings(args: &Args) -> Settings {
         poll: Duration::from_millis(200),
         instance_timeout: args.instance_timeout,
         retention: args.retention.max(args.dedup_window),
+        keep_sent: args.keep_sent,
     }
 }
 

@@ -40,7 +40,7 @@ pub(super) async fn replay_one(
     }
     let filter = DeliveryFilter {
         limit: 1,
-        before: Some(id + 1),
+        id: Some(id),
         ..DeliveryFilter::default()
     };
     let found = app

@@ -10,6 +10,7 @@
 mod actions;
 mod overview;
 mod pages;
+mod sent;
 mod view;
 
 use std::net::SocketAddr;

@@ -10,6 +10,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::view::{self, time};
+use crate::channels::sent::Sent;
 use crate::event::Event;
 use crate::ingress::AppState;
 use crate::metrics::RuleLabels;
@@ -179,10 +180,17 @@ fn delivery_detail(d: &DeliveryRow) -> Value {
             })
         })
         .collect();
+    let sent = d
+        .attempt_log
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, a)| Some((i + 1, Sent::from_value(a.sent.as_ref()?)?)))
+        .map(|(n, sent)| super::sent::shown(&sent, n));
     let finished = matches!(d.status, DeliveryStatus::Sent | DeliveryStatus::Skipped);
     json!({
         "id": d.id, "channel": d.channel, "rule": d.rule, "status": d.status.as_str(),
-        "last_error": d.last_error, "attempts": attempts,
+        "last_error": d.last_error, "attempts": attempts, "sent": sent,
         // A skipped delivery's conditions did not hold: sending it again would be wrong.
         "replayable": d.status != DeliveryStatus::Skipped,
         "next": (!finished).then(|| time(d.next_attempt_at)),
@@ -193,9 +201,9 @@ pub(super) async fn deliveries(State(app): State<Arc<AppState>>, Query(p): Param
     let filter = DeliveryFilter {
         status: param(&p, "status").and_then(|s| s.parse().ok()),
         channel: param(&p, "channel").map(str::to_string),
-        event_id: None,
         limit: PAGE,
         before: param(&p, "before").and_then(|b| b.parse().ok()),
+        ..DeliveryFilter::default()
     };
     let rows = app
         .store

@@ -20,6 +20,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("deliveries", include_str!("templates/deliveries.hbs")),
     ("confirm", include_str!("templates/confirm.hbs")),
     ("rules", include_str!("templates/rules.hbs")),
+    ("sent", include_str!("templates/sent.hbs")),
 ];
 
 fn registry() -> &'static Handlebars<'static> {

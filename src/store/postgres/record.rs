@@ -52,9 +52,10 @@ async fn insert_attempts(tx: &mut PgConnection, attempts: &[(i64, &Attempt)]) ->
         .map(|(_, a)| a.status_code.map(i64::from))
         .collect();
     let detail: Vec<&str> = attempts.iter().map(|(_, a)| a.detail.as_str()).collect();
+    let sent: Vec<Option<&str>> = attempts.iter().map(|(_, a)| a.sent.as_deref()).collect();
     sqlx::query(
-        "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail)
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])",
+        "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail, sent)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[])",
     )
     .bind(&ids)
     .bind(&started)
@@ -62,6 +63,7 @@ async fn insert_attempts(tx: &mut PgConnection, attempts: &[(i64, &Attempt)]) ->
     .bind(&outcome)
     .bind(&status)
     .bind(&detail)
+    .bind(&sent)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -76,8 +76,8 @@ fn mark_unsent(tx: &Transaction, r: &Record, now: Millis) -> Result<bool> {
 
 fn insert_attempt(tx: &Transaction, delivery_id: i64, a: &Attempt) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO attempts (delivery_id, started_at, duration_ms, outcome, status_code, detail, sent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute((
         delivery_id,
@@ -86,6 +86,7 @@ fn insert_attempt(tx: &Transaction, delivery_id: i64, a: &Attempt) -> Result<()>
         a.outcome.as_str(),
         a.status_code,
         &a.detail,
+        &a.sent,
     ))?;
     Ok(())
 }
