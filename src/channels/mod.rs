@@ -4,6 +4,7 @@
 pub mod email;
 pub mod file;
 pub mod json;
+pub mod probe;
 pub mod sent;
 pub mod slack;
 mod slack_api;

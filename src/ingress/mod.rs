@@ -58,6 +58,8 @@ pub struct AppState {
     pub started: jiff::Timestamp,
     /// Host names, sessions and failing peers of the status page and the admin API.
     pub browsers: browser::Browsers,
+    /// The status page's test messages: each channel's last answer.
+    pub probes: ui::Probes,
 }
 
 /// Who may call the admin routes (`/-/reload`): peers in `allow` (loopback by default), or

@@ -173,3 +173,56 @@ async fn a_body_past_keep_sent_is_cut_and_marked_and_zero_keeps_nothing() {
     let (_, out, _) = herald_cmd(work.path(), &["deliveries", "--show-sent", &erp], &[]);
     assert!(out.contains("(nothing kept"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_button_sends_one_message_per_click_and_shows_the_answer() {
+    let (hook, smtp) = (StandIn::start().await, SmtpServer::start().await);
+    hook.always(Reply::new(202, "accepted-by-erp"));
+    let work = Workdir::new(&rules(&hook, &smtp));
+    let herald = start(&work, &[]).await;
+
+    let b = Browser::start().await;
+    b.client.goto(&herald.url("/ui/")).await.unwrap();
+    let button = Locator::Css("button#test-erp");
+    let label = b.client.find(button).await.unwrap().text().await.unwrap();
+    assert_eq!(label, "Test erp");
+    b.client.find(button).await.unwrap().click().await.unwrap();
+    let status = b
+        .client
+        .wait()
+        .for_element(Locator::Css("tr#channel-erp .test-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "202");
+    let got = hook.wait_for(1).await;
+    assert!(
+        got[0].json()["text"]
+            .as_str()
+            .unwrap()
+            .contains("this channel (erp) works. Sent from the status page"),
+        "{}",
+        got[0].json()
+    );
+    assert!(b.text().await.contains("accepted-by-erp"));
+    b.screenshot("overview-test").await;
+
+    b.client.find(button).await.unwrap().click().await.unwrap();
+    hook.wait_for(2).await;
+    b.client.refresh().await.unwrap();
+    b.client.wait().for_element(button).await.unwrap();
+    assert_eq!(
+        hook.requests().len(),
+        2,
+        "one message per click, never more"
+    );
+    let (_, out, _) = herald_cmd(work.path(), &["deliveries", "--json"], &[]);
+    assert_eq!(out.trim(), "[]", "a test message is not a delivery");
+    assert!(
+        herald
+            .logs()
+            .contains("test message sent from the status page")
+    );
+}

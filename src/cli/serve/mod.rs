@@ -282,6 +282,7 @@ fn app_state(
         ),
         superoffice_look: look,
         started: jiff::Timestamp::now(),
+        probes: Default::default(),
     })
 }
 

@@ -10,6 +10,8 @@
 mod actions;
 mod overview;
 mod pages;
+mod probes;
+pub use probes::Probes;
 mod sent;
 mod view;
 
@@ -43,6 +45,10 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route(
             "/ui/deliveries/{id}/replay",
             axum::routing::post(actions::replay_one),
+        )
+        .route(
+            "/ui/channels/{channel}/test",
+            axum::routing::post(probes::test_channel),
         )
         .route(
             "/ui/channels/{channel}/replay",

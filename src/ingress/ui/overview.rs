@@ -23,7 +23,10 @@ pub(super) async fn page(State(app): State<Arc<AppState>>) -> Response {
         .keys()
         .map(|name| {
             let stats = overview.channels.iter().find(|c| &c.channel == name);
-            channel(name, stats)
+            let mut line = channel(name, stats);
+            line["test"] = app.probes.shown(name);
+            line["testable"] = json!(true);
+            line
         })
         .collect();
     // Channels no longer configured but with deliveries in the store.
@@ -48,6 +51,7 @@ pub(super) async fn page(State(app): State<Arc<AppState>>) -> Response {
         "uptime": span(uptime),
         "store_ok": store_ok,
         "store_state": store_state,
+        "csrf": super::csrf_token(&app),
     });
     view::page("overview", &data)
 }
