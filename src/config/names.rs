@@ -38,6 +38,12 @@ pub fn root_of(path: &str) -> &str {
         .trim_matches(['[', ']'])
 }
 
+/// The fields herald's own events (`herald.delivery.dead`, …) carry beside an event's: a rule
+/// that takes them may use these (see [`crate::event::catalog::herald_fields`]).
+pub const HERALD_EVENT_FIELDS: &[&str] = &[
+    "message", "channel", "rule", "reason", "attempts", "source", "since", "oldest",
+];
+
 /// The names a digest's message adds: the events it holds (each with the context its own
 /// message would have), how many, the digest's key, and its window (`window.start`,
 /// `window.end`). A single message of an action with `digest:` or `throttle:` has them too.

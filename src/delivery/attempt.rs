@@ -151,6 +151,11 @@ impl Dispatcher {
             self.metrics
                 .attempt(&claimed.channel, a.outcome.as_str(), seconds);
         }
+        let dead = match &outcome.next {
+            Some(Next::Dead(reason)) => Some(reason.clone()),
+            _ => None,
+        };
+        let tried = u32::from(outcome.attempt.is_some());
         let recorded = match outcome.next {
             Some(next) => {
                 let record = Record {
@@ -165,7 +170,13 @@ impl Dispatcher {
         };
         outcome.said.log(&claimed, claimed.attempts + 1);
         match recorded {
-            Ok(Recorded::Done) => self.last_record.store(now_ms(), Ordering::Relaxed),
+            Ok(Recorded::Done) => {
+                self.last_record.store(now_ms(), Ordering::Relaxed);
+                if let Some(reason) = dead {
+                    let attempts = claimed.attempts + tried;
+                    self.dead_letter(&claimed, &reason, attempts).await;
+                }
+            }
             Ok(Recorded::Stale) => Said::Overtaken.log(&claimed, claimed.attempts + 1),
             // The lease will expire and the delivery be tried again: at-least-once.
             Err(e) => {
@@ -252,6 +263,7 @@ impl Dispatcher {
         let c = t.c;
         self.destinations
             .update(&c.channel, |d| d.succeeded(now_ms()));
+        self.health(&c.channel, &c.event_type, None).await;
         if let Some(turn) = &ready.outgoing.conversation {
             self.remember(c, turn, &done).await;
         }
@@ -278,6 +290,9 @@ impl Dispatcher {
     /// A send that failed: dead if permanent, else retried; a `Retry-After` also pauses the
     /// destination, and only it, for at most the channel's cap.
     async fn failed(&self, t: &Try<'_>, e: &SendError) -> Outcome {
+        let reason = t.runtime.config.redactor.redact(&e.to_string());
+        self.health(&t.c.channel, &t.c.event_type, Some(&reason))
+            .await;
         if let SendError::Permanent { status, .. } = e {
             return t.dead(&e.to_string(), *status);
         }

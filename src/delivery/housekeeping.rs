@@ -49,6 +49,10 @@ impl Dispatcher {
             if self.lead("purge", PURGE_EVERY).await {
                 self.purge().await;
             }
+            self.watch_health().await;
+            if self.lead("backlog", every).await {
+                self.watch_backlog().await;
+            }
         }
     }
 

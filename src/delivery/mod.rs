@@ -18,11 +18,13 @@ pub use accept::{planned, planned_with_headers};
 mod attempt;
 pub mod conversation;
 mod destinations;
+mod health;
 mod housekeeping;
 mod message;
 pub mod noise;
 pub mod prepare;
 mod progress;
+mod raise;
 pub mod retry;
 mod said;
 
@@ -53,6 +55,8 @@ pub struct Settings {
     pub retention: Duration,
     /// How many bytes of each request's body to keep as what was sent; 0 keeps none.
     pub keep_sent: usize,
+    /// A channel whose oldest due delivery is older than this raises `herald.backlog.behind`.
+    pub behind_after: Duration,
 }
 
 pub struct Dispatcher {
@@ -74,6 +78,10 @@ pub struct Dispatcher {
     /// `/readyz` tells a stalled dispatcher from a busy one.
     last_tick: AtomicI64,
     last_record: AtomicI64,
+    /// Which channels are failing, for `herald.channel.failing` and `.recovered`.
+    health: health::Health,
+    /// Which channels are behind, for `herald.backlog.behind`.
+    behind: raise::Behind,
 }
 
 /// Runs a task, and runs it again if it panics: a bug met in one round must not stop every
@@ -116,6 +124,8 @@ impl Dispatcher {
             fast: FastPath::new(),
             last_tick: AtomicI64::new(now_ms()),
             last_record: AtomicI64::new(now_ms()),
+            health: Default::default(),
+            behind: Default::default(),
         })
     }
 

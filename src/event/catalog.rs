@@ -59,6 +59,47 @@ pub const EVENTS: &[&str] = &[
     "test",
 ];
 
+/// herald's own events, raised by herald about itself and routed by ordinary rules. Only a
+/// pattern that names them (`herald.*`, `herald.delivery.dead`) matches them: a glob like `*`
+/// means SuperOffice's events.
+pub const HERALD_EVENTS: &[&str] = &[
+    "herald.delivery.dead",
+    "herald.channel.failing",
+    "herald.channel.recovered",
+    "herald.backlog.behind",
+    "herald.superoffice.stopped",
+];
+
+/// What herald's own events' names start with.
+pub const HERALD_PREFIX: &str = "herald.";
+
+/// True for the name of one of herald's own events (or one claiming to be).
+pub fn is_herald_event(name: &str) -> bool {
+    name.starts_with(HERALD_PREFIX)
+}
+
+/// The fields each of herald's own events carries at its top level, beside `Event`,
+/// `EventId`, `Timestamp` and `message` (the whole sentence).
+pub fn herald_fields(name: &str) -> &'static [&'static str] {
+    match name {
+        "herald.delivery.dead" => &["channel", "rule", "reason", "attempts", "source"],
+        "herald.channel.failing" => &["channel", "since", "reason"],
+        "herald.channel.recovered" => &["channel", "since"],
+        "herald.backlog.behind" => &["channel", "oldest"],
+        "herald.superoffice.stopped" => &["WebhookName", "FieldValues"],
+        _ => &[],
+    }
+}
+
+/// Whether a rule's `events:` pattern takes an event: as a glob, except that herald's own
+/// events are taken only by patterns that start with `herald.`.
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    if is_herald_event(name) && !pattern.starts_with(HERALD_PREFIX) {
+        return false;
+    }
+    glob_match(pattern, name)
+}
+
 /// Namespaces whose event names are chosen by the customer.
 pub const OPEN_PREFIXES: &[&str] = &["list.", "y_", "custom."];
 
@@ -67,7 +108,10 @@ pub fn is_known_pattern(pattern: &str) -> bool {
     if OPEN_PREFIXES.iter().any(|p| pattern.starts_with(p)) {
         return true;
     }
-    EVENTS.iter().any(|e| glob_match(pattern, e))
+    EVENTS
+        .iter()
+        .chain(HERALD_EVENTS)
+        .any(|e| pattern_matches(pattern, e))
 }
 
 /// `*` matches any run of characters, `?` one character; everything else matches itself.
@@ -99,6 +143,19 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heralds_own_events_are_matched_only_by_patterns_that_name_them() {
+        assert!(pattern_matches("herald.*", "herald.delivery.dead"));
+        assert!(pattern_matches(
+            "herald.channel.*",
+            "herald.channel.failing"
+        ));
+        assert!(!pattern_matches("*", "herald.delivery.dead"));
+        assert!(!pattern_matches("*.dead", "herald.delivery.dead"));
+        assert!(is_known_pattern("herald.*"));
+        assert!(!is_known_pattern("herald.nothing"));
+    }
 
     #[test]
     fn globs_match_like_shell_patterns() {

@@ -5,20 +5,24 @@
 use serde_json::{Value, json};
 
 use super::Event;
-use super::catalog::{EVENTS, glob_match};
+use super::catalog::{EVENTS, HERALD_EVENTS, is_herald_event, pattern_matches};
 
 /// The documented event names a rule's `events:` patterns can receive (`test` never reaches a
 /// rule's messages, so it is left out), each once, in catalog order.
 pub fn names_for(patterns: &[String]) -> Vec<&'static str> {
     EVENTS
         .iter()
+        .chain(HERALD_EVENTS)
         .copied()
-        .filter(|e| *e != "test" && patterns.iter().any(|p| glob_match(p, e)))
+        .filter(|e| *e != "test" && patterns.iter().any(|p| pattern_matches(p, e)))
         .collect()
 }
 
 /// A sample event of this type.
 pub fn event(name: &str) -> Event {
+    if is_herald_event(name) {
+        return herald_event(name);
+    }
     let entity = super::entity_of(name);
     let mut fields = json!({
         "EventId": "00000000-0000-4000-8000-000000001042",
@@ -33,6 +37,46 @@ pub fn event(name: &str) -> Event {
     });
     if let Some(values) = field_values(entity) {
         fields["FieldValues"] = values;
+    }
+    let bytes = serde_json::to_vec(&fields).unwrap_or_default();
+    Event::parse(&bytes).expect("a sample event is an event")
+}
+
+/// A sample of one of herald's own events, with every field it carries.
+fn herald_event(name: &str) -> Event {
+    let mut fields = json!({
+        "EventId": "herald-sample-1042",
+        "Timestamp": "2026-11-20T13:05:44.8352175Z",
+        "Event": name,
+        "PrimaryKey": 0,
+        "Entity": "herald",
+        "ContextIdentifier": "Cust12345",
+        "ChangedByAssociateId": 0,
+        "WebhookName": "herald",
+        "message": format!("herald: a sample {name} event"),
+        "channel": "sales-slack",
+        "rule": "quote-ordered",
+        "reason": "slack answered 404: no_service",
+        "attempts": 1,
+        "since": "2026-11-20T12:55:44Z",
+        "oldest": "2026-11-20T12:55:44Z",
+        "source": { "Event": "quote.ordered", "EventId": "00000000-0000-4000-8000-000000001042", "PrimaryKey": 1042 },
+        "FieldValues": { "state": "Stopped", "consecutive_errors": 9, "last_error": "timeout", "reactivated": false, "message": "SuperOffice stopped sending" },
+    });
+    let keep = super::catalog::herald_fields(name);
+    let common = [
+        "EventId",
+        "Timestamp",
+        "Event",
+        "PrimaryKey",
+        "Entity",
+        "ContextIdentifier",
+        "ChangedByAssociateId",
+        "WebhookName",
+        "message",
+    ];
+    if let Some(map) = fields.as_object_mut() {
+        map.retain(|k, _| common.contains(&k.as_str()) || keep.contains(&k.as_str()));
     }
     let bytes = serde_json::to_vec(&fields).unwrap_or_default();
     Event::parse(&bytes).expect("a sample event is an event")

@@ -45,7 +45,17 @@ pub(super) async fn webhook(
         app.superoffice_look.notify_one();
     }
     let config = app.live.config();
-    let matched = config.matching(&event);
+    let matched = if crate::event::catalog::is_herald_event(event.name()) {
+        // Only herald raises its own events: one that comes from outside is kept, not sent.
+        warn!(
+            event_id = event.id(),
+            event = event.name(),
+            "an event named herald.* came to /webhook: herald's own events are raised only by herald; stored, not delivered"
+        );
+        Vec::new()
+    } else {
+        config.matching(&event)
+    };
     let body: Arc<str> = String::from_utf8_lossy(verified.bytes()).into();
     let record = record(&app, &event, &matched, body, received_at, &headers);
     let count = record.deliveries.len();

@@ -17,7 +17,12 @@ pub struct TemplateContext {
 impl TemplateContext {
     pub fn new(event: &Event, rule: &str, received_at: Timestamp) -> Self {
         let mut value = event.fields().clone();
-        value.insert("rule".into(), json!({ "name": rule }));
+        // herald's own `herald.delivery.dead` names the rule whose delivery died as `rule`.
+        let own_rule =
+            crate::event::catalog::is_herald_event(event.name()) && value.contains_key("rule");
+        if !own_rule {
+            value.insert("rule".into(), json!({ "name": rule }));
+        }
         value.insert("received_at".into(), Value::String(received_at.to_string()));
         value.insert("enriched".into(), Value::Bool(false));
         TemplateContext {

@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::config::names::Needs;
 use crate::config::noise::Noise;
 use crate::event::Event;
-use crate::event::catalog::glob_match;
+use crate::event::catalog::pattern_matches;
 use crate::render::message::MessageTemplate;
 use crate::render::{Renderer, Text};
 use crate::secret::Redactor;
@@ -144,7 +144,7 @@ impl Rule {
     /// Checks the event name and the conditions that can be decided on the event alone; the
     /// others wait for enrichment.
     fn explain(&self, event_name: &str, fields: &Value) -> Result<(), Mismatch> {
-        if !self.events.iter().any(|p| glob_match(p, event_name)) {
+        if !self.events.iter().any(|p| pattern_matches(p, event_name)) {
             return Err(Mismatch::NotInEvents {
                 event: event_name.to_string(),
                 events: self.events.join(", "),

@@ -12,7 +12,9 @@ use crate::rules::RuleSet;
 pub fn needed(config: &RuleSet) -> (Vec<String>, Vec<String>) {
     let mut names = BTreeSet::new();
     let mut open = BTreeSet::new();
-    for pattern in config.rules.iter().flat_map(|r| &r.events) {
+    // herald's own events come from herald, not from SuperOffice.
+    let patterns = config.rules.iter().flat_map(|r| &r.events);
+    for pattern in patterns.filter(|p| !crate::event::catalog::is_herald_event(p)) {
         let is_glob = pattern.contains(['*', '?']);
         if !is_glob {
             names.insert(pattern.clone());

@@ -19,7 +19,6 @@ use super::events::{difference, needed};
 use super::{State, Usage, Webhook};
 use crate::config::superoffice::SuperOfficeSpec;
 use crate::delivery::Dispatcher;
-use crate::event::Event;
 use crate::live::Live;
 use crate::metrics::{Metrics, WebhookLabels};
 use crate::rules::RuleSet;
@@ -177,9 +176,6 @@ impl Watchdog {
         message: &str,
         reactivated: bool,
     ) {
-        let Some(rule) = &config.alerts else {
-            return;
-        };
         let now = Timestamp::now();
         let body = json!({
             "EventId": format!("herald-watchdog-{}-{}", hook.webhook_id, now.as_millisecond()),
@@ -190,6 +186,7 @@ impl Watchdog {
             "ContextIdentifier": config.superoffice.as_ref().and_then(|s| s.tenant.clone()).unwrap_or_default(),
             "ChangedByAssociateId": 0,
             "WebhookName": hook.name,
+            "message": message,
             "FieldValues": {
                 "state": state.as_str(),
                 "consecutive_errors": usage.consecutive_errors,
@@ -197,15 +194,8 @@ impl Watchdog {
                 "reactivated": reactivated,
                 "message": message,
             },
-        })
-        .to_string();
-        let Ok(event) = Event::parse(body.as_bytes()) else {
-            return;
-        };
-        let new = crate::delivery::planned(&event, &[rule], body.into(), now, 0);
-        if let Err(e) = self.dispatcher.accept(config, new).await {
-            error!(error = %e, "cannot store the watchdog's alert");
-        }
+        });
+        self.dispatcher.raise_body(body, now).await;
     }
 
     fn gauge(&self, webhook: &str, value: i64) {

@@ -10,6 +10,7 @@ const EXAMPLE_RULES: &[&str] = &[
     "quote-story",
     "management-digest",
     "big-sale-won",
+    "ops-alerts",
 ];
 
 #[test]
@@ -29,7 +30,7 @@ fn check_passes_on_the_example_and_lists_each_rule() {
         ),
         "{out}"
     );
-    assert!(out.trim_end().ends_with("OK, 7 rules, 5 channels"), "{out}");
+    assert!(out.trim_end().ends_with("OK, 8 rules, 5 channels"), "{out}");
 }
 
 const FIVE_MISTAKES: &str = r#"channels:

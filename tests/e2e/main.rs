@@ -16,6 +16,7 @@ mod ingress;
 mod lifecycle;
 mod noise;
 mod operations;
+mod own_events;
 mod packaging;
 mod people;
 mod readme;

@@ -337,3 +337,25 @@ fn the_readme_states_the_versions_and_defaults_the_code_has() {
     }
     assert!(checked >= 10, "only {checked} defaults found to check");
 }
+
+/// The README's `ops-alerts` rule is the one `rules.example.yaml` has (its comments aside).
+#[test]
+fn the_readme_own_events_rule_is_the_examples() {
+    let readme = readme();
+    let rule = yaml_after(&readme, "<!-- own events example -->");
+    let example =
+        std::fs::read_to_string(crate::support::repo().join("rules.example.yaml")).unwrap();
+    let without_comments: Vec<String> = example
+        .lines()
+        .map(|l| match l.find(" #") {
+            Some(at) if !l.trim_start().starts_with('#') => l[..at].trim_end().to_string(),
+            _ => l.to_string(),
+        })
+        .collect();
+    for line in rule.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            without_comments.iter().any(|l| l == line),
+            "rules.example.yaml lacks the README's line {line:?}"
+        );
+    }
+}

@@ -56,6 +56,10 @@ pub struct Args {
     /// and `herald deliveries --show-sent` (bytes, or with KiB / MiB; 0 keeps none).
     #[arg(long, env = "HERALD_KEEP_SENT", hide_env_values = true, default_value = "64KiB", value_parser = parse_size, value_name = "SIZE")]
     pub keep_sent: usize,
+    /// A channel whose oldest due delivery has waited longer than this raises
+    /// `herald.backlog.behind` (once, until it catches up).
+    #[arg(long, env = "HERALD_BEHIND_AFTER", hide_env_values = true, default_value = "10m", value_parser = parse_duration_arg, value_name = "DURATION")]
+    pub behind_after: Duration,
     /// How long a delivery being sent is reserved; if herald hangs, it is sent again after this
     /// (if it dies, sooner: see --instance-timeout). Keep it well above the channels' timeouts.
     #[arg(long, env = "HERALD_LEASE", hide_env_values = true, default_value = "60s", value_parser = parse_duration_arg, value_name = "DURATION")]

@@ -89,6 +89,7 @@ fn settings(args: &Args) -> Settings {
         instance_timeout: args.instance_timeout,
         retention: args.retention.max(args.dedup_window),
         keep_sent: args.keep_sent,
+        behind_after: args.behind_after,
     }
 }
 

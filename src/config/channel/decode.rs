@@ -18,6 +18,7 @@ use crate::secret::Secret;
 const COMMON_KEYS: &[&str] = &[
     "type",
     "timeout",
+    "failing_after",
     "pace",
     "retry",
     "digest",
@@ -59,6 +60,10 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
         Some(n) => d.duration(n, &format!("{what}: timeout")),
         None => Some(Duration::from_secs(10)),
     };
+    let failing_after = match get(entries, "failing_after") {
+        Some(n) => d.duration(n, &format!("{what}: failing_after")),
+        None => Some(Duration::from_secs(600)),
+    };
     // The platforms' own limits: Slack about 1 a second per webhook, Teams about 4.
     let default_pace = match kind {
         Kind::Slack => Pace::PerSecond(1.0),
@@ -81,6 +86,7 @@ pub fn decode(d: &mut Decoder<'_>, name: &str, node: &Node) -> Option<ChannelSpe
     Some(ChannelSpec {
         name: name.to_string(),
         timeout: timeout?,
+        failing_after: failing_after?,
         pace: pace?.rate(),
         retry: retry?,
         noise: noise?,

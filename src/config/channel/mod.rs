@@ -61,6 +61,8 @@ pub struct ChannelSpec {
     pub name: String,
     /// Per attempt.
     pub timeout: Duration,
+    /// Every attempt failing for this long raises `herald.channel.failing`.
+    pub failing_after: Duration,
     /// Messages per second at most; `None` is unpaced.
     pub pace: Option<f64>,
     pub retry: RetryPolicy,

@@ -41,6 +41,7 @@ fn channel_keys() -> Vec<(&'static str, Value)> {
         ("channel", text(w("channel"))),
         ("api_url", text(w("api_url"))),
         ("timeout", duration(w("timeout"))),
+        ("failing_after", duration(w("failing_after"))),
         ("pace", text(w("pace"))),
         (
             "retry",

@@ -24,6 +24,10 @@ pub const CHANNEL: &[(&str, &str)] = &[
         "per attempt, `10s` by default (`500ms`, `30s`, `2m`)",
     ),
     (
+        "failing_after",
+        "how long every attempt to the channel may fail before herald raises `herald.channel.failing` (10 min by default; see [herald's own events](#heralds-own-events))",
+    ),
+    (
         "pace",
         "at most `N/s` or `N/m` messages, or `off`; default `1/s` for Slack, `4/s` for Teams, `off` otherwise",
     ),

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use super::Shape;
 use super::document::{Channels, Loader};
-use super::{Reads, Shape};
 use crate::config::channel::Kind;
 use crate::config::decode::{Entries, get};
 use crate::config::diag::did_you_mean;
@@ -70,6 +70,7 @@ impl Loader {
             kind,
             digest: noise.digests(),
             conversation: conversation.is_some(),
+            herald: self.herald_events,
         };
         let channel_subject = spec.and_then(|c| c.email()?.subject.clone());
         let (template, template_name, needs) =
@@ -130,7 +131,7 @@ impl Loader {
         let Some(source) = source else {
             return Some((None, Needs::default()));
         };
-        let reads = Reads::new(None, self.superoffice.is_some());
+        let reads = self.reads(None);
         match self
             .renderer
             .compile(&source.source, Escape::None, &|r| reads.known(r))
@@ -211,7 +212,7 @@ impl Loader {
         label: &str,
     ) -> Option<(Arc<MessageTemplate>, Needs)> {
         let text = self.d().text(node, &format!("{label}: text"))?;
-        let reads = Reads::new(Some(shape), self.superoffice.is_some());
+        let reads = self.reads(Some(shape));
         let known = |r: &str| reads.known(r);
         match MessageTemplate::inline(&mut self.renderer, shape.kind, &text, subject, &known) {
             Ok(template) => Some((Arc::new(template), reads.needs())),

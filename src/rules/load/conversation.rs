@@ -2,7 +2,6 @@
 //! cannot keep a conversation (a Slack incoming webhook, Teams, a plain webhook) or where it
 //! would fight a digest.
 
-use super::Reads;
 use super::document::{Channels, Loader};
 use crate::config::channel::Kind;
 use crate::config::conversation;
@@ -32,7 +31,7 @@ impl Loader {
                 .error(node.pos, format!("{label}: conversation: {why}"));
             return None;
         }
-        let reads = Reads::new(None, self.superoffice.is_some());
+        let reads = self.reads(None);
         match self
             .renderer
             .compile(&spec.key.source, Escape::None, &|r| reads.known(r))

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::folders::Folders;
-use super::{declared_kind, known_root};
+use super::{Reads, Shape, declared_kind, known_root};
 use crate::config::channel::{self, ChannelSpec, Kind};
 use crate::config::decode::{Decoder, Entries, get};
 use crate::config::diag::{Sink, did_you_mean};
@@ -37,6 +37,8 @@ pub(super) struct Loader {
     pub(super) alerts: Option<Rule>,
     /// What is left of the budget for compiled `matches:` patterns ([`super::pattern`]).
     pub(super) regex_left: usize,
+    /// The rule being read takes herald's own events: their fields are names it may use.
+    pub(super) herald_events: bool,
 }
 
 /// The channels as written: every name with its kind (even of a broken definition, so rules
@@ -49,7 +51,12 @@ pub(super) struct Channels {
 
 impl Loader {
     pub(super) fn known(&self, name: &str) -> bool {
-        known_root(self.superoffice.is_some(), false, name)
+        known_root(self.superoffice.is_some(), false, self.herald_events, name)
+    }
+
+    /// What a template of this shape (or, `None`, a key or recipient) may read.
+    pub(super) fn reads(&self, shape: Option<Shape>) -> Reads {
+        Reads::new(shape, self.superoffice.is_some(), self.herald_events)
     }
 
     pub(super) fn d(&mut self) -> Decoder<'_> {
@@ -197,6 +204,10 @@ impl Loader {
         channels: &Channels,
     ) -> Option<RuleParts> {
         let events = self.events(entries, node, label);
+        self.herald_events = events
+            .iter()
+            .flatten()
+            .any(|p| crate::event::catalog::is_herald_event(p));
         let when = match get(entries, "when") {
             Some(n) => self.conditions(n, label),
             None => Some(Vec::new()),
@@ -246,7 +257,13 @@ impl Loader {
                 item.pos,
                 format!(
                     "{label}: `{pattern}` matches no SuperOffice event{}",
-                    did_you_mean(pattern, catalog::EVENTS.iter().copied())
+                    did_you_mean(
+                        pattern,
+                        catalog::EVENTS
+                            .iter()
+                            .chain(catalog::HERALD_EVENTS)
+                            .copied()
+                    )
                 ),
             );
         }

@@ -24,7 +24,7 @@ use crate::config::channel::Kind;
 use crate::config::decode::{Decoder, get};
 use crate::config::diag::{Diagnostics, Sink};
 use crate::config::interp;
-use crate::config::names::{CONVERSATION, DIGEST, ENRICHED, is_known_root};
+use crate::config::names::{CONVERSATION, DIGEST, ENRICHED, HERALD_EVENT_FIELDS, is_known_root};
 use crate::config::yaml::{self, Kind as NodeKind, Node, Pos};
 use crate::render::Renderer;
 use crate::secret::Redactor;
@@ -61,6 +61,7 @@ pub fn load_with_env(
         superoffice: None,
         alerts: None,
         regex_left: pattern::FILE_BUDGET,
+        herald_events: false,
     };
     let (channels, rules) = loader.document(&root);
     secrets.extend(
@@ -182,12 +183,14 @@ pub(super) struct Shape {
     pub(super) kind: Kind,
     pub(super) digest: bool,
     pub(super) conversation: bool,
+    /// Its rule takes herald's own events.
+    pub(super) herald: bool,
 }
 
 impl Shape {
     /// True if a template of this shape may use this top-level name.
     pub(super) fn knows(self, has_superoffice: bool, name: &str) -> bool {
-        known_root(has_superoffice, self.digest, name)
+        known_root(has_superoffice, self.digest, self.herald, name)
             || (self.conversation && CONVERSATION.contains(&crate::config::names::root_of(name)))
     }
 }
@@ -197,16 +200,18 @@ impl Shape {
 pub(super) struct Reads {
     shape: Option<Shape>,
     has_superoffice: bool,
+    herald: bool,
     used: std::cell::RefCell<crate::config::names::Needs>,
 }
 
 impl Reads {
     /// For a message template of this shape, or (`None`) a key or a recipient: the event's and
     /// herald's names, and enriched ones with a `superoffice:` section.
-    pub(super) fn new(shape: Option<Shape>, has_superoffice: bool) -> Reads {
+    pub(super) fn new(shape: Option<Shape>, has_superoffice: bool, herald: bool) -> Reads {
         Reads {
             shape,
             has_superoffice,
+            herald,
             used: Default::default(),
         }
     }
@@ -216,7 +221,7 @@ impl Reads {
         self.used.borrow_mut().add(name);
         match self.shape {
             Some(shape) => shape.knows(self.has_superoffice, name),
-            None => known_root(self.has_superoffice, false, name),
+            None => known_root(self.has_superoffice, false, self.herald, name),
         }
     }
 
@@ -225,11 +230,12 @@ impl Reads {
     }
 }
 
-fn known_root(has_superoffice: bool, digest: bool, path: &str) -> bool {
+fn known_root(has_superoffice: bool, digest: bool, herald: bool, path: &str) -> bool {
     let name = crate::config::names::root_of(path);
     is_known_root(name)
         || (has_superoffice && ENRICHED.contains(&name))
         || (digest && DIGEST.contains(&name))
+        || (herald && HERALD_EVENT_FIELDS.contains(&name))
 }
 
 /// The `type:` of a channel that failed to decode, so rules using it can still be checked.

@@ -2,7 +2,6 @@
 //! the same name) or its channel's, templates compiled, addresses held against the channel's
 //! `allowed_domains`, and at least one recipient in all.
 
-use super::Reads;
 use super::document::{Channels, Loader};
 use crate::config::channel::{self, AllowedDomains, Kind, Recipient};
 use crate::config::decode::{Entries, get};
@@ -36,7 +35,7 @@ impl Loader {
             self.sink.error(node.pos, message);
             return None;
         }
-        let reads = Reads::new(None, self.superoffice.is_some());
+        let reads = self.reads(None);
         let known = |r: &str| reads.known(r);
         match Recipients::compile(&mut self.renderer, &to, &cc, allowed, &known) {
             Ok(r) => Some((Some(r), reads.needs())),

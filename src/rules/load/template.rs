@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::Shape;
 use super::document::Loader;
 use super::folders::{Compiled, Reported};
-use super::{Reads, Shape};
 use crate::config::diag::did_you_mean;
 use crate::config::yaml::Node;
 use crate::render::message::{FileProblem, MessageTemplate};
@@ -71,7 +71,7 @@ impl Loader {
         shape: Shape,
         label: &str,
     ) -> Option<Compiled> {
-        let reads = Reads::new(Some(shape), self.superoffice.is_some());
+        let reads = self.reads(Some(shape));
         let known = |r: &str| reads.known(r);
         match MessageTemplate::from_folder(&mut self.renderer, folder, shape.kind, &known) {
             Ok(t) => Some((Arc::new(t), reads.needs())),
