@@ -226,3 +226,80 @@ async fn the_test_button_sends_one_message_per_click_and_shows_the_answer() {
             .contains("test message sent from the status page")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trying_a_pasted_event_shows_the_rule_and_message_and_sends_nothing() {
+    let (hook, smtp) = (StandIn::start().await, SmtpServer::start().await);
+    hook.always(Reply::new(200, "ok"));
+    let work = Workdir::new(&rules(&hook, &smtp));
+    let herald = start(&work, &[]).await;
+
+    let b = Browser::start().await;
+    b.client.goto(&herald.url("/ui/")).await.unwrap();
+    b.client
+        .find(Locator::Css("header a[href='/ui/try']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for_url("/ui/try").await;
+    let area = b.client.find(Locator::Css("textarea#event")).await.unwrap();
+    area.clear().await.unwrap();
+    let event = crate::support::event("quote.ordered", 8086).to_string();
+    area.send_keys(&event).await.unwrap();
+    b.client
+        .find(Locator::Css("button#try"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let verdict = b
+        .client
+        .wait()
+        .for_element(Locator::Css("tr.verdict td.ok"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(verdict, "matched");
+    let text = b.text().await;
+    assert!(text.contains("Rule orders"), "{text}");
+    assert!(text.contains("MARKER-7f3 order 8086"), "{text}");
+    assert!(text.contains("Order 8086 for the books"), "{text}");
+    b.screenshot("try").await;
+
+    // Not an event: said so, with the text kept.
+    let area = b.client.find(Locator::Css("textarea#event")).await.unwrap();
+    area.clear().await.unwrap();
+    area.send_keys("{\"Event\": \"quote.ordered\"")
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("button#try"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let problem = b
+        .client
+        .wait()
+        .for_element(Locator::Css("#problem"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        problem.starts_with("This is not an event herald can read"),
+        "{problem}"
+    );
+
+    assert!(hook.requests().is_empty(), "trying sends nothing");
+    assert!(smtp.received().is_empty(), "trying sends nothing");
+    let (_, out, _) = herald_cmd(work.path(), &["events", "--json"], &[]);
+    assert_eq!(out.trim(), "[]", "trying stores nothing");
+}

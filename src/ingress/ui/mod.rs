@@ -13,6 +13,7 @@ mod pages;
 mod probes;
 pub use probes::Probes;
 mod sent;
+mod try_event;
 mod view;
 
 use std::net::SocketAddr;
@@ -42,6 +43,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/ui/events/{id}", get(pages::event))
         .route("/ui/deliveries", get(pages::deliveries))
         .route("/ui/rules", get(pages::rules))
+        .route("/ui/try", get(try_event::form).post(try_event::run))
         .route(
             "/ui/deliveries/{id}/replay",
             axum::routing::post(actions::replay_one),

@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("confirm", include_str!("templates/confirm.hbs")),
     ("rules", include_str!("templates/rules.hbs")),
     ("sent", include_str!("templates/sent.hbs")),
+    ("try", include_str!("templates/try.hbs")),
 ];
 
 fn registry() -> &'static Handlebars<'static> {
