@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::render::context::TemplateContext;
 use crate::render::mention;
 use crate::rules::{Action, Rule};
-use crate::store::{DigestContent, Join, Joined, Next, now_ms};
+use crate::store::{Claimed, DigestContent, Join, Joined, Next, now_ms};
 
 /// When a stored time is unreadable (it never is): now.
 fn time(ms: i64) -> Timestamp {
@@ -49,6 +49,7 @@ impl Dispatcher {
         let ctx = prepare::context(t.runtime.enricher.as_deref(), &job)
             .await
             .map_err(|p| self.unprepared(t, p))?;
+        self.describe(c, &ctx).await;
         if action.noise.is_quiet() {
             return self.single(t, &event, &job, ctx).await;
         }
@@ -260,6 +261,22 @@ impl Try<'_> {
                 .superoffice
                 .as_ref()
                 .map(|so| so.on_error),
+        }
+    }
+}
+
+impl Dispatcher {
+    /// An enriched message knows what its event is about better than the event did: the
+    /// status page's line for it is written again (a write only when the line changes).
+    async fn describe(&self, c: &Claimed, ctx: &TemplateContext) {
+        if ctx.get("enriched") != Some(&serde_json::Value::Bool(true)) {
+            return;
+        }
+        let Some(about) = crate::event::about::about(&ctx.value()) else {
+            return;
+        };
+        if let Err(e) = self.store.describe(c.event_id.clone(), about).await {
+            warn!(event_id = %c.event_id, error = %e, "cannot note what an event is about");
         }
     }
 }

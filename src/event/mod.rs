@@ -4,6 +4,7 @@
 //! state events), so only `EventId` and `Event` are required; every field, known or not, stays
 //! available to rules and templates through [`Event::fields`].
 
+pub mod about;
 pub mod catalog;
 pub mod sample;
 pub mod time;

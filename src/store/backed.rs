@@ -127,6 +127,10 @@ impl<T: Backed> Upkeep for T {
         Box::pin(async move { upkeep::release(&self.core().pool, &leases).await })
     }
 
+    fn describe(&self, event_id: String, about: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { upkeep::describe(&self.core().pool, &event_id, &about).await })
+    }
+
     fn pause(&self, channel: String, until: Millis) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move { upkeep::pause(&self.core().pool, &channel, until).await })
     }

@@ -183,6 +183,9 @@ pub trait Upkeep: Send + Sync {
     /// due again at once.
     fn release(&self, leases: Vec<Held>) -> BoxFuture<'_, Result<()>>;
 
+    /// What an event is about, as enrichment made it clearer ([`crate::event::about`]).
+    fn describe(&self, event_id: String, about: String) -> BoxFuture<'_, Result<()>>;
+
     /// A destination asked for a pause (429 `Retry-After`): nobody sends to it before `until`.
     fn pause(&self, channel: String, until: Millis) -> BoxFuture<'_, Result<()>>;
 

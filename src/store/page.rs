@@ -57,7 +57,7 @@ pub fn attempts_of(dialect: Dialect, delivery_ids: &[i64]) -> Sql {
 pub fn events(dialect: Dialect, f: &EventFilter) -> Sql {
     let (mut q, d) = Sql::new(
         dialect,
-        "SELECT event_id, event_type, received_at, matched_rules FROM events WHERE 1 = 1",
+        "SELECT event_id, event_type, received_at, matched_rules, about FROM events WHERE 1 = 1",
     );
     if let Some(t) = &f.event_type {
         q.bind(d, " AND event_type = ", Param::Text(t.clone()));
@@ -68,7 +68,9 @@ pub fn events(dialect: Dialect, f: &EventFilter) -> Sql {
         q.bind(d, &pk, Param::Text(s.clone()));
         let ctx = format!(" OR {} = ", d.body_field("ContextIdentifier"));
         q.bind(d, &ctx, Param::Text(s.clone()));
-        q.text.push(')');
+        let about = format!(" OR about {} ", d.like());
+        q.bind(d, &about, Param::Text(format!("%{}%", like_escaped(s))));
+        q.text.push_str(" ESCAPE '\\')");
     }
     if let Some(state) = f.state {
         let text = " AND event_id IN (SELECT event_id FROM deliveries WHERE status = ";
@@ -93,6 +95,13 @@ pub fn events(dialect: Dialect, f: &EventFilter) -> Sql {
         Param::Int(i64::from(f.limit.max(1))),
     );
     q
+}
+
+/// A search term as a `LIKE` pattern matches it: `%`, `_` and `\` as themselves.
+fn like_escaped(term: &str) -> String {
+    term.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Events received since `since`, and how many of them matched no rule.
@@ -169,9 +178,9 @@ mod tests {
             "{}",
             pg.text
         );
-        assert!(pg.text.ends_with("LIMIT $7"), "{}", pg.text);
+        assert!(pg.text.ends_with("LIMIT $8"), "{}", pg.text);
         let lite = events(Dialect::Sqlite, &f);
         assert_eq!(lite.text.matches('?').count(), lite.params.len());
-        assert_eq!(lite.params.len(), 7);
+        assert_eq!(lite.params.len(), 8);
     }
 }

@@ -108,11 +108,12 @@ async fn attempts_for<R: Rows>(db: &R, rows: &mut [DeliveryRow]) -> Result<()> {
     Ok(())
 }
 
-const EVENT: [Col; 4] = [
+const EVENT: [Col; 5] = [
     Col::Text("event_id"),
     Col::Text("event_type"),
     Col::Int("received_at"),
     Col::Text("matched_rules"),
+    Col::Text("about"),
 ];
 
 fn event_row(r: &Record) -> Result<EventRow> {
@@ -121,6 +122,7 @@ fn event_row(r: &Record) -> Result<EventRow> {
         event_type: r.text("event_type")?,
         received_at: r.int("received_at")?,
         matched_rules: serde_json::from_str(&r.text("matched_rules")?).unwrap_or_default(),
+        about: r.opt_text("about")?,
         deliveries: Vec::new(),
     })
 }
@@ -136,7 +138,7 @@ pub async fn events<R: Rows>(db: &R, f: &EventFilter) -> Result<Vec<EventRow>> {
 pub async fn event<R: Rows>(db: &R, id: &str) -> Result<Option<EventDetail>> {
     let sql = Sql::fixed(
         R::DIALECT,
-        "SELECT event_id, event_type, received_at, matched_rules, body, headers FROM events WHERE event_id = ?1",
+        "SELECT event_id, event_type, received_at, matched_rules, about, body, headers FROM events WHERE event_id = ?1",
         vec![Param::Text(id.to_string())],
     );
     let columns = [
@@ -144,6 +146,7 @@ pub async fn event<R: Rows>(db: &R, id: &str) -> Result<Option<EventDetail>> {
         EVENT[1],
         EVENT[2],
         EVENT[3],
+        EVENT[4],
         Col::Text("body"),
         Col::Text("headers"),
     ];

@@ -30,6 +30,14 @@ impl Dialect {
 
     /// Locks the rows a `SELECT` reads until the transaction ends; SQLite's one writer needs
     /// none (its transactions begin `IMMEDIATE`).
+    /// Case-insensitive `LIKE` (SQLite's is, for ASCII).
+    pub fn like(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
+
     pub fn for_update(self) -> &'static str {
         match self {
             Dialect::Sqlite => "",

@@ -16,6 +16,8 @@ pub struct NewEvent {
     pub received_at: Millis,
     pub body: Arc<str>,
     pub matched_rules: Vec<String>,
+    /// What the event is about, in a line ([`crate::event::about`]), for the status page.
+    pub about: Option<String>,
     pub deliveries: Vec<NewDelivery>,
     /// An event with the same id received within this many milliseconds is a duplicate.
     pub dedup_window_ms: Millis,

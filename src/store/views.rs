@@ -33,6 +33,8 @@ pub struct EventFilter {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EventRow {
+    /// What it is about, in a line, when known.
+    pub about: Option<String>,
     pub event_id: String,
     pub event_type: String,
     pub received_at: Millis,

@@ -29,4 +29,5 @@ mod sendtest;
 mod sent;
 mod signin;
 mod ui;
+mod ui_terms;
 mod wording;

@@ -129,6 +129,7 @@ pub(crate) fn event(id: &str, channel: &str, n: usize) -> NewEvent {
         received_at: now_ms(),
         body: format!(r#"{{"EventId":"{id}","Event":"quote.ordered"}}"#).into(),
         matched_rules: vec!["r".into()],
+        about: None,
         deliveries: (0..n)
             .map(|i| NewDelivery {
                 rule: "r".into(),

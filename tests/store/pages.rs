@@ -63,6 +63,38 @@ pub async fn the_status_page_finds_pages_and_counts_events(b: Backend) {
         };
         assert_eq!(ids(&**s, f).await, want, "search {q}");
     }
+    // What an event is about: as it arrived, then as enrichment described it; searched in
+    // any case, `%` and `_` being themselves.
+    s.describe(
+        "e2".into(),
+        "Quote 3 (id 1043) · Initech AS · 100% cables_x".into(),
+    )
+    .await
+    .unwrap();
+    for (q, want) in [
+        ("initech", vec!["e2"]),
+        ("100%", vec!["e2"]),
+        ("_x", vec!["e2"]),
+        ("%", vec!["e2"]),
+        ("Globex", vec![]),
+    ] {
+        let f = EventFilter {
+            search: Some(q.into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&**s, f).await, want, "search {q}");
+    }
+    let listed = s
+        .events(EventFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        listed[2].about.as_deref(),
+        Some("Quote 3 (id 1043) · Initech AS · 100% cables_x")
+    );
     let older = EventFilter {
         before: Some((now, "e0".into())),
         ..Default::default()

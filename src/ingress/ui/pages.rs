@@ -15,7 +15,9 @@ use crate::event::Event;
 use crate::ingress::AppState;
 use crate::metrics::RuleLabels;
 use crate::rules::Verdict;
-use crate::store::{DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter, EventRow};
+use crate::store::{
+    AttemptRow, DeliveryFilter, DeliveryRow, DeliveryStatus, EventFilter, EventRow,
+};
 
 /// Rows a page shows.
 const PAGE: u32 = 50;
@@ -102,6 +104,7 @@ fn event_line(e: &EventRow) -> Value {
         "received": time(e.received_at),
         "event_type": e.event_type,
         "event_id": e.event_id,
+        "about": e.about,
         "rules": e.matched_rules.join(", "),
         "deliveries": e.deliveries.iter().map(|d| json!({"channel": d.channel, "status": d.status.as_str()})).collect::<Vec<_>>(),
     })
@@ -133,6 +136,7 @@ pub(super) async fn event(State(app): State<Arc<AppState>>, Path(id): Path<Strin
     let row = &detail.row;
     let data = json!({
         "title": format!("{} {}", row.event_type, row.event_id),
+        "about": row.about,
         "event_type": row.event_type,
         "event_id": row.event_id,
         "received": time(row.received_at),
@@ -167,12 +171,13 @@ fn verdicts(app: &AppState, body: &str) -> Vec<Value> {
 }
 
 fn delivery_detail(d: &DeliveryRow) -> Value {
-    let attempts: Vec<Value> = d
-        .attempt_log
-        .iter()
-        .map(|a| {
+    let attempts: Vec<Value> = runs(&d.attempt_log)
+        .into_iter()
+        .map(|(a, last, more)| {
             json!({
                 "at": time(a.started_at),
+                "repeated": (more > 0).then_some(more),
+                "last_at": time(last.started_at),
                 "duration": format!("{} ms", a.duration_ms),
                 "outcome": a.outcome.as_str(),
                 "status": a.status_code,
@@ -190,11 +195,33 @@ fn delivery_detail(d: &DeliveryRow) -> Value {
     let finished = matches!(d.status, DeliveryStatus::Sent | DeliveryStatus::Skipped);
     json!({
         "id": d.id, "channel": d.channel, "rule": d.rule, "status": d.status.as_str(),
-        "last_error": d.last_error, "attempts": attempts, "sent": sent,
+        // A sent delivery's earlier failures are in its attempts, not a failure of it.
+        "last_error": d.last_error.as_ref().filter(|_| d.status != DeliveryStatus::Sent),
+        "attempts": attempts, "sent": sent,
+        "skipped": d.status == DeliveryStatus::Skipped,
         // A skipped delivery's conditions did not hold: sending it again would be wrong.
         "replayable": d.status != DeliveryStatus::Skipped,
         "next": (!finished).then(|| time(d.next_attempt_at)),
     })
+}
+
+/// Consecutive attempts that came to the same (same outcome, status and answer), as one:
+/// the first, the last, and how many more there were.
+fn runs(attempts: &[AttemptRow]) -> Vec<(&AttemptRow, &AttemptRow, usize)> {
+    let same = |a: &AttemptRow, b: &AttemptRow| {
+        a.outcome == b.outcome && a.status_code == b.status_code && a.detail == b.detail
+    };
+    let mut out: Vec<(&AttemptRow, &AttemptRow, usize)> = Vec::new();
+    for a in attempts {
+        match out.last_mut() {
+            Some((first, last, more)) if same(first, a) => {
+                *last = a;
+                *more += 1;
+            }
+            _ => out.push((a, a, 0)),
+        }
+    }
+    out
 }
 
 pub(super) async fn deliveries(State(app): State<Arc<AppState>>, Query(p): Params) -> Response {
@@ -231,7 +258,7 @@ pub(super) async fn deliveries(State(app): State<Arc<AppState>>, Query(p): Param
         "deliveries": rows.iter().map(|d| json!({
             "id": d.id, "event_id": d.event_id, "rule": d.rule, "channel": d.channel,
             "status": d.status.as_str(), "attempts": d.attempts, "updated": time(d.updated_at),
-            "last_error": d.last_error,
+            "last_error": d.last_error, "skipped": d.status == DeliveryStatus::Skipped,
         })).collect::<Vec<_>>(),
         "next": next,
     });

@@ -136,13 +136,15 @@ async fn insert_events(tx: &mut PgConnection, events: &[&NewEvent]) -> Result<Ha
         .collect();
     let headers: Vec<Option<&str>> = events.iter().map(|e| e.headers.as_deref()).collect();
     let docs: Vec<Option<String>> = events.iter().map(|e| jsonb_copy(&e.body)).collect();
+    let about: Vec<Option<&str>> = events.iter().map(|e| e.about.as_deref()).collect();
     let rows = sqlx::query(
-        "INSERT INTO events (event_id, event_type, received_at, body, matched_rules, headers, doc)
+        "INSERT INTO events (event_id, event_type, received_at, body, matched_rules, headers, doc, about)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
-                              $7::text[], $8::text[])
+                              $7::text[], $8::text[], $9::text[])
          ON CONFLICT (event_id) DO UPDATE SET event_type = excluded.event_type,
            received_at = excluded.received_at, body = excluded.body,
-           matched_rules = excluded.matched_rules, headers = excluded.headers, doc = excluded.doc
+           matched_rules = excluded.matched_rules, headers = excluded.headers, doc = excluded.doc,
+           about = excluded.about
          WHERE events.received_at < excluded.received_at - $6
          RETURNING event_id",
     )
@@ -154,6 +156,7 @@ async fn insert_events(tx: &mut PgConnection, events: &[&NewEvent]) -> Result<Ha
     .bind(first.dedup_window_ms)
     .bind(&headers)
     .bind(&docs)
+    .bind(&about)
     .fetch_all(&mut *tx)
     .await?;
     Ok(rows.iter().map(|r| r.get("event_id")).collect())

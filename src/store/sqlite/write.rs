@@ -38,11 +38,12 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> Result<bool> {
     let matched = serde_json::Value::from(e.matched_rules.clone()).to_string();
     let stored: Option<i64> = tx
         .prepare_cached(
-            "INSERT INTO events (event_id, event_type, received_at, body, matched_rules, headers)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO events (event_id, event_type, received_at, body, matched_rules, headers, about)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8)
              ON CONFLICT (event_id) DO UPDATE SET event_type = excluded.event_type,
                received_at = excluded.received_at, body = excluded.body,
-               matched_rules = excluded.matched_rules, headers = excluded.headers
+               matched_rules = excluded.matched_rules, headers = excluded.headers,
+               about = excluded.about
              WHERE events.received_at < excluded.received_at - ?7
              RETURNING 1",
         )?
@@ -55,6 +56,7 @@ fn insert_event(tx: &Transaction, e: &NewEvent) -> Result<bool> {
                 matched,
                 e.headers.as_deref(),
                 e.dedup_window_ms,
+                e.about.as_deref(),
             ),
             |r| r.get(0),
         )
