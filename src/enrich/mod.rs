@@ -31,6 +31,13 @@ impl Enricher {
         Enricher { api, redactor }
     }
 
+    /// The SuperOffice credential: held or not, until when, the last sign-in error (redacted).
+    pub fn signin_status(&self) -> signin::Status {
+        let mut status = self.api.signin_status();
+        status.last_error = status.last_error.map(|e| self.redactor.redact(&e));
+        status
+    }
+
     /// The enriched names an event gets for these needs; errors are redacted.
     pub async fn enrich(
         &self,

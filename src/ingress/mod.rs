@@ -60,6 +60,8 @@ pub struct AppState {
     pub browsers: browser::Browsers,
     /// The status page's test messages: each channel's last answer.
     pub probes: ui::Probes,
+    /// herald's webhook in SuperOffice, as the watchdog last saw it.
+    pub watchdog: Arc<crate::subscription::watchdog::LastLook>,
 }
 
 /// Who may call the admin routes (`/-/reload`): peers in `allow` (loopback by default), or

@@ -24,12 +24,42 @@ use crate::metrics::{Metrics, WebhookLabels};
 use crate::rules::RuleSet;
 
 pub struct Watchdog {
+    /// What the last look saw, for the status page.
+    pub seen: Arc<LastLook>,
     pub live: Arc<Live>,
     pub dispatcher: Arc<Dispatcher>,
     pub metrics: Arc<Metrics>,
     /// Notified to look now.
     pub wake: Arc<Notify>,
     pub http: reqwest::Client,
+}
+
+/// The webhook as the watchdog last saw it: its name, id and state, or why it could not be
+/// seen; the events the rules need that it does not send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Look {
+    pub at: Timestamp,
+    pub webhook: String,
+    pub id: Option<i64>,
+    /// `Active`, `TooManyErrors`, …; `None` when the webhook could not be seen.
+    pub state: Option<String>,
+    /// Why it could not be seen, or what SuperOffice said last went wrong.
+    pub problem: Option<String>,
+    pub missing: Vec<String>,
+}
+
+/// The last [`Look`], shared with the status page.
+#[derive(Default)]
+pub struct LastLook(parking_lot::Mutex<Option<Look>>);
+
+impl LastLook {
+    pub fn get(&self) -> Option<Look> {
+        self.0.lock().clone()
+    }
+
+    fn set(&self, look: Look) {
+        *self.0.lock() = Some(look);
+    }
 }
 
 /// What the last looks found, so that each change is said once.
@@ -71,10 +101,29 @@ impl Watchdog {
         };
         let (client, hook) = match found {
             Ok(found) => found,
-            Err(unseen) => return say_once(seen, crate::text::causes(&unseen)),
+            Err(unseen) => {
+                let problem = crate::text::causes(&unseen);
+                self.seen.set(Look {
+                    at: Timestamp::now(),
+                    webhook: so.watch.name.clone(),
+                    id: None,
+                    state: None,
+                    problem: Some(problem.clone()),
+                    missing: Vec::new(),
+                });
+                return say_once(seen, problem);
+            }
         };
         seen.problem = None;
         self.events(&client, &config, so, &hook, seen).await;
+        self.seen.set(Look {
+            at: Timestamp::now(),
+            webhook: hook.name.clone(),
+            id: Some(hook.webhook_id),
+            state: Some(hook.state().as_str().to_string()),
+            problem: None,
+            missing: seen.missing.clone(),
+        });
         match hook.state() {
             State::Active => self.active(&hook, seen),
             state => self.down(&client, &config, so, &hook, state, seen).await,

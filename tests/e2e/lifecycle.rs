@@ -396,3 +396,57 @@ async fn a_stopped_event_makes_the_watchdog_look_at_once_and_a_reload_names_miss
         herald.logs()
     );
 }
+
+/// The overview says what the watchdog last saw of the webhook, and the credential's state;
+/// an ordinary rule on `herald.superoffice.stopped` hears of the stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_shows_the_webhook_as_last_seen_and_a_rule_hears_it_stopped() {
+    let so = SoWebhooks::start(TOKEN).await;
+    let ops = StandIn::start().await;
+    ops.always(Reply::new(200, "ok"));
+    let told = "  - name: so-stopped\n    events: herald.superoffice.stopped\n    notify:\n      - { channel: ops, text: \"RULE {{message}}\" }\n";
+    let work = Workdir::new(&rules(
+        &so.root(),
+        told,
+        "  watch_every: 300ms\n",
+        &ops.url("/ops"),
+    ));
+    let (herald, id) = serve_registered(&so, &work).await;
+    let page = || async {
+        let r = reqwest::get(herald.url("/ui/"))
+            .await
+            .expect("herald answers");
+        r.text().await.unwrap_or_default()
+    };
+    let active = format!("herald (id {id}) is Active");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            page().await.contains(&active)
+        })
+        .await,
+        "{}",
+        page().await
+    );
+    let overview = page().await;
+    assert!(
+        overview.contains("static credential: <span class=\"ok\">signed in</span>"),
+        "{overview}"
+    );
+
+    so.stop(id, "TooManyErrors", 9, "connection refused");
+    let stopped = format!("herald (id {id}) is TooManyErrors");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            page().await.contains(&stopped)
+        })
+        .await,
+        "{}",
+        page().await
+    );
+    let told = ops.wait_for(1).await[0].json();
+    let text = told["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("RULE SuperOffice stopped sending to herald"),
+        "{told}"
+    );
+}

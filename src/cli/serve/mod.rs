@@ -54,24 +54,26 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = args.rules.source();
     let reloader = Reloader::new(source, live.clone(), metrics.clone(), args.test_on_reload);
     watch_config(&args, &reloader, &stop);
-    tokio::spawn(
-        Arc::new(Watchdog {
-            live: live.clone(),
-            dispatcher: dispatcher.clone(),
-            metrics: metrics.clone(),
-            wake: reloader.reloaded.clone(),
-            http: crate::http::client()?,
-        })
-        .run(stop.clone()),
-    );
+    let wake = reloader.reloaded.clone();
     let state = app_state(
         &args,
         secrets,
-        live,
+        live.clone(),
         dispatcher.clone(),
         store,
-        metrics,
+        metrics.clone(),
         reloader,
+    );
+    tokio::spawn(
+        Arc::new(Watchdog {
+            seen: state.watchdog.clone(),
+            live,
+            dispatcher: dispatcher.clone(),
+            metrics,
+            wake,
+            http: crate::http::client()?,
+        })
+        .run(stop.clone()),
     );
     listen(&args, &config, state).await?;
     let _ = stop_tx.send(true);
@@ -284,6 +286,7 @@ fn app_state(
         superoffice_look: look,
         started: jiff::Timestamp::now(),
         probes: Default::default(),
+        watchdog: Default::default(),
     })
 }
 

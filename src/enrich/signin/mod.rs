@@ -100,6 +100,8 @@ struct Failure {
 pub struct Status {
     /// `system user ticket`, `OAuth access token`, `bearer token`, `ticket`.
     pub kind: &'static str,
+    /// A credential is held: given (a bearer token), or got and not expired.
+    pub signed_in: bool,
     pub expires: Option<jiff::Timestamp>,
     pub last_error: Option<String>,
 }
@@ -194,6 +196,7 @@ impl SignIn {
         let state = self.state.lock();
         Status {
             kind: self.status_kind(),
+            signed_in: matches!(self.flow, Flow::Static(_)) || state.current.is_some(),
             expires: state.current.as_ref().and_then(|(c, _)| c.expires),
             last_error: state.failure.as_ref().map(|f| f.error.to_string()),
         }

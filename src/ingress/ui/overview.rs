@@ -52,6 +52,7 @@ pub(super) async fn page(State(app): State<Arc<AppState>>) -> Response {
         "store_ok": store_ok,
         "store_state": store_state,
         "csrf": super::csrf_token(&app),
+        "superoffice": superoffice(&app),
     });
     view::page("overview", &data)
 }
@@ -72,6 +73,36 @@ fn channel(name: &str, stats: Option<&ChannelStats>) -> Value {
         "last_reason": failure.map(|(_, why)| why),
         "paused_until": stats.and_then(|c| c.paused_until).map(time),
     })
+}
+
+/// herald's webhook as the watchdog last saw it, and the credential enrichment signs in with;
+/// `null` without a `superoffice:` section.
+fn superoffice(app: &AppState) -> Value {
+    let runtime = app.live.get();
+    if runtime.config.superoffice.is_none() {
+        return Value::Null;
+    }
+    let webhook = app.watchdog.get().map(|look| {
+        json!({
+            "at": time(look.at.as_millisecond()),
+            "name": look.webhook,
+            "id": look.id,
+            "state": look.state,
+            "active": look.state.as_deref() == Some("Active"),
+            "problem": look.problem,
+            "missing": look.missing.join(", "),
+        })
+    });
+    let credential = runtime.enricher.as_ref().map(|e| {
+        let s = e.signin_status();
+        json!({
+            "kind": s.kind,
+            "signed_in": s.signed_in,
+            "expires": s.expires.map(|t| time(t.as_millisecond())),
+            "last_error": s.last_error,
+        })
+    });
+    json!({"webhook": webhook, "credential": credential})
 }
 
 fn reload(app: &AppState) -> Value {
