@@ -27,7 +27,7 @@ use clap::Parser;
 
 use load::{Report, fire, make_events, wait_for_deliveries};
 use sink::Arrivals;
-use system::{Db, Herald, cpu_seconds};
+use system::{Db, Herald, Launch, cpu_seconds};
 
 #[derive(Parser, Debug)]
 #[command(about = "Load herald and print throughput, latency and memory figures")]
@@ -64,9 +64,17 @@ struct Args {
     /// same load and sink, and prints medians and per-round ratios.
     #[arg(long)]
     versus_alertmanager: bool,
-    /// Rounds of each system with --versus-alertmanager.
+    /// Rounds of each system with --versus-alertmanager, or of each setting with
+    /// --compare-keep-sent.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// A flag for every herald started (repeat it): `--herald-arg=--keep-sent=0`.
+    #[arg(long, allow_hyphen_values = true, value_name = "ARG")]
+    herald_arg: Vec<String>,
+    /// Runs herald (SQLite) keeping what it sent (the default 64 KiB) and with
+    /// `--keep-sent 0`, interleaved, --rounds times each, and prints them side by side.
+    #[arg(long)]
+    compare_keep_sent: bool,
 }
 
 /// The figures of one configuration.
@@ -105,6 +113,9 @@ async fn main() -> anyhow::Result<()> {
         return versus::compare(&settings, &bin).await;
     }
     let floor = floor(&args).await;
+    if args.compare_keep_sent {
+        return keep_sent(&args, &bin, floor).await;
+    }
     let configs = match &args.compare_stores {
         Some(pg) => vec![
             (Db::Sqlite, 1),
@@ -153,8 +164,15 @@ async fn measure(
 ) -> anyhow::Result<Figures> {
     let arrivals: Arrivals = Arc::new(Mutex::new(Vec::with_capacity(args.events * 2)));
     let sink = sink::sink(arrivals.clone()).await;
-    let herald = Herald::start(bin, db, replicas, args.sends, sink).await?;
-    let name = db.name(replicas);
+    let launch = Launch {
+        sends: args.sends,
+        extra: args.herald_arg.clone(),
+    };
+    let herald = Herald::start(bin, db, replicas, &launch, sink).await?;
+    let name = match args.herald_arg.is_empty() {
+        true => db.name(replicas),
+        false => format!("{} ({})", db.name(replicas), args.herald_arg.join(" ")),
+    };
 
     let bodies = make_events(args.events, "throughput");
     let started = Instant::now();
@@ -233,4 +251,25 @@ fn table(all: &[Figures]) {
             f.rss_mb
         );
     }
+}
+
+/// What keeping each request herald sends costs: the same load with it (the default) and
+/// without (`--keep-sent 0`), interleaved so that a noisy machine weighs on both alike.
+async fn keep_sent(args: &Args, bin: &std::path::Path, floor: f64) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    for round in 1..=args.rounds {
+        for extra in [vec![], vec!["--keep-sent".to_string(), "0".to_string()]] {
+            println!("\nround {round}");
+            let mut with = Args::parse_from(["herald-bench"]);
+            with.events = args.events;
+            with.concurrency = args.concurrency;
+            with.rate = args.rate;
+            with.seconds = args.seconds;
+            with.sends = args.sends;
+            with.herald_arg = args.herald_arg.iter().cloned().chain(extra).collect();
+            all.push(measure(&with, bin, &Db::Sqlite, 1, floor).await?);
+        }
+    }
+    table(&all);
+    Ok(())
 }

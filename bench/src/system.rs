@@ -30,6 +30,13 @@ impl Db {
     }
 }
 
+/// How each replica is started: its `--concurrency`, and any other flags of `herald serve`.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    pub sends: usize,
+    pub extra: Vec<String>,
+}
+
 /// Running replicas, stopped and cleaned up on drop.
 pub struct Herald {
     children: Vec<Child>,
@@ -43,7 +50,7 @@ impl Herald {
         bin: &Path,
         db: &Db,
         replicas: usize,
-        sends: usize,
+        launch: &Launch,
         sink: SocketAddr,
     ) -> anyhow::Result<Herald> {
         let dir = std::env::temp_dir().join(format!(
@@ -72,14 +79,14 @@ impl Herald {
             database,
         };
         for _ in 0..replicas {
-            let (child, addr) = herald.spawn(bin, &url, sends)?;
+            let (child, addr) = herald.spawn(bin, &url, launch)?;
             herald.children.push(child);
             herald.urls.push(format!("http://{addr}/webhook"));
         }
         Ok(herald)
     }
 
-    fn spawn(&self, bin: &Path, db: &str, sends: usize) -> anyhow::Result<(Child, SocketAddr)> {
+    fn spawn(&self, bin: &Path, db: &str, launch: &Launch) -> anyhow::Result<(Child, SocketAddr)> {
         let mut child = Command::new(bin)
             .current_dir(&self.dir)
             .args([
@@ -91,7 +98,8 @@ impl Herald {
                 "--db",
                 db,
             ])
-            .args(["--concurrency", &sends.to_string(), "--no-watch"])
+            .args(["--concurrency", &launch.sends.to_string(), "--no-watch"])
+            .args(&launch.extra)
             .env("HERALD_WEBHOOK_SECRET", SECRET)
             .env("RUST_LOG", "warn,herald::cli::serve=info")
             .stderr(Stdio::piped())

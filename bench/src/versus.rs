@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::load::{Body, Report, fire, make_events, wait_for_deliveries};
 use crate::sink::{self, Arrivals};
-use crate::system::{Db, Herald, cpu_seconds, peak_rss_mb};
+use crate::system::{Db, Herald, Launch, cpu_seconds, peak_rss_mb};
 
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 
@@ -107,7 +107,11 @@ async fn run(
 async fn herald_round(s: &Settings, bin: &Path) -> anyhow::Result<Round> {
     let arrivals: Arrivals = Arc::new(Mutex::new(Vec::with_capacity(s.events * 2)));
     let sink = sink::sink(arrivals.clone()).await;
-    let herald = Herald::start(bin, &Db::Sqlite, 1, s.sends, sink).await?;
+    let launch = Launch {
+        sends: s.sends,
+        extra: Vec::new(),
+    };
+    let herald = Herald::start(bin, &Db::Sqlite, 1, &launch, sink).await?;
     let steady = (s.rate * s.seconds) as usize;
     let bodies = (
         make_events(s.events, "vs"),
