@@ -14,7 +14,8 @@ use crate::store::Counts;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventLabels {
     pub event_type: String,
-    /// accepted, duplicate, test, unmatched, unsigned, invalid, rejected_by_store
+    /// accepted, duplicate, test, unmatched, unsigned, invalid, busy, over_backlog,
+    /// rejected_by_store
     pub outcome: &'static str,
 }
 
@@ -119,6 +120,8 @@ pub struct Metrics {
     pub superoffice_reactivations: Family<WebhookLabels, Counter>,
     /// Per channel, how long its oldest due delivery has waited: the backlog's age.
     pub oldest_due_age: Family<ChannelLabels, Gauge<f64, AtomicU64>>,
+    /// Deliveries due and not sent, as `--max-backlog` counts them (set only with it).
+    pub backlog_due: Gauge,
     pub reload_success_time: Gauge<f64, AtomicU64>,
     /// Events by outcome since start, for the status page.
     outcomes: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
@@ -239,6 +242,11 @@ impl Metrics {
                 r,
                 "oldest_due_age_seconds",
                 "Per channel, how long its oldest due delivery has been waiting to be sent",
+            ),
+            backlog_due: add(
+                r,
+                "backlog_due_deliveries",
+                "Deliveries due and not yet sent, as --max-backlog counts them (only with it)",
             ),
             superoffice_webhook_active: active,
             superoffice_reactivations: reactivations,

@@ -54,6 +54,9 @@ impl Dispatcher {
         // Deliveries the fast path does not take wait for a claim: look for them now.
         let to_claim = event.deliveries.iter().any(|d| d.lease.is_none());
         let accepted = self.store.accept(event).await?;
+        if let Accepted::Stored(ids) = &accepted {
+            self.more_due(ids.len());
+        }
         if let (Accepted::Stored(ids), Some(room)) = (&accepted, room) {
             self.hand_over(ids, handed, room);
         }

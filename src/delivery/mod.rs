@@ -16,6 +16,7 @@ mod accept;
 use accept::FastPath;
 pub use accept::{planned, planned_with_headers};
 mod attempt;
+mod backlog;
 pub mod conversation;
 mod destinations;
 mod health;
@@ -57,6 +58,8 @@ pub struct Settings {
     pub keep_sent: usize,
     /// A channel whose oldest due delivery is older than this raises `herald.backlog.behind`.
     pub behind_after: Duration,
+    /// Past this many due deliveries `/webhook` answers 503; `None`: no limit.
+    pub max_backlog: Option<u64>,
 }
 
 pub struct Dispatcher {
@@ -82,6 +85,8 @@ pub struct Dispatcher {
     health: health::Health,
     /// Which channels are behind, for `herald.backlog.behind`.
     behind: raise::Behind,
+    /// Deliveries due and not sent, as last counted (and added to since), for `max_backlog`.
+    due: std::sync::atomic::AtomicU64,
 }
 
 /// Runs a task, and runs it again if it panics: a bug met in one round must not stop every
@@ -126,6 +131,7 @@ impl Dispatcher {
             last_record: AtomicI64::new(now_ms()),
             health: Default::default(),
             behind: Default::default(),
+            due: Default::default(),
         })
     }
 
@@ -154,6 +160,9 @@ impl Dispatcher {
     pub async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) {
         self.start().await;
         tokio::spawn(self.clone().housekeeping(stop.clone()));
+        if self.settings.max_backlog.is_some() {
+            tokio::spawn(self.clone().count_due(stop.clone()));
+        }
         self.retire_orphans().await;
         let fast = {
             let (this, stop) = (self.clone(), stop.clone());

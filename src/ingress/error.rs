@@ -13,6 +13,9 @@ use super::signature::SignatureError;
 use crate::event::EventError;
 use crate::store::StoreError;
 
+/// How long SuperOffice is asked to wait when herald is behind (`Retry-After`, seconds).
+const BEHIND_RETRY_AFTER_S: u64 = 60;
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngressError {
     #[error("body larger than {0} bytes")]
@@ -23,6 +26,11 @@ pub enum IngressError {
     Incomplete(usize),
     #[error("too many webhook bodies are being received at once; try again")]
     Busy,
+    /// More deliveries wait than `serve --max-backlog` allows: SuperOffice is to retry later.
+    #[error(
+        "herald is behind: {waiting} deliveries are waiting, more than its limit of {max}; try again later"
+    )]
+    Behind { waiting: u64, max: u64 },
     #[error(transparent)]
     Signature(#[from] SignatureError),
     #[error(transparent)]
@@ -38,6 +46,7 @@ impl IngressError {
         match self {
             IngressError::Signature(_) => "unsigned",
             IngressError::Busy => "busy",
+            IngressError::Behind { .. } => "over_backlog",
             IngressError::Store(_) => "rejected_by_store",
             _ => "invalid",
         }
@@ -51,9 +60,18 @@ impl IntoResponse for IngressError {
             IngressError::SlowBody(_) => StatusCode::REQUEST_TIMEOUT,
             IngressError::Incomplete(_) | IngressError::Event(_) => StatusCode::BAD_REQUEST,
             IngressError::Signature(_) => StatusCode::UNAUTHORIZED,
-            IngressError::Busy | IngressError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngressError::Busy | IngressError::Store(_) | IngressError::Behind { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         };
-        (status, format!("{self}\n")).into_response()
+        let mut response = (status, format!("{self}\n")).into_response();
+        if let IngressError::Behind { .. } = self {
+            let wait = axum::http::HeaderValue::from(BEHIND_RETRY_AFTER_S);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, wait);
+        }
+        response
     }
 }
 

@@ -15,7 +15,7 @@ use super::error::refused;
 use super::{AppState, IngressError};
 use crate::event::Event;
 use crate::metrics::RuleLabels;
-use crate::rules::Rule;
+use crate::rules::{Rule, RuleSet};
 use crate::store::{Accepted, NewEvent, millis};
 
 pub(super) async fn webhook(
@@ -44,37 +44,73 @@ pub(super) async fn webhook(
     if crate::subscription::is_state_change(event.name()) {
         app.superoffice_look.notify_one();
     }
+    not_behind(&app, &event)?;
     let config = app.live.config();
-    let matched = if crate::event::catalog::is_herald_event(event.name()) {
-        // Only herald raises its own events: one that comes from outside is kept, not sent.
-        warn!(
-            event_id = event.id(),
-            event = event.name(),
-            "an event named herald.* came to /webhook: herald's own events are raised only by herald; stored, not delivered"
-        );
-        Vec::new()
-    } else {
-        config.matching(&event)
-    };
+    let matched = rules_for(&config, &event);
     let body: Arc<str> = String::from_utf8_lossy(verified.bytes()).into();
     let record = record(&app, &event, &matched, body, received_at, &headers);
     let count = record.deliveries.len();
-    match app.dispatcher.accept(&config, record).await {
+    let stored = app.dispatcher.accept(&config, record).await;
+    answered(&app, &event, &matched, count, stored)
+}
+
+/// With `--max-backlog`, a 503 while more deliveries wait than it allows.
+fn not_behind(app: &AppState, event: &Event) -> Result<(), IngressError> {
+    let Some((waiting, max)) = app.dispatcher.behind() else {
+        return Ok(());
+    };
+    let e = IngressError::Behind { waiting, max };
+    app.metrics.event(event.name(), "over_backlog");
+    if let Some(suppressed) = app.rejected_log.allow() {
+        warn!(
+            event_id = event.id(),
+            event = event.name(),
+            outcome = "over_backlog",
+            suppressed,
+            "{e}; answering 503 so SuperOffice retries"
+        );
+    }
+    Err(e)
+}
+
+/// The rules an event from outside matches; none for one named like herald's own events,
+/// which only herald raises (it is kept, not sent).
+fn rules_for<'c>(config: &'c RuleSet, event: &Event) -> Vec<&'c Rule> {
+    if !crate::event::catalog::is_herald_event(event.name()) {
+        return config.matching(event);
+    }
+    warn!(
+        event_id = event.id(),
+        event = event.name(),
+        "an event named herald.* came to /webhook: herald's own events are raised only by herald; stored, not delivered"
+    );
+    Vec::new()
+}
+
+/// What storing the event came to, as the answer to SuperOffice.
+fn answered(
+    app: &AppState,
+    event: &Event,
+    matched: &[&Rule],
+    count: usize,
+    stored: crate::store::Result<Accepted>,
+) -> Result<Response, IngressError> {
+    match stored {
         Ok(Accepted::Duplicate) => Ok(answer(
-            &app,
-            &event,
+            app,
+            event,
             "duplicate",
             "event already received",
             "duplicate event ignored",
         )),
         Ok(Accepted::Stored(_)) if count == 0 => Ok(answer(
-            &app,
-            &event,
+            app,
+            event,
             "unmatched",
             "no rule matched",
             "no rule matched",
         )),
-        Ok(Accepted::Stored(_)) => Ok(accepted(&app, &event, &matched, count)),
+        Ok(Accepted::Stored(_)) => Ok(accepted(app, event, matched, count)),
         Err(e) => {
             app.metrics.event(event.name(), "rejected_by_store");
             let said = "cannot store the event; answering 503 so SuperOffice retries";

@@ -127,6 +127,10 @@ impl<T: Backed> Upkeep for T {
         Box::pin(async move { upkeep::release(&self.core().pool, &leases).await })
     }
 
+    fn due_count(&self, now: Millis) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(upkeep::due_count(&self.core().pool, now))
+    }
+
     fn describe(&self, event_id: String, about: String) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move { upkeep::describe(&self.core().pool, &event_id, &about).await })
     }

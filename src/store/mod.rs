@@ -183,6 +183,9 @@ pub trait Upkeep: Send + Sync {
     /// due again at once.
     fn release(&self, leases: Vec<Held>) -> BoxFuture<'_, Result<()>>;
 
+    /// How many deliveries are due now and not sent (pending or retrying, leased or not).
+    fn due_count(&self, now: Millis) -> BoxFuture<'_, Result<u64>>;
+
     /// What an event is about, as enrichment made it clearer ([`crate::event::about`]).
     fn describe(&self, event_id: String, about: String) -> BoxFuture<'_, Result<()>>;
 

@@ -79,6 +79,15 @@ pub async fn pause<R: Rows>(db: &R, channel: &str, until: Millis) -> Result<()> 
     Ok(())
 }
 
+/// Deliveries due now and not sent: pending or retrying, with their time come.
+pub async fn due_count<R: Rows>(db: &R, now: Millis) -> Result<u64> {
+    let text = "SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?1";
+    let sql = Sql::fixed(R::DIALECT, text, vec![Param::Int(now)]);
+    let rows = db.fetch(&sql, &[Col::Int("n")]).await?;
+    let n = rows.first().map(|r| r.int("n")).transpose()?.unwrap_or(0);
+    Ok(n.max(0) as u64)
+}
+
 /// An event's line, written when it says more than the one it has.
 pub async fn describe<R: Rows>(db: &R, event_id: &str, about: &str) -> Result<()> {
     let text =

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod backlog;
 mod browsers;
 mod cli;
 mod conversations;

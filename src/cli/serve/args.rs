@@ -60,6 +60,17 @@ pub struct Args {
     /// `herald.backlog.behind` (once, until it catches up).
     #[arg(long, env = "HERALD_BEHIND_AFTER", hide_env_values = true, default_value = "10m", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub behind_after: Duration,
+    /// Deliveries due and not yet sent above which /webhook answers 503 with Retry-After, so
+    /// that SuperOffice retries later instead of herald taking events without bound (0, the
+    /// default: no limit). See README, "A bounded backlog".
+    #[arg(
+        long,
+        env = "HERALD_MAX_BACKLOG",
+        hide_env_values = true,
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    pub max_backlog: u64,
     /// How long a delivery being sent is reserved; if herald hangs, it is sent again after this
     /// (if it dies, sooner: see --instance-timeout). Keep it well above the channels' timeouts.
     #[arg(long, env = "HERALD_LEASE", hide_env_values = true, default_value = "60s", value_parser = parse_duration_arg, value_name = "DURATION")]

@@ -92,6 +92,7 @@ fn settings(args: &Args) -> Settings {
         retention: args.retention.max(args.dedup_window),
         keep_sent: args.keep_sent,
         behind_after: args.behind_after,
+        max_backlog: (args.max_backlog > 0).then_some(args.max_backlog),
     }
 }
 
