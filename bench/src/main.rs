@@ -71,6 +71,10 @@ struct Args {
     /// A flag for every herald started (repeat it): `--herald-arg=--keep-sent=0`.
     #[arg(long, allow_hyphen_values = true, value_name = "ARG")]
     herald_arg: Vec<String>,
+    /// Where the sink runs with --versus-alertmanager: `task` on the load generator's runtime,
+    /// beside the senders, or `thread`, a thread and runtime of its own.
+    #[arg(long, value_enum, default_value = "task")]
+    sink: sink::Placement,
     /// Runs herald (SQLite) keeping what it sent (the default 64 KiB) and with
     /// `--keep-sent 0`, interleaved, --rounds times each, and prints them side by side.
     #[arg(long)]
@@ -109,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             seconds: args.seconds,
             sends: args.sends,
             rounds: args.rounds,
+            sink: args.sink,
         };
         return versus::compare(&settings, &bin).await;
     }

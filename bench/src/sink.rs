@@ -55,6 +55,41 @@ async fn receive(State(arrivals): State<Arrivals>, body: Bytes) -> &'static str 
     "ok"
 }
 
+/// Where the sink runs: a task on the load generator's own runtime, sharing its threads with
+/// the senders (`task`), or a thread and runtime of its own (`thread`), so that the senders
+/// never delay its answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Placement {
+    Task,
+    Thread,
+}
+
+/// A sink placed as asked.
+pub async fn placed(arrivals: Arrivals, placement: Placement) -> SocketAddr {
+    match placement {
+        Placement::Task => sink(arrivals).await,
+        Placement::Thread => on_own_thread(arrivals),
+    }
+}
+
+/// A sink on its own OS thread with a single-threaded runtime, for the life of the process.
+fn on_own_thread(arrivals: Arrivals) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the sink");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            tx.send(listener.local_addr().expect("addr")).expect("the caller waits");
+            let app = Router::new().route("/sink", post(receive)).with_state(arrivals);
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    rx.recv().expect("the sink's address")
+}
+
 /// The floor: verifies the signature and answers 200, nothing else.
 pub async fn floor() -> SocketAddr {
     let verifier = Arc::new(Verifier::new([crate::SECRET.to_string()]));

@@ -42,6 +42,7 @@ pub struct Settings {
     pub seconds: u64,
     pub sends: usize,
     pub rounds: usize,
+    pub sink: sink::Placement,
 }
 
 pub async fn compare(s: &Settings, bin: &Path) -> anyhow::Result<()> {
@@ -106,7 +107,7 @@ async fn run(
 
 async fn herald_round(s: &Settings, bin: &Path) -> anyhow::Result<Round> {
     let arrivals: Arrivals = Arc::new(Mutex::new(Vec::with_capacity(s.events * 2)));
-    let sink = sink::sink(arrivals.clone()).await;
+    let sink = sink::placed(arrivals.clone(), s.sink).await;
     let launch = Launch {
         sends: s.sends,
         extra: Vec::new(),
@@ -123,7 +124,7 @@ async fn herald_round(s: &Settings, bin: &Path) -> anyhow::Result<Round> {
 
 async fn alertmanager_round(s: &Settings) -> anyhow::Result<Round> {
     let arrivals: Arrivals = Arc::new(Mutex::new(Vec::with_capacity(s.events * 2)));
-    let sink = sink::sink(arrivals.clone()).await;
+    let sink = sink::placed(arrivals.clone(), s.sink).await;
     let am = Alertmanager::start(sink)?;
     let url = format!("http://{}/api/v2/alerts", am.addr);
     wait_up(&format!("http://{}/-/ready", am.addr)).await?;
@@ -255,13 +256,14 @@ fn summary(herald: &[Round], am: &[Round]) {
             pick(am, f)
         );
     }
-    let keep_pace: Vec<f64> = herald
-        .iter()
-        .map(|r| r.delivered_per_s / r.acked_per_s)
-        .collect();
+    let share = |rs: &[Round]| -> (f64, f64) {
+        let v: Vec<f64> = rs.iter().map(|r| r.delivered_per_s / r.acked_per_s).collect();
+        let lowest = v.iter().copied().fold(f64::INFINITY, f64::min);
+        (100.0 * median(v), 100.0 * lowest)
+    };
+    let ((h, h_low), (a, a_low)) = (share(herald), share(am));
     println!(
-        "| herald delivered / acknowledged | {:.0} % | | |",
-        100.0 * median(keep_pace)
+        "| delivered per second / acknowledged per second (median; lowest round) | {h:.0} %; {h_low:.0} % | {a:.0} %; {a_low:.0} % | |"
     );
     println!(
         "| lost or duplicated, all rounds | {} | {} | |",
