@@ -81,9 +81,14 @@ fn on_own_thread(arrivals: Arrivals) -> SocketAddr {
             .build()
             .expect("a runtime for the sink");
         runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("the caller waits");
-            let app = Router::new().route("/sink", post(receive)).with_state(arrivals);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr"))
+                .expect("the caller waits");
+            let app = Router::new()
+                .route("/sink", post(receive))
+                .with_state(arrivals);
             let _ = axum::serve(listener, app).await;
         });
     });

@@ -257,7 +257,10 @@ fn summary(herald: &[Round], am: &[Round]) {
         );
     }
     let share = |rs: &[Round]| -> (f64, f64) {
-        let v: Vec<f64> = rs.iter().map(|r| r.delivered_per_s / r.acked_per_s).collect();
+        let v: Vec<f64> = rs
+            .iter()
+            .map(|r| r.delivered_per_s / r.acked_per_s)
+            .collect();
         let lowest = v.iter().copied().fold(f64::INFINITY, f64::min);
         (100.0 * median(v), 100.0 * lowest)
     };

@@ -52,14 +52,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("no deliveries");
     }
     for d in rows {
-        println!(
-            "#{} {} to {} (rule {}, event {})",
-            d.id,
-            d.status,
-            esc(&d.channel),
-            esc(&d.rule),
-            esc(&d.event_id)
-        );
+        println!("{}", heading(&d));
         if let Some(standing) = standing(&d) {
             println!("    {standing}");
         } else if d.status.is_open() {
@@ -110,20 +103,25 @@ pub(super) fn standing(d: &DeliveryRow) -> Option<String> {
     }
 }
 
-/// `--show-sent`: each attempt's request, as kept.
-fn show_sent(id: i64, rows: &[DeliveryRow]) -> anyhow::Result<ExitCode> {
-    let Some(d) = rows.first() else {
-        println!("no delivery #{id}");
-        return Ok(ExitCode::FAILURE);
-    };
-    println!(
+/// A delivery's first line: `#7 sent to erp (rule orders, event …)`.
+fn heading(d: &DeliveryRow) -> String {
+    format!(
         "#{} {} to {} (rule {}, event {})",
         d.id,
         d.status,
         esc(&d.channel),
         esc(&d.rule),
         esc(&d.event_id)
-    );
+    )
+}
+
+/// `--show-sent`: each attempt's request, as kept.
+fn show_sent(id: i64, rows: &[DeliveryRow]) -> anyhow::Result<ExitCode> {
+    let Some(d) = rows.first() else {
+        println!("no delivery #{id}");
+        return Ok(ExitCode::FAILURE);
+    };
+    println!("{}", heading(d));
     for (i, a) in d.attempt_log.iter().enumerate() {
         let when = crate::text::show_time(a.started_at);
         println!("\nattempt {} {} {}", i + 1, when, a.outcome.as_str());

@@ -54,6 +54,8 @@ fn herald_event(name: &str) -> Event {
         "ChangedByAssociateId": 0,
         "WebhookName": "herald",
         "message": format!("herald: a sample {name} event"),
+    });
+    let values = json!({
         "channel": "sales-slack",
         "rule": "quote-ordered",
         "reason": "slack answered 404: no_service",
@@ -63,20 +65,8 @@ fn herald_event(name: &str) -> Event {
         "source": { "Event": "quote.ordered", "EventId": "00000000-0000-4000-8000-000000001042", "PrimaryKey": 1042 },
         "FieldValues": { "state": "Stopped", "consecutive_errors": 9, "last_error": "timeout", "reactivated": false, "message": "SuperOffice stopped sending" },
     });
-    let keep = super::catalog::herald_fields(name);
-    let common = [
-        "EventId",
-        "Timestamp",
-        "Event",
-        "PrimaryKey",
-        "Entity",
-        "ContextIdentifier",
-        "ChangedByAssociateId",
-        "WebhookName",
-        "message",
-    ];
-    if let Some(map) = fields.as_object_mut() {
-        map.retain(|k, _| common.contains(&k.as_str()) || keep.contains(&k.as_str()));
+    for key in super::catalog::herald_fields(name) {
+        fields[*key] = values[*key].clone();
     }
     let bytes = serde_json::to_vec(&fields).unwrap_or_default();
     Event::parse(&bytes).expect("a sample event is an event")

@@ -82,24 +82,9 @@ async fn the_event_page_shows_the_text_sent_and_the_emails_subject() {
         .goto(&herald.url(&format!("/ui/events/{id}")))
         .await
         .unwrap();
-    let line = b
-        .client
-        .wait()
-        .for_element(Locator::Css(".sent .sent-line"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let line = b.text_of(".sent .sent-line").await;
     assert_eq!(line, "MARKER-7f3 order 5150");
-    let subject = b
-        .client
-        .find(Locator::Css(".sent .sent-subject"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let subject = b.text_of(".sent .sent-subject").await;
     assert_eq!(subject, "Order 5150 for the books");
     let text = b.text().await;
     assert!(text.contains("sales@example.com"), "{text}");
@@ -187,15 +172,7 @@ async fn the_test_button_sends_one_message_per_click_and_shows_the_answer() {
     let label = b.client.find(button).await.unwrap().text().await.unwrap();
     assert_eq!(label, "Test erp");
     b.client.find(button).await.unwrap().click().await.unwrap();
-    let status = b
-        .client
-        .wait()
-        .for_element(Locator::Css("tr#channel-erp .test-status"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let status = b.text_of("tr#channel-erp .test-status").await;
     assert_eq!(status, "202");
     let got = hook.wait_for(1).await;
     assert!(
@@ -236,34 +213,14 @@ async fn trying_a_pasted_event_shows_the_rule_and_message_and_sends_nothing() {
 
     let b = Browser::start().await;
     b.client.goto(&herald.url("/ui/")).await.unwrap();
-    b.client
-        .find(Locator::Css("header a[href='/ui/try']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("header a[href='/ui/try']").await;
     b.wait_for_url("/ui/try").await;
     let area = b.client.find(Locator::Css("textarea#event")).await.unwrap();
     area.clear().await.unwrap();
     let event = crate::support::event("quote.ordered", 8086).to_string();
     area.send_keys(&event).await.unwrap();
-    b.client
-        .find(Locator::Css("button#try"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let verdict = b
-        .client
-        .wait()
-        .for_element(Locator::Css("tr.verdict td.ok"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    b.click("button#try").await;
+    let verdict = b.text_of("tr.verdict td.ok").await;
     assert_eq!(verdict, "matched");
     let text = b.text().await;
     assert!(text.contains("Rule orders"), "{text}");
@@ -277,22 +234,8 @@ async fn trying_a_pasted_event_shows_the_rule_and_message_and_sends_nothing() {
     area.send_keys("{\"Event\": \"quote.ordered\"")
         .await
         .unwrap();
-    b.client
-        .find(Locator::Css("button#try"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let problem = b
-        .client
-        .wait()
-        .for_element(Locator::Css("#problem"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    b.click("button#try").await;
+    let problem = b.text_of("#problem").await;
     assert!(
         problem.starts_with("This is not an event herald can read"),
         "{problem}"

@@ -115,14 +115,7 @@ async fn events_show_and_find_their_quote_and_customer_and_a_skip_is_no_failure(
         b.client.find(Locator::Css("p.bad")).await.is_err(),
         "no failure shown"
     );
-    let repeated = b
-        .client
-        .find(Locator::Css("span.repeated"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let repeated = b.text_of("span.repeated").await;
     assert!(repeated.starts_with("and 2 more like it"), "{repeated}");
     let answers = b
         .text()

@@ -75,6 +75,30 @@ impl Browser {
         panic!("the page has no body")
     }
 
+    /// The text of the first element `css` finds, once there is one.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .for_element(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Clicks the first element `css` finds, once there is one.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .for_element(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
     /// Waits until the address has `part` in it: a click's navigation is done.
     pub async fn wait_for_url(&self, part: &str) {
         let found = super::eventually(Duration::from_secs(10), || async {
