@@ -105,3 +105,35 @@ impl Dispatcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_is_due_once_past_its_time_and_recovers_only_if_raised() {
+        let health = Health::default();
+        let after = |_: &str| Some(Duration::from_secs(600));
+        health.failed("erp", "webhook answered 503");
+        let since = now_ms();
+        assert!(health.due(since + 1_000, after).is_empty(), "not yet");
+        health.failed("erp", "webhook answered 502");
+        let due = health.due(since + 601_000, after);
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].2, "webhook answered 502", "the last reason");
+        assert!(health.due(since + 700_000, after).is_empty(), "raised once");
+        assert!(
+            health.succeeded("erp").is_some(),
+            "a raised failing recovers"
+        );
+
+        health.failed("slack", "timeout");
+        assert_eq!(health.succeeded("slack"), None, "never raised: no recovery");
+        assert_eq!(health.succeeded("slack"), None);
+        health.failed("gone", "x");
+        assert!(
+            health.due(since + 700_000, |_| None).is_empty(),
+            "a channel no longer configured"
+        );
+    }
+}

@@ -412,6 +412,13 @@ async fn the_overview_shows_the_webhook_as_last_seen_and_a_rule_hears_it_stopped
         &ops.url("/ops"),
     ));
     let (herald, id) = serve_registered(&so, &work).await;
+    let registered = so.hooks()[0].clone();
+    assert!(
+        events(&registered)
+            .iter()
+            .all(|e| !e.starts_with("herald.")),
+        "SuperOffice is never asked for herald's own events: {registered}"
+    );
     let page = || async {
         let r = reqwest::get(herald.url("/ui/"))
             .await
