@@ -42,7 +42,7 @@ pub struct Args {
         long,
         env = "HERALD_CONCURRENCY",
         hide_env_values = true,
-        default_value_t = 16,
+        default_value_t = 64,
         value_name = "N"
     )]
     pub concurrency: usize,
