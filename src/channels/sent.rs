@@ -96,10 +96,7 @@ impl Sent {
 
     /// The body as pretty JSON when it is JSON, else as it is.
     pub fn pretty_body(&self) -> String {
-        serde_json::from_str::<serde_json::Value>(&self.body)
-            .ok()
-            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .unwrap_or_else(|| self.body.clone())
+        crate::text::json::pretty(&self.body)
     }
 }
 

@@ -27,6 +27,8 @@ pub(super) struct Outcome {
     /// What to record; `None` if the store has it already (the delivery joined a digest).
     next: Option<Next>,
     said: Said,
+    /// What the event is about, as this attempt's enriched data says it, to record with it.
+    about: Option<String>,
 }
 
 impl Outcome {
@@ -36,6 +38,7 @@ impl Outcome {
             attempt: None,
             next: Some(next),
             said,
+            about: None,
         }
     }
 
@@ -45,6 +48,7 @@ impl Outcome {
             attempt: None,
             next: None,
             said,
+            about: None,
         }
     }
 }
@@ -81,6 +85,7 @@ impl Try<'_> {
             ))),
             next: Some(Next::Dead(reason.clone())),
             said: Said::Dead { status, reason },
+            about: None,
         }
     }
 
@@ -125,6 +130,7 @@ impl Try<'_> {
                     retry_in_ms: millis(wait),
                     reason,
                 },
+                about: None,
             },
             Decision::GiveUp => {
                 let why = format!("gave up after {} attempts: {reason}", self.number);
@@ -163,6 +169,7 @@ impl Dispatcher {
                     token: claimed.token,
                     attempt: outcome.attempt.map(|a| *a),
                     next,
+                    about: outcome.about,
                 };
                 self.store.record(record).await
             }
@@ -221,7 +228,8 @@ impl Dispatcher {
             Ok(ready) => ready,
             Err(outcome) => return outcome,
         };
-        for note in ready.truncated.iter().chain(&recipient_notes(&ready)) {
+        let notes = recipient_notes(&ready);
+        for note in ready.truncated.iter().chain(&notes) {
             warn!(
                 event_id = c.event_id.as_str(),
                 rule = c.rule.as_str(),
@@ -237,12 +245,13 @@ impl Dispatcher {
         };
         let sent = self.kept(&t, destination.as_ref(), &ready);
         let mut outcome = match destination.send(&ready.outgoing).await {
-            Ok(done) => self.delivered(&t, &ready, done).await,
+            Ok(done) => self.delivered(&t, &ready, &notes, done).await,
             Err(e) => self.failed(&t, &e).await,
         };
         if let Some(a) = &mut outcome.attempt {
             a.sent = sent;
         }
+        outcome.about = ready.about;
         outcome
     }
 
@@ -259,7 +268,13 @@ impl Dispatcher {
 
     /// A send that succeeded: the destination is well, a conversation remembers where its
     /// message is.
-    async fn delivered(&self, t: &Try<'_>, ready: &Ready, done: Delivered) -> Outcome {
+    async fn delivered(
+        &self,
+        t: &Try<'_>,
+        ready: &Ready,
+        notes: &[String],
+        done: Delivered,
+    ) -> Outcome {
         let c = t.c;
         self.destinations
             .update(&c.channel, |d| d.succeeded(now_ms()));
@@ -271,7 +286,7 @@ impl Dispatcher {
             .runtime
             .config
             .redactor
-            .redact(&with_notes(done.detail, ready));
+            .redact(&with_notes(done.detail, notes));
         Outcome {
             attempt: Some(Box::new(t.attempt(
                 AttemptOutcome::Sent,
@@ -284,6 +299,7 @@ impl Dispatcher {
                 took_ms: millis(t.started.elapsed()),
                 detail,
             },
+            about: None,
         }
     }
 
@@ -349,8 +365,7 @@ fn recipient_notes(ready: &Ready) -> Vec<String> {
 }
 
 /// What the destination said, and who the message went without: the attempt's record.
-fn with_notes(detail: String, ready: &Ready) -> String {
-    let notes = recipient_notes(ready);
+fn with_notes(detail: String, notes: &[String]) -> String {
     if notes.is_empty() {
         detail
     } else {

@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::render::context::TemplateContext;
 use crate::render::mention;
 use crate::rules::{Action, Rule};
-use crate::store::{Claimed, DigestContent, Join, Joined, Next, now_ms};
+use crate::store::{DigestContent, Join, Joined, Next, now_ms};
 
 /// When a stored time is unreadable (it never is): now.
 fn time(ms: i64) -> Timestamp {
@@ -38,10 +38,9 @@ impl Dispatcher {
             .map_err(|gone| t.dead(&gone.to_string(), None))
     }
 
-    /// One event's message, as noise control has it: now, held, or into a digest.
+    /// One event's message, with what its enriched data says the event is about.
     async fn own_message(&self, t: &Try<'_>) -> Result<Ready, Outcome> {
         let c = t.c;
-        let config = &t.runtime.config;
         let event = Event::parse(c.body.as_bytes())
             .map_err(|e| t.dead(&format!("stored event is unreadable: {e}"), None))?;
         let (rule, action) = self.action(t)?;
@@ -49,15 +48,28 @@ impl Dispatcher {
         let ctx = prepare::context(t.runtime.enricher.as_deref(), &job)
             .await
             .map_err(|p| self.unprepared(t, p))?;
-        self.describe(c, &ctx).await;
+        let about = enriched_about(&ctx);
+        let ready = self.planned(t, &job, ctx, about.clone()).await?;
+        Ok(Ready { about, ..ready })
+    }
+
+    /// The message as noise control has it: now, held, or into a digest.
+    async fn planned(
+        &self,
+        t: &Try<'_>,
+        job: &Job<'_>,
+        ctx: TemplateContext,
+        about: Option<String>,
+    ) -> Result<Ready, Outcome> {
+        let (c, action) = (t.c, job.action);
         if action.noise.is_quiet() {
-            return self.single(t, &event, &job, ctx).await;
+            return self.single(t, job.event, job, ctx).await;
         }
         let now = Timestamp::now();
-        let plan =
-            plan(config, action, &ctx, now).map_err(|e| t.dead(&crate::text::causes(&e), None))?;
+        let plan = plan(&t.runtime.config, action, &ctx, now)
+            .map_err(|e| t.dead(&crate::text::causes(&e), None))?;
         match plan {
-            Plan::Now => self.single(t, &event, &job, ctx).await,
+            Plan::Now => self.single(t, job.event, job, ctx).await,
             Plan::Hold { until, .. } => Err(Outcome::unsent(
                 Next::Held(until.as_millisecond()),
                 Said::Held {
@@ -84,10 +96,11 @@ impl Dispatcher {
                     immediate,
                     max,
                     bytes: c.body.len() as i64,
+                    about,
                 };
                 let (start, end) = self.join(t, join).await?;
                 let one = single(action, ctx, &key, time(start), time(end));
-                self.rendered(t, &job, &one).await
+                self.rendered(t, job, &one).await
             }
         }
     }
@@ -265,18 +278,11 @@ impl Try<'_> {
     }
 }
 
-impl Dispatcher {
-    /// An enriched message knows what its event is about better than the event did: the
-    /// status page's line for it is written again (a write only when the line changes).
-    async fn describe(&self, c: &Claimed, ctx: &TemplateContext) {
-        if ctx.get("enriched") != Some(&serde_json::Value::Bool(true)) {
-            return;
-        }
-        let Some(about) = crate::event::about::about(&ctx.value()) else {
-            return;
-        };
-        if let Err(e) = self.store.describe(c.event_id.clone(), about).await {
-            warn!(event_id = %c.event_id, error = %e, "cannot note what an event is about");
-        }
-    }
+/// What an enriched message's context says its event is about; `None` without enrichment
+/// (the line made when the event arrived stands).
+fn enriched_about(ctx: &TemplateContext) -> Option<String> {
+    let enriched = ctx.get("enriched") == Some(&serde_json::Value::Bool(true));
+    enriched
+        .then(|| crate::event::about::about(&ctx.value()))
+        .flatten()
 }

@@ -46,6 +46,8 @@ pub enum NotReady {
 pub struct Ready {
     pub outgoing: Outgoing,
     pub truncated: Vec<String>,
+    /// What the event is about, when enrichment said more than the event did.
+    pub about: Option<String>,
 }
 
 /// The message's context: the event, enriched as the action needs, once its rule's conditions
@@ -119,5 +121,6 @@ pub fn render(config: &RuleSet, job: &Job<'_>, ctx: &TemplateContext) -> Prepare
             conversation: None,
         },
         truncated: rendered.truncated,
+        about: None,
     })
 }

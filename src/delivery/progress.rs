@@ -100,6 +100,7 @@ impl Dispatcher {
                     token: c.token,
                     attempt: None,
                     next: Next::Dead(reason.clone()),
+                    about: None,
                 };
                 match self.store.record(record).await {
                     Ok(_) => {

@@ -131,10 +131,6 @@ impl<T: Backed> Upkeep for T {
         Box::pin(upkeep::due_count(&self.core().pool, now))
     }
 
-    fn describe(&self, event_id: String, about: String) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move { upkeep::describe(&self.core().pool, &event_id, &about).await })
-    }
-
     fn pause(&self, channel: String, until: Millis) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move { upkeep::pause(&self.core().pool, &channel, until).await })
     }

@@ -186,9 +186,6 @@ pub trait Upkeep: Send + Sync {
     /// How many deliveries are due now and not sent (pending or retrying, leased or not).
     fn due_count(&self, now: Millis) -> BoxFuture<'_, Result<u64>>;
 
-    /// What an event is about, as enrichment made it clearer ([`crate::event::about`]).
-    fn describe(&self, event_id: String, about: String) -> BoxFuture<'_, Result<()>>;
-
     /// A destination asked for a pause (429 `Retry-After`): nobody sends to it before `until`.
     fn pause(&self, channel: String, until: Millis) -> BoxFuture<'_, Result<()>>;
 

@@ -138,6 +138,9 @@ pub struct Record {
     /// What happened, if anything was tried (a delivery retired without trying has none).
     pub attempt: Option<Attempt>,
     pub next: Next,
+    /// What the delivery's event is about, as its enriched data says it: kept as the event's
+    /// line when it says more than the one kept ([`crate::event::about`]).
+    pub about: Option<String>,
 }
 
 /// What happened in one attempt.
@@ -204,6 +207,8 @@ pub struct Join {
     pub max: Option<u32>,
     /// The size of the event's body: a digest is due at once past [`MAX_DIGEST_BYTES`].
     pub bytes: i64,
+    /// As [`Record::about`].
+    pub about: Option<String>,
 }
 
 /// The most event bytes one digest collects: past it the digest is due at once, whatever its

@@ -88,15 +88,6 @@ pub async fn due_count<R: Rows>(db: &R, now: Millis) -> Result<u64> {
     Ok(n.max(0) as u64)
 }
 
-/// An event's line, written when it says more than the one it has.
-pub async fn describe<R: Rows>(db: &R, event_id: &str, about: &str) -> Result<()> {
-    let text =
-        "UPDATE events SET about = ?1 WHERE event_id = ?2 AND (about IS NULL OR about <> ?1)";
-    let params = vec![Param::Text(about.into()), Param::Text(event_id.into())];
-    db.execute(&Sql::fixed(R::DIALECT, text, params)).await?;
-    Ok(())
-}
-
 /// Leases held by anyone but `me` whose holder has not heartbeat since `before` (or is not
 /// named) are due again now; those instances are forgotten.
 pub async fn release_lapsed<R: Rows>(db: &R, me: &str, before: Millis, now: Millis) -> Result<u64> {

@@ -15,6 +15,15 @@ pub enum Reader {
     Jsonb,
 }
 
+/// JSON text indented for people (read as serde_json reads SuperOffice's bodies); any other
+/// text as it is.
+pub fn pretty(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(&for_reader(text, Reader::Serde))
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| text.to_string())
+}
+
 /// The text with every escape `reader` cannot take replaced by `\ufffd`; borrowed when there is
 /// none.
 pub fn for_reader(json: &str, reader: Reader) -> Cow<'_, str> {

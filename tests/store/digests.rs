@@ -41,6 +41,7 @@ pub(crate) fn join(
         immediate,
         max,
         bytes: c.body.len() as i64,
+        about: None,
     }
 }
 

@@ -171,6 +171,7 @@ pub(crate) fn outcome(id: i64, token: i64, next: Next) -> Record {
             sent: Some(r#"{"kind":"webhook","to":"POST http://127.0.0.1/","body":"{}"}"#.into()),
         }),
         next,
+        about: None,
     }
 }
 

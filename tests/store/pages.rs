@@ -9,6 +9,7 @@ use super::{Backend, claim, event, outcome};
 
 fn with_body(id: &str, kind: &str, key: i64, tenant: &str, at: i64) -> NewEvent {
     let mut e = event(id, "erp", 1);
+    e.about = Some(format!("Quote {key} · Max AS · 1000 NOK"));
     e.event_type = kind.into();
     e.received_at = at;
     e.headers = Some(r#"{"user-agent":"NetServer-Webhook/8.8"}"#.into());
@@ -63,38 +64,6 @@ pub async fn the_status_page_finds_pages_and_counts_events(b: Backend) {
         };
         assert_eq!(ids(&**s, f).await, want, "search {q}");
     }
-    // What an event is about: as it arrived, then as enrichment described it; searched in
-    // any case, `%` and `_` being themselves.
-    s.describe(
-        "e2".into(),
-        "Quote 3 (id 1043) · Initech AS · 100% cables_x".into(),
-    )
-    .await
-    .unwrap();
-    for (q, want) in [
-        ("initech", vec!["e2"]),
-        ("100%", vec!["e2"]),
-        ("_x", vec!["e2"]),
-        ("%", vec!["e2"]),
-        ("Globex", vec![]),
-    ] {
-        let f = EventFilter {
-            search: Some(q.into()),
-            ..Default::default()
-        };
-        assert_eq!(ids(&**s, f).await, want, "search {q}");
-    }
-    let listed = s
-        .events(EventFilter {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        listed[2].about.as_deref(),
-        Some("Quote 3 (id 1043) · Initech AS · 100% cables_x")
-    );
     let older = EventFilter {
         before: Some((now, "e0".into())),
         ..Default::default()
@@ -124,6 +93,43 @@ pub async fn the_status_page_finds_pages_and_counts_events(b: Backend) {
         ..Default::default()
     };
     assert_eq!(ids(&**s, with_dead).await, ["e2"]);
+
+    // What an event is about: the line it arrived with, then a longer one recorded with a
+    // delivery's outcome (a shorter one is not); searched in any case, `%` and `_` being
+    // themselves (the other events' "1000" and "Max" would match them as wildcards).
+    let longer = "Quote 3 (id 1043) · Initech AS · 100% cables_x";
+    for (event_id, line) in [("e0", "Quote"), ("e1", longer)] {
+        let c = claimed.iter().find(|c| c.event_id == event_id).unwrap();
+        let mut record = outcome(c.delivery_id, c.token, Next::Sent);
+        record.about = Some(line.into());
+        s.record(record).await.unwrap();
+    }
+    let about = |id: &'static str| async move {
+        let detail = s.event(id.into()).await.unwrap().unwrap();
+        detail.row.about
+    };
+    assert_eq!(
+        about("e0").await.as_deref(),
+        Some("Quote 1042 · Max AS · 1000 NOK")
+    );
+    assert_eq!(about("e1").await.as_deref(), Some(longer));
+    for (q, want) in [
+        ("max as", vec!["e0", "e2"]),
+        ("INITECH", vec!["e1"]),
+        ("100%", vec!["e1"]),
+        ("_x", vec!["e1"]),
+        ("%", vec!["e1"]),
+        ("Globex", vec![]),
+    ] {
+        let f = EventFilter {
+            search: Some(q.into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(&**s, f).await, want, "search {q}");
+    }
+    let detail = s.event("e2".into()).await.unwrap().unwrap();
+    let attempts = &detail.row.deliveries[0].attempt_log;
+    assert!(attempts[0].sent.is_some(), "what was sent is read back");
 
     let overview = s.overview(now_ms()).await.unwrap();
     assert_eq!((overview.events_hour, overview.events_day), (3, 3));

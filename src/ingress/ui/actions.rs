@@ -18,14 +18,14 @@ use crate::store::{DeliveryFilter, DeliveryStatus, Replay, now_ms};
 
 type Fields = Form<BTreeMap<String, String>>;
 
-fn csrf_refused() -> Response {
+pub(super) fn csrf_refused() -> Response {
     view::refused(
         StatusCode::FORBIDDEN,
         "Refused: the form's token is missing or stale. Go back, reload the page and try again.",
     )
 }
 
-fn form_ok(app: &AppState, form: &BTreeMap<String, String>) -> bool {
+pub(super) fn form_ok(app: &AppState, form: &BTreeMap<String, String>) -> bool {
     form.get("csrf").is_some_and(|t| csrf_ok(app, t))
 }
 

@@ -126,13 +126,6 @@ pub(super) async fn event(State(app): State<Arc<AppState>>, Path(id): Path<Strin
             );
         }
     };
-    let body: Value =
-        serde_json::from_str(&detail.body).unwrap_or(Value::String(detail.body.clone()));
-    let headers: Value = detail
-        .headers
-        .as_deref()
-        .and_then(|h| serde_json::from_str(h).ok())
-        .unwrap_or(Value::Null);
     let row = &detail.row;
     let data = json!({
         "title": format!("{} {}", row.event_type, row.event_id),
@@ -142,15 +135,11 @@ pub(super) async fn event(State(app): State<Arc<AppState>>, Path(id): Path<Strin
         "received": time(row.received_at),
         "verdicts": verdicts(&app, &detail.body),
         "deliveries": row.deliveries.iter().map(delivery_detail).collect::<Vec<_>>(),
-        "headers": if headers.is_null() { "(not kept for this event)".to_string() } else { pretty(&headers) },
-        "body": pretty(&body),
+        "headers": detail.headers.as_deref().map_or_else(|| "(not kept for this event)".to_string(), crate::text::json::pretty),
+        "body": crate::text::json::pretty(&detail.body),
         "csrf": super::csrf_token(&app),
     });
     view::page("event", &data)
-}
-
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
 /// What each rule in force makes of the event, as `simulate` says it.

@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use super::{csrf_ok, see_other, view};
+use super::{see_other, view};
 use crate::channels::probe::{Probe, probe};
 use crate::ingress::AppState;
 use crate::store::{Millis, now_ms};
@@ -50,11 +50,8 @@ pub(super) async fn test_channel(
     Path(channel): Path<String>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    if !form.get("csrf").is_some_and(|t| csrf_ok(&app, t)) {
-        return view::refused(
-            StatusCode::FORBIDDEN,
-            "Refused: the form's token is missing or stale. Go back, reload the page and try again.",
-        );
+    if !super::actions::form_ok(&app, &form) {
+        return super::actions::csrf_refused();
     }
     let runtime = app.live.get();
     let (Some(spec), Some(destination)) = (

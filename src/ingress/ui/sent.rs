@@ -52,7 +52,8 @@ fn line(l: &Line) -> Value {
         // Only a web address becomes a link: a `javascript:` one in CRM data stays text.
         Line::Button { label, url } => {
             let link = url.starts_with("https://") || url.starts_with("http://");
-            json!({"button": true, "label": label, "url": url, "link": link})
+            // Not `url`: that is a helper's name, and handlebars asks helpers first.
+            json!({"button": true, "label": label, "address": url, "link": link})
         }
     }
 }
@@ -167,6 +168,23 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn the_page_shows_a_buttons_address_and_links_only_a_web_one() {
+        let body = json!({"blocks": [{"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "Open"}, "url": "https://crm.example/q/1"},
+            {"type": "button", "text": {"type": "plain_text", "text": "Run"}, "url": "javascript:alert(1)"}
+        ]}]});
+        let sent = Sent::new(
+            "slack",
+            "POST https://hooks.slack.com/…".into(),
+            body.to_string(),
+        );
+        let html = super::super::view::render("sent", &shown(&sent, 1)).unwrap();
+        assert!(html.contains(r#"href="https://crm.example/q/1""#), "{html}");
+        assert!(html.contains("javascript:alert(1)</span>"), "{html}");
+        assert!(!html.contains(r#"href="javascript"#), "{html}");
     }
 
     #[test]

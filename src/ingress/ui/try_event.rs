@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{csrf_ok, csrf_token, view};
+use super::{csrf_token, view};
 use crate::channels::sent::Sent;
 use crate::event::Event;
 use crate::ingress::AppState;
@@ -25,10 +25,14 @@ type Fields = BTreeMap<String, String>;
 pub(super) async fn form(State(app): State<Arc<AppState>>, Query(q): Query<Fields>) -> Response {
     let text = match q.get("from") {
         Some(id) => match app.store.event(id.clone()).await {
-            Ok(Some(detail)) => pretty(&detail.body),
-            _ => return view::refused(StatusCode::NOT_FOUND, "No such event in the store."),
+            Ok(Some(detail)) => crate::text::json::pretty(&detail.body),
+            Ok(None) => return view::refused(StatusCode::NOT_FOUND, "No such event in the store."),
+            Err(e) => {
+                let said = format!("The store cannot answer: {e}");
+                return view::refused(StatusCode::SERVICE_UNAVAILABLE, &said);
+            }
         },
-        None => pretty(
+        None => crate::text::json::pretty(
             &crate::event::sample::event("quote.ordered")
                 .as_value()
                 .to_string(),
@@ -39,11 +43,8 @@ pub(super) async fn form(State(app): State<Arc<AppState>>, Query(q): Query<Field
 
 /// The rules' verdicts and messages for the pasted event.
 pub(super) async fn run(State(app): State<Arc<AppState>>, Form(form): Form<Fields>) -> Response {
-    if !form.get("csrf").is_some_and(|t| csrf_ok(&app, t)) {
-        return view::refused(
-            StatusCode::FORBIDDEN,
-            "Refused: the form's token is missing or stale. Go back, reload the page and try again.",
-        );
+    if !super::actions::form_ok(&app, &form) {
+        return super::actions::csrf_refused();
     }
     let text = form.get("event").cloned().unwrap_or_default();
     let event = match Event::parse(text.as_bytes()) {
@@ -72,13 +73,6 @@ fn page(app: &AppState, text: &str, problem: Option<String>, report: Option<&Rep
         "report": report.map(shown_report),
     });
     view::page("try", &data)
-}
-
-fn pretty(body: &str) -> String {
-    serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| body.to_string())
 }
 
 fn shown_report(report: &Report) -> Value {
@@ -135,6 +129,7 @@ fn message(m: &MessageReport) -> Value {
         "decision": m.decision.map(|d| d.as_str()),
         "error": m.error,
         "truncated": m.truncated,
+        "skipped": m.message.as_ref().and_then(|s| s.addresses.as_ref()).map(|a| &a.skipped),
         "sent": sent,
     })
 }

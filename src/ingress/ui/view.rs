@@ -61,9 +61,14 @@ pub(super) fn url_encoded(value: &str) -> String {
     encoded.replace('+', "%20")
 }
 
+/// The template `name` with `data`, as HTML.
+pub(super) fn render(name: &str, data: &Value) -> Result<String, handlebars::RenderError> {
+    registry().render(name, data)
+}
+
 /// A page: the template `name` with `data`, as HTML.
 pub(super) fn page(name: &str, data: &Value) -> Response {
-    match registry().render(name, data) {
+    match render(name, data) {
         Ok(html) => (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),

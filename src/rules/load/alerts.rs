@@ -21,7 +21,11 @@ impl Loader {
         let node = get(entries, "alerts")?;
         let node = with_default_template(node);
         let label = "superoffice: alerts";
-        let notify = self.actions(&node, label, channels)?;
+        // The alert is one of herald's own events: its templates may use their names.
+        self.herald_events = true;
+        let notify = self.actions(&node, label, channels);
+        self.herald_events = false;
+        let notify = notify?;
         Some(Rule {
             name: ALERT_RULE.to_string(),
             pos: node.pos,

@@ -14,6 +14,9 @@ pub(super) async fn join(tx: &mut PgConnection, j: &Join) -> Result<Joined> {
         Admitted::Already(now) => return Ok(now),
         Admitted::Not => {}
     }
+    if let Some(about) = &j.about {
+        super::record::describe(tx, j.delivery_id, about).await?;
+    }
     let open = match current(tx, j).await? {
         Some(d) if d.due_at > j.now => d,
         due => {

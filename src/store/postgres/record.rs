@@ -30,6 +30,11 @@ pub(super) async fn record(tx: &mut PgConnection, records: &[Record]) -> Result<
         .filter_map(|r| r.attempt.as_ref().map(|a| (r.delivery_id, a)))
         .collect();
     insert_attempts(tx, &attempts).await?;
+    for r in records.iter().filter(|r| current.contains(&r.delivery_id)) {
+        if let Some(about) = &r.about {
+            describe(tx, r.delivery_id, about).await?;
+        }
+    }
     Ok(records
         .iter()
         .map(|r| match current.contains(&r.delivery_id) {
@@ -138,6 +143,20 @@ async fn members_sent(tx: &mut PgConnection, digests: &HashSet<i64>, now: Millis
     )
     .bind(now)
     .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The line of the delivery's event, when `about` says more (is longer) than the one kept.
+pub(super) async fn describe(tx: &mut PgConnection, delivery_id: i64, about: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE events SET about = $1
+         WHERE event_id = (SELECT event_id FROM deliveries WHERE id = $2)
+           AND (about IS NULL OR length(about) < length($1))",
+    )
+    .bind(about)
+    .bind(delivery_id)
     .execute(&mut *tx)
     .await?;
     Ok(())

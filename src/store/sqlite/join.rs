@@ -12,6 +12,9 @@ pub(super) fn join(tx: &Transaction, j: &Join) -> Result<Joined> {
         Admitted::Already(now) => return Ok(now),
         Admitted::Not => {}
     }
+    if let Some(about) = &j.about {
+        super::record::describe(tx, j.delivery_id, about)?;
+    }
     let open = match current(tx, j)? {
         Some(d) if d.due_at > j.now => d,
         due => {

@@ -23,7 +23,21 @@ fn record_one(tx: &Transaction, r: &Record, now: Millis) -> Result<Recorded> {
     if let Some(a) = &r.attempt {
         insert_attempt(tx, r.delivery_id, a)?;
     }
+    if let Some(about) = &r.about {
+        describe(tx, r.delivery_id, about)?;
+    }
     Ok(Recorded::Done)
+}
+
+/// The line of the delivery's event, when `about` says more (is longer) than the one kept.
+pub(super) fn describe(tx: &Transaction, delivery_id: i64, about: &str) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE events SET about = ?1
+         WHERE event_id = (SELECT event_id FROM deliveries WHERE id = ?2)
+           AND (about IS NULL OR length(about) < length(?1))",
+    )?
+    .execute((about, delivery_id))?;
+    Ok(())
 }
 
 /// Marks the delivery sent, and when it is a digest's, the deliveries that digest collected
