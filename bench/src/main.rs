@@ -29,7 +29,7 @@ use load::{Report, fire, make_events, wait_for_deliveries};
 use sink::Arrivals;
 use system::{Db, Herald, Launch, cpu_seconds};
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(about = "Load herald and print throughput, latency and memory figures")]
 struct Args {
     /// Events in the throughput run.
@@ -263,15 +263,13 @@ fn table(all: &[Figures]) {
 async fn keep_sent(args: &Args, bin: &std::path::Path, floor: f64) -> anyhow::Result<()> {
     let mut all = Vec::new();
     for round in 1..=args.rounds {
+        println!("\nround {round}");
         for extra in [vec![], vec!["--keep-sent".to_string(), "0".to_string()]] {
-            println!("\nround {round}");
-            let mut with = Args::parse_from(["herald-bench"]);
-            with.events = args.events;
-            with.concurrency = args.concurrency;
-            with.rate = args.rate;
-            with.seconds = args.seconds;
-            with.sends = args.sends;
-            with.herald_arg = args.herald_arg.iter().cloned().chain(extra).collect();
+            let herald_arg = args.herald_arg.iter().cloned().chain(extra).collect();
+            let with = Args {
+                herald_arg,
+                ..args.clone()
+            };
             all.push(measure(&with, bin, &Db::Sqlite, 1, floor).await?);
         }
     }

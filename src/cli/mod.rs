@@ -101,6 +101,13 @@ impl RulesArg {
             env_file: self.env_file.clone(),
         }
     }
+
+    /// The rules, for a command that needs them whole: every problem, as `check` says them.
+    pub fn load(&self) -> anyhow::Result<crate::rules::RuleSet> {
+        self.source()
+            .load()
+            .map_err(|problems| anyhow::anyhow!("{problems}\nfix these first (herald check)"))
+    }
 }
 
 /// The `--db` option: the service and the history commands share it.

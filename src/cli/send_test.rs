@@ -18,11 +18,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    let config = args
-        .rules
-        .source()
-        .load()
-        .map_err(|problems| anyhow::anyhow!("{problems}\nfix these first (herald check)"))?;
+    let config = args.rules.load()?;
     let Some(spec) = config.channels.get(&args.channel) else {
         let names: Vec<&str> = config.channels.keys().map(String::as_str).collect();
         anyhow::bail!(

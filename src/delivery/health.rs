@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde_json::{Map, json};
+use serde_json::json;
 use tracing::{info, warn};
 
 use super::Dispatcher;
@@ -75,9 +75,7 @@ impl Dispatcher {
                     iso(since)
                 );
                 info!(channel, since = %iso(since), "{message}");
-                let mut fields = Map::new();
-                fields.insert("channel".into(), json!(channel));
-                fields.insert("since".into(), json!(iso(since)));
+                let fields = json!({ "channel": channel, "since": iso(since) });
                 self.raise("herald.channel.recovered", &message, fields)
                     .await;
             }
@@ -97,10 +95,7 @@ impl Dispatcher {
                 iso(since)
             );
             warn!(channel = %channel, since = %iso(since), reason = %reason, "{message}");
-            let mut fields = Map::new();
-            fields.insert("channel".into(), json!(channel));
-            fields.insert("since".into(), json!(iso(since)));
-            fields.insert("reason".into(), json!(reason));
+            let fields = json!({ "channel": channel, "since": iso(since), "reason": reason });
             self.raise("herald.channel.failing", &message, fields).await;
         }
     }

@@ -214,6 +214,10 @@ impl Dispatcher {
                 users.insert(email, id);
             }
         }
+        if users.is_empty() {
+            // Nobody found: the first rendering already shows each mention as a name.
+            return self.ready(t, prepared);
+        }
         let prepared = mention::with_users(users, || prepare::render(config, job, ctx));
         self.ready(t, prepared)
     }

@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use jiff::Timestamp;
 use parking_lot::Mutex;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tracing::{error, warn};
 
 use super::{Dispatcher, planned};
@@ -28,10 +28,11 @@ use crate::store::{Claimed, Millis, millis, now_ms};
 pub(super) struct Behind(Mutex<HashSet<String>>);
 
 impl Dispatcher {
-    /// Raises one of herald's own events: `fields` at its top level, beside `Event`,
-    /// `EventId`, `Timestamp` and `message`. Stored and delivered to every rule that takes it
-    /// (and `superoffice: alerts:` for the watchdog's); nothing is stored when none does.
-    pub async fn raise(&self, name: &str, message: &str, fields: Map<String, Value>) {
+    /// Raises one of herald's own events: `fields` (an object) at its top level, beside
+    /// `Event`, `EventId`, `Timestamp` and `message`. Stored and delivered to every rule that
+    /// takes it (and `superoffice: alerts:` for the watchdog's); nothing is stored when none
+    /// does.
+    pub async fn raise(&self, name: &str, message: &str, fields: Value) {
         let now = Timestamp::now();
         let mut body = json!({
             "EventId": format!("{name}-{}-{:08x}", now.as_millisecond(), fastrand::u32(..)),
@@ -44,7 +45,7 @@ impl Dispatcher {
             "WebhookName": "herald",
             "message": message,
         });
-        if let Some(map) = body.as_object_mut() {
+        if let (Some(map), Value::Object(fields)) = (body.as_object_mut(), fields) {
             map.extend(fields);
         }
         self.raise_body(body, now).await;
@@ -76,18 +77,18 @@ impl Dispatcher {
         if is_herald_event(&c.event_type) {
             return;
         }
-        let source: Value = serde_json::from_str(&c.body).unwrap_or(Value::Null);
-        let mut fields = Map::new();
-        fields.insert("channel".into(), json!(c.channel));
-        fields.insert("rule".into(), json!(c.rule));
-        fields.insert("reason".into(), json!(reason));
-        fields.insert("attempts".into(), json!(attempts));
-        let source = json!({
-            "Event": c.event_type,
-            "EventId": c.event_id,
-            "PrimaryKey": source.get("PrimaryKey").cloned().unwrap_or(Value::Null),
+        let body: Value = serde_json::from_str(&c.body).unwrap_or(Value::Null);
+        let fields = json!({
+            "channel": c.channel,
+            "rule": c.rule,
+            "reason": reason,
+            "attempts": attempts,
+            "source": {
+                "Event": c.event_type,
+                "EventId": c.event_id,
+                "PrimaryKey": body.get("PrimaryKey").cloned().unwrap_or(Value::Null),
+            },
         });
-        fields.insert("source".into(), source);
         let message = format!(
             "herald could not deliver {} {} to `{}` (rule `{}`): {reason}",
             c.event_type, c.event_id, c.channel, c.rule
@@ -121,9 +122,7 @@ impl Dispatcher {
                 "deliveries to `{channel}` are behind: the oldest has been due since {oldest}"
             );
             warn!(channel = %channel, oldest = %oldest, "{message}");
-            let mut fields = Map::new();
-            fields.insert("channel".into(), json!(channel));
-            fields.insert("oldest".into(), json!(oldest));
+            let fields = json!({ "channel": channel, "oldest": oldest });
             self.raise("herald.backlog.behind", &message, fields).await;
         }
     }

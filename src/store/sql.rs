@@ -28,8 +28,6 @@ impl Dialect {
         }
     }
 
-    /// Locks the rows a `SELECT` reads until the transaction ends; SQLite's one writer needs
-    /// none (its transactions begin `IMMEDIATE`).
     /// Case-insensitive `LIKE` (SQLite's is, for ASCII).
     pub fn like(self) -> &'static str {
         match self {
@@ -38,6 +36,8 @@ impl Dialect {
         }
     }
 
+    /// Locks the rows a `SELECT` reads until the transaction ends; SQLite's one writer needs
+    /// none (its transactions begin `IMMEDIATE`).
     pub fn for_update(self) -> &'static str {
         match self {
             Dialect::Sqlite => "",

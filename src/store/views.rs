@@ -19,7 +19,8 @@ pub enum Replay {
 pub struct EventFilter {
     pub limit: u32,
     pub event_type: Option<String>,
-    /// An EventId, PrimaryKey or ContextIdentifier, exactly.
+    /// An EventId, PrimaryKey or ContextIdentifier, exactly, or words of the event's line
+    /// (`about`), in any case.
     pub search: Option<String>,
     /// Events with a delivery in this state.
     pub state: Option<DeliveryStatus>,

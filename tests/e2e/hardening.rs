@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::{
-    Herald, Reply, SECRET, SmtpServer, StandIn, Start, Workdir, event, herald_cmd, wait_until,
+    Herald, Reply, SECRET, SmtpServer, StandIn, Start, Workdir, event, get, herald_cmd, wait_until,
 };
 
 const TWO_HOOKS: &str = r#"
@@ -77,11 +77,6 @@ async fn a_hostile_retry_after_pauses_one_destination_within_the_cap_and_stops_n
     assert!(!herald.logs().contains("panicked"), "{}", herald.logs());
     let (status, body) = get(&herald.url("/readyz")).await;
     assert_eq!(status, 200, "{body}");
-}
-
-async fn get(url: &str) -> (u16, String) {
-    let r = reqwest::get(url).await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 const ONE_HOOK: &str = r#"

@@ -419,12 +419,7 @@ async fn the_overview_shows_the_webhook_as_last_seen_and_a_rule_hears_it_stopped
             .all(|e| !e.starts_with("herald.")),
         "SuperOffice is never asked for herald's own events: {registered}"
     );
-    let page = || async {
-        let r = reqwest::get(herald.url("/ui/"))
-            .await
-            .expect("herald answers");
-        r.text().await.unwrap_or_default()
-    };
+    let page = || async { crate::support::get(&herald.url("/ui/")).await.1 };
     let active = format!("herald (id {id}) is Active");
     assert!(
         eventually(Duration::from_secs(10), || async {

@@ -4,7 +4,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::{
-    Herald, Reply, StandIn, Start, Workdir, event, fenced_after, herald_cmd, repo,
+    Herald, Reply, StandIn, Start, Workdir, event, fenced_after, get, herald_cmd, repo,
 };
 
 const ONE_RULE: &str = r#"
@@ -43,18 +43,9 @@ fn texts(hook: &StandIn) -> Vec<String> {
         .collect()
 }
 
-async fn get(url: &str) -> (u16, String) {
-    let r = reqwest::get(url).await.expect("herald answers");
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// A metric's value from the text exposition, by name and labels as written.
+/// A metric's value, 0 when absent.
 fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    crate::support::metric(text, series).unwrap_or(0.0)
 }
 
 #[tokio::test]

@@ -99,15 +99,30 @@ async fn a_dead_letter_raises_one_alert_and_a_failing_alert_raises_none() {
         dead,
         "two orders and the second alert should be dead letters"
     );
-    assert_eq!(events_named(&work, "herald.delivery.dead"), 2);
-    assert_eq!(ops.requests().len(), 2, "no alert about an alert");
-    let (code, out) = reqwest_get(&herald.url("/healthz")).await;
+    // A later marker: a third order's alert. An alert about the second alert would have been
+    // raised when that alert's dead letter was recorded, long before this one.
+    ops.always(Reply::new(200, "ok"));
+    herald
+        .send(&crate::support::event("quote.ordered", 4713))
+        .await;
+    let got = ops.wait_for(3).await;
+    assert!(
+        alert_text(&got[2]).contains("/4713 rule=orders"),
+        "{}",
+        alert_text(&got[2])
+    );
+    assert_eq!(
+        events_named(&work, "herald.delivery.dead"),
+        3,
+        "no alert about an alert"
+    );
+    assert!(
+        got.iter().all(|r| !alert_text(r).contains("about=herald.")),
+        "no alert about an alert"
+    );
+    assert_eq!(ops.requests().len(), 3, "no alert about an alert");
+    let (code, out) = crate::support::get(&herald.url("/healthz")).await;
     assert_eq!(code, 200, "{out}");
-}
-
-async fn reqwest_get(url: &str) -> (u16, String) {
-    let r = reqwest::get(url).await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,6 +181,8 @@ async fn a_channel_down_past_failing_after_is_raised_once_and_its_recovery_once(
     .await;
     assert!(sent);
     assert_eq!(ops.requests().len(), 2, "recovered is raised once");
+    // Raised before the outcome that counted is recorded: stored by now, sent or not.
+    assert_eq!(events_named(&work, "herald.channel.recovered"), 1);
     assert_eq!(events_named(&work, "herald.channel.failing"), 1);
 }
 

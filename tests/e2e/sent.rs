@@ -174,6 +174,7 @@ async fn the_test_button_sends_one_message_per_click_and_shows_the_answer() {
     b.client.find(button).await.unwrap().click().await.unwrap();
     let status = b.text_of("tr#channel-erp .test-status").await;
     assert_eq!(status, "202");
+    assert_eq!(hook.requests().len(), 1, "one message for the first click");
     let got = hook.wait_for(1).await;
     assert!(
         got[0].json()["text"]

@@ -50,10 +50,7 @@ fn connect(rules: &super::RulesArg) -> anyhow::Result<(RuleSet, Client)> {
 
 /// The rules, and their `superoffice:` section (an error without one).
 fn settings(rules: &super::RulesArg) -> anyhow::Result<(RuleSet, SuperOfficeSpec)> {
-    let config = rules
-        .source()
-        .load()
-        .map_err(|problems| anyhow::anyhow!("{problems}\nfix these first (herald check)"))?;
+    let config = rules.load()?;
     let Some(so) = &config.superoffice else {
         anyhow::bail!(
             "{} has no `superoffice:` section: herald needs its API address and credentials to manage the webhook (README, \"Enrichment\")",

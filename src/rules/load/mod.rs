@@ -174,8 +174,6 @@ fn fill_variables(
     }
 }
 
-/// Names a template or condition may use: the event's, herald's, with a `superoffice:`
-/// section the enriched ones, and in a digest's template the digest's.
 /// What a message template is compiled for: a destination kind, whether its context is shaped
 /// as a digest (`events`, `count`, `key`, `window`), and whether it has `conversation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -230,6 +228,9 @@ impl Reads {
     }
 }
 
+/// Names a template or condition may use: the event's, herald's, with a `superoffice:`
+/// section the enriched ones, in a digest's template the digest's, and in a rule that takes
+/// herald's own events their fields.
 fn known_root(has_superoffice: bool, digest: bool, herald: bool, path: &str) -> bool {
     let name = crate::config::names::root_of(path);
     is_known_root(name)

@@ -27,7 +27,6 @@ pub use standin::{Reply, StandIn};
 
 pub const SECRET: &str = "test-webhook-secret-0001";
 
-/// The repository root, where the example rules, templates and events live.
 /// cargo's target folder: `CARGO_TARGET_DIR` when set, else `target/` in the repository.
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -35,6 +34,7 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo().join("target"))
 }
 
+/// The repository root, where the example rules, templates and events live.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -61,6 +61,20 @@ pub fn fenced_after(text: &str, anchor: &str, lang: &str) -> String {
         + fence.len();
     let close = rest[open..].find("```").expect("a closing fence");
     rest[open..open + close].to_string()
+}
+
+/// A series' value in a `/metrics` text, by name and labels as written; `None` when absent.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A GET's status and body.
+pub async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.expect("herald answers");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
 }
 
 /// Polls `cond` until it holds or `timeout` passes. Returns whether it held.
