@@ -222,13 +222,18 @@ impl Destination for SlackApp {
                 call["ts"] = json!(at.id);
                 "chat.update"
             }
-            Some((turn, at)) => {
+            Some((turn, at)) if turn.mode.replies() => {
                 call["channel"] = json!(at.place);
                 call["thread_ts"] = json!(at.id);
                 if turn.broadcast {
                     call["reply_broadcast"] = json!(true);
                 }
                 "chat.postMessage"
+            }
+            // An edit of a message that shows a later step already: `send` sends nothing.
+            Some(_) => {
+                let to = "nothing: the conversation's message shows a later step".to_string();
+                return Sent::new(Kind::Slack.as_str(), to, String::new());
             }
             None => {
                 let id = self.id.get().unwrap_or(&self.channel);

@@ -26,8 +26,8 @@ impl Enricher {
         {
             out.insert("changed_by".into(), associate);
         }
-        for name in ["owner", "changed_by"] {
-            if needs.any(&[email_of(name)]) {
+        for (name, email) in [("owner", "owner.email"), ("changed_by", "changed_by.email")] {
+            if needs.any(&[email]) {
                 self.associate_email(tenant, name, out).await?;
             }
         }
@@ -89,14 +89,6 @@ impl Enricher {
         };
         set_email(out, "person", email);
         Ok(())
-    }
-}
-
-fn email_of(name: &str) -> &'static str {
-    match name {
-        "owner" => "owner.email",
-        "person" => "person.email",
-        _ => "changed_by.email",
     }
 }
 

@@ -123,10 +123,6 @@ impl Recipients {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.to.is_empty() && self.cc.is_empty()
-    }
-
     /// The addresses for this event: each template rendered and parsed, each address held
     /// against `allowed_domains`, none twice.
     pub fn resolve(&self, renderer: &Renderer, ctx: &TemplateContext) -> Addressed {

@@ -43,7 +43,7 @@ pub struct Look {
     pub id: Option<i64>,
     /// `Active`, `TooManyErrors`, …; `None` when the webhook could not be seen.
     pub state: Option<String>,
-    /// Why it could not be seen, or what SuperOffice said last went wrong.
+    /// Why it could not be seen.
     pub problem: Option<String>,
     pub missing: Vec<String>,
 }
