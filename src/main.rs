@@ -42,7 +42,12 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args, &mut std::io::stdout()),
         Command::Simulate(args) => block_on(simulate::run(args, &mut std::io::stdout())),
         Command::Test(args) => block_on(test::run(args, &mut std::io::stdout())),
-        Command::Serve(args) => block_on(serve::run(*args)),
+        Command::Serve(args) => {
+            let workers = args
+                .workers
+                .map_or_else(serve::default_workers, usize::from);
+            run_on(Some(workers), serve::run(*args))
+        }
         Command::Send(args) => block_on(send::run(args)),
         Command::SendTest(args) => block_on(send_test::run(args, &mut std::io::stdout())),
         Command::Events(args) => block_on(events::run(args)),
@@ -68,9 +73,19 @@ fn main() -> ExitCode {
 fn block_on(
     command: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
 ) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    run_on(None, command)
+}
+
+/// [`block_on`] with `workers` threads running tasks (tokio's default, one per core, if none).
+fn run_on(
+    workers: Option<usize>,
+    command: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        rt.worker_threads(n);
+    }
+    let rt = rt.enable_all().build()?;
     let result = rt.block_on(command);
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     result

@@ -682,7 +682,7 @@ _herald() {
             return 0
             ;;
         herald__subcmd__serve)
-            opts="-h -V --rules --env-file --db --listen --webhook-secret-file --allow-unsigned --max-body --concurrency --dedup-window --retention --keep-sent --behind-after --max-backlog --lease --admin-allow --public-url --allowed-host --trusted-proxies --no-watch --test-on-reload --shutdown-grace --instance-timeout --db-pool --db-timeout --header-timeout --body-timeout --idle-timeout --max-connections --max-bodies-in-flight --log-format --help --version"
+            opts="-h -V --rules --env-file --db --listen --webhook-secret-file --allow-unsigned --max-body --concurrency --workers --dedup-window --retention --keep-sent --behind-after --max-backlog --lease --admin-allow --public-url --allowed-host --trusted-proxies --no-watch --test-on-reload --shutdown-grace --instance-timeout --db-pool --db-timeout --header-timeout --body-timeout --idle-timeout --max-connections --max-bodies-in-flight --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -713,6 +713,10 @@ _herald() {
                     return 0
                     ;;
                 --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -50,6 +50,7 @@ complete -c herald -n "__fish_herald_using_subcommand serve" -l listen -d 'Addre
 complete -c herald -n "__fish_herald_using_subcommand serve" -l webhook-secret-file -d 'A file with webhook secrets, one per line (any one verifies). Secrets may also come from HERALD_WEBHOOK_SECRET, comma-separated' -r -F
 complete -c herald -n "__fish_herald_using_subcommand serve" -l max-body -d 'Largest webhook body accepted (bytes, or with KiB / MiB); larger ones get 413' -r
 complete -c herald -n "__fish_herald_using_subcommand serve" -l concurrency -d 'How many messages are sent at once, over all channels' -r
+complete -c herald -n "__fish_herald_using_subcommand serve" -l workers -d 'Threads that run herald\'s tasks (receiving, rendering, sending); by default one fewer than the machine\'s cores, at least one, leaving a core for the SQLite writer\'s thread and the database. See README, "When deliveries fall behind"' -r
 complete -c herald -n "__fish_herald_using_subcommand serve" -l dedup-window -d 'How long an EventId is remembered, so that a repeat is delivered once' -r
 complete -c herald -n "__fish_herald_using_subcommand serve" -l retention -d 'How long events and finished deliveries are kept (at least the dedup window)' -r
 complete -c herald -n "__fish_herald_using_subcommand serve" -l keep-sent -d 'How much of each message herald sends is kept with its attempt, for the status page and `herald deliveries --show-sent` (bytes, or with KiB / MiB; 0 keeps none)' -r

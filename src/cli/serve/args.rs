@@ -46,6 +46,11 @@ pub struct Args {
         value_name = "N"
     )]
     pub concurrency: usize,
+    /// Threads that run herald's tasks (receiving, rendering, sending); by default one fewer
+    /// than the machine's cores, at least one, leaving a core for the SQLite writer's thread
+    /// and the database. See README, "When deliveries fall behind".
+    #[arg(long, env = "HERALD_WORKERS", hide_env_values = true, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub workers: Option<u16>,
     /// How long an EventId is remembered, so that a repeat is delivered once.
     #[arg(long, env = "HERALD_DEDUP_WINDOW", hide_env_values = true, default_value = "7d", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub dedup_window: Duration,

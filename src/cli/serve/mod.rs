@@ -25,6 +25,16 @@ use crate::subscription::watchdog::Watchdog;
 
 pub use args::{Args, parse_size};
 
+/// The threads running tasks when `--workers` is not given: one fewer than the cores, at
+/// least one. The SQLite writer is a thread of its own, busy under load, and the database (or
+/// a load generator, in a benchmark) wants a core too: on two cores a second worker spent
+/// about a tenth more CPU per event on waking and stealing for no more throughput
+/// (BENCHMARKS.md, "Issue 25").
+pub fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cores.saturating_sub(1).max(1)
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(config) = load(&args).await else {
         return Ok(ExitCode::FAILURE);
@@ -41,7 +51,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let live = Arc::new(Live::new(config.clone(), metrics.enrichment_cache.clone())?);
     let settings = settings(&args);
     let instance = Instance::new();
-    info!(instance = %instance.id, "starting");
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    info!(instance = %instance.id, workers, "starting");
     let dispatcher = Dispatcher::new(
         live.clone(),
         store.clone(),
