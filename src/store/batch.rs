@@ -49,9 +49,10 @@ enum Item {
     Heartbeat(Instance, Reply<()>),
 }
 
-/// Who waits for what in the batch being gathered.
+/// Who waits for what in the batch being gathered: answered with [`Waiting::answer`] once
+/// the batch is applied.
 #[derive(Default)]
-struct Waiting {
+pub struct Waiting {
     accepts: Vec<Reply<Accepted>>,
     records: Vec<Reply<Recorded>>,
     joins: Vec<Reply<Joined>>,
@@ -68,7 +69,8 @@ impl Waiting {
             + self.beats.len()
     }
 
-    fn answer(self, applied: Result<Applied>) {
+    /// Gives each caller its answer, or every caller the error.
+    pub fn answer(self, applied: Result<Applied>) {
         match applied {
             Ok(Applied {
                 accepted,
@@ -135,6 +137,16 @@ fn add(item: Item, batch: &mut Batch, waiting: &mut Waiting) {
     }
 }
 
+/// Adds to the batch whatever has arrived, up to `max` writes.
+fn fill(rx: &mut mpsc::Receiver<Item>, max: usize, batch: &mut Batch, waiting: &mut Waiting) {
+    while waiting.len() < max {
+        match rx.try_recv() {
+            Ok(item) => add(item, batch, waiting),
+            Err(_) => break,
+        }
+    }
+}
+
 /// The next batch: the first write waited for, and everything that arrived meanwhile (while
 /// the last batch was committing), up to `max`. `None` once every sender is gone.
 async fn gather(
@@ -145,13 +157,26 @@ async fn gather(
     let first = rx.recv().await?;
     let (mut batch, mut waiting) = (Batch::default(), Waiting::default());
     add(first, &mut batch, &mut waiting);
-    while waiting.len() < max {
-        match rx.try_recv() {
-            Ok(item) => add(item, &mut batch, &mut waiting),
-            Err(_) => break,
-        }
-    }
+    fill(&mut rx, max, &mut batch, &mut waiting);
     Some((batch, waiting))
+}
+
+/// The writes a backend applies on a thread of its own, gathered there: the thread takes the
+/// next batch when it is free, so no task has to be scheduled between two commits.
+pub struct Inbox {
+    rx: mpsc::Receiver<Item>,
+    max: usize,
+}
+
+impl Inbox {
+    /// [`gather`], blocking the calling thread (never a runtime's).
+    pub fn next_blocking(&mut self) -> Option<(Batch, Waiting)> {
+        let first = self.rx.blocking_recv()?;
+        let (mut batch, mut waiting) = (Batch::default(), Waiting::default());
+        add(first, &mut batch, &mut waiting);
+        fill(&mut self.rx, self.max, &mut batch, &mut waiting);
+        Some((batch, waiting))
+    }
 }
 
 #[derive(Clone)]
@@ -163,6 +188,13 @@ impl Writer {
     /// Starts `workers` writer tasks. `max_batch` bounds how many writes share one
     /// transaction. One worker serialises every write (SQLite has one writer anyway); several
     /// commit batches side by side (PostgreSQL commits them in parallel).
+    /// A writer whose batches a thread gathers from the [`Inbox`] and applies itself, at
+    /// most `max_batch` writes each.
+    pub fn inbox(max_batch: usize) -> (Writer, Inbox) {
+        let (tx, rx) = mpsc::channel::<Item>(max_batch * 4);
+        (Writer { tx }, Inbox { rx, max: max_batch })
+    }
+
     pub fn spawn(backend: Arc<dyn Apply>, max_batch: usize, workers: usize) -> Writer {
         let (tx, rx) = mpsc::channel::<Item>(max_batch * 4);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));

@@ -11,7 +11,6 @@ mod write;
 mod writer;
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
@@ -67,8 +66,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migrate(e.into()))?;
-        let writes = writer::Writes::start(&file)?;
-        let writer = Writer::spawn(Arc::new(writes), MAX_BATCH, 1);
+        let (writer, inbox) = Writer::inbox(MAX_BATCH);
+        writer::start(&file, inbox)?;
         Ok(SqliteStore {
             core: Core {
                 pool,

@@ -3,52 +3,33 @@
 //!
 //! Through sqlx every statement is a round trip to its worker thread: on two busy cores each
 //! one waits to be scheduled, and a batch of a dozen statements spent more time handing work
-//! over than in SQLite. Here a batch crosses threads twice (in and out), whatever its size.
+//! over than in SQLite. Here the thread gathers its batch itself, from the writes waiting when
+//! it is done with the last one (no task stands between two commits), and answers each caller
+//! from the thread: a write crosses threads twice (in and out), whatever the batch's size.
 //! Reads, and the rare writes outside the batch path, keep using the sqlx pool; SQLite's lock
 //! and busy timeout order the two.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
-use tokio::sync::oneshot;
 
-use crate::store::batch::{Applied, Apply, Batch};
+use crate::store::batch::{Applied, Batch, Inbox};
 use crate::store::{Instance, Result, StoreError, now_ms};
 
-type Job = (Batch, oneshot::Sender<Result<Applied>>);
-
-/// The handle the group-commit writer applies batches through.
-pub(super) struct Writes {
-    jobs: mpsc::Sender<Job>,
-}
-
-impl Writes {
-    /// Opens the writer's connection to the (migrated) database at `file` and starts its thread.
-    pub(super) fn start(file: &Path) -> Result<Writes> {
-        let conn = connect(file)?;
-        let opened = Opened::new(file)?;
-        let (jobs, inbox) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("herald-sqlite-writer".into())
-            .spawn(move || serve(conn, &opened, &inbox))
-            .map_err(|e| StoreError::Thread(Arc::new(e)))?;
-        Ok(Writes { jobs })
-    }
-}
-
-impl Apply for Writes {
-    fn apply(&self, batch: Batch) -> BoxFuture<'_, Result<Applied>> {
-        let (reply, answer) = oneshot::channel();
-        let sent = self.jobs.send((batch, reply));
-        Box::pin(async move {
-            sent.map_err(|_| StoreError::Closed)?;
-            answer.await.map_err(|_| StoreError::Closed)?
-        })
-    }
+/// Opens the writer's connection to the (migrated) database at `file` and starts its thread,
+/// which gathers each batch from `inbox` when it is done with the last one and applies it,
+/// until every sender is gone.
+pub(super) fn start(file: &Path, inbox: Inbox) -> Result<()> {
+    let conn = connect(file)?;
+    let opened = Opened::new(file)?;
+    std::thread::Builder::new()
+        .name("herald-sqlite-writer".into())
+        .spawn(move || serve(conn, &opened, inbox))
+        .map_err(|e| StoreError::Thread(Arc::new(e)))?;
+    Ok(())
 }
 
 /// The writer's connection: durable commits (`synchronous = FULL` in WAL), foreign keys
@@ -101,9 +82,9 @@ impl Opened {
 }
 
 /// Applies batches until every sender is gone.
-fn serve(mut conn: Connection, opened: &Opened, inbox: &mpsc::Receiver<Job>) {
-    while let Ok((batch, reply)) = inbox.recv() {
-        let _ = reply.send(apply(&mut conn, opened, &batch));
+fn serve(mut conn: Connection, opened: &Opened, mut inbox: Inbox) {
+    while let Some((batch, waiting)) = inbox.next_blocking() {
+        waiting.answer(apply(&mut conn, opened, &batch));
     }
 }
 
