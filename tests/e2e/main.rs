@@ -5,6 +5,7 @@ mod support;
 
 mod backlog;
 mod browsers;
+mod checkpoints;
 mod cli;
 mod conversations;
 mod delivery;

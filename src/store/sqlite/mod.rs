@@ -1,9 +1,11 @@
 //! The SQLite backend: one file, WAL journal, `synchronous = FULL` so that a commit is on disk
 //! before herald answers 200. Writes from concurrent requests are committed together
 //! ([`crate::store::batch`]), through one writer, so SQLite never has two writers waiting on
-//! each other: a thread that owns a connection of its own ([`writer`]). Reads, and the rare
-//! writes outside a batch (pauses, releases, replays, conversations), use sqlx's pool.
+//! each other: a thread that owns a connection of its own ([`writer`]), and another that
+//! copies what it commits from the WAL into the database file ([`checkpoint`]). Reads, and the
+//! rare writes outside a batch (pauses, releases, replays, conversations), use sqlx's pool.
 
+mod checkpoint;
 mod claim;
 mod join;
 mod record;

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+use super::checkpoint::{BACKSTOP_PAGES, Checkpoints};
 use crate::store::batch::{Applied, Batch, Inbox};
 use crate::store::{Instance, Result, StoreError, now_ms};
 
@@ -25,22 +26,25 @@ use crate::store::{Instance, Result, StoreError, now_ms};
 pub(super) fn start(file: &Path, inbox: Inbox) -> Result<()> {
     let conn = connect(file)?;
     let opened = Opened::new(file)?;
+    let checkpoints = Checkpoints::start(file)?;
     std::thread::Builder::new()
         .name("herald-sqlite-writer".into())
-        .spawn(move || serve(conn, &opened, inbox))
+        .spawn(move || serve(conn, &opened, &checkpoints, inbox))
         .map_err(|e| StoreError::Thread(Arc::new(e)))?;
     Ok(())
 }
 
 /// The writer's connection: durable commits (`synchronous = FULL` in WAL), foreign keys
-/// enforced, and a wait, not an error, while a reader-side write holds the lock.
+/// enforced, a wait, not an error, while a reader-side write holds the lock, and checkpoints
+/// left to [`Checkpoints`] but past its backstop.
 fn connect(file: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(file, flags)?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    )?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+         PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES};"
+    ))?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -81,10 +85,11 @@ impl Opened {
     }
 }
 
-/// Applies batches until every sender is gone.
-fn serve(mut conn: Connection, opened: &Opened, mut inbox: Inbox) {
+/// Applies batches until every sender is gone; after each commit, a checkpoint is due.
+fn serve(mut conn: Connection, opened: &Opened, checkpoints: &Checkpoints, mut inbox: Inbox) {
     while let Some((batch, waiting)) = inbox.next_blocking() {
         waiting.answer(apply(&mut conn, opened, &batch));
+        checkpoints.committed();
     }
 }
 
