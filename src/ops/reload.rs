@@ -78,10 +78,12 @@ impl Reloader {
     pub async fn reload(&self, trigger: &'static str) -> Report {
         let _one_at_a_time = self.running.lock().await;
         let source = self.source.clone();
-        let loaded =
-            super::blocking::run(super::blocking::FILE_DEADLINE, move || source.load()).await;
+        let loaded = super::blocking::run(super::blocking::FILE_DEADLINE, move || {
+            source.load().map(Arc::new)
+        })
+        .await;
         let report = match loaded {
-            Ok(Ok(config)) => match self.failed_tests(&config).await {
+            Ok(Ok(config)) => match self.failed_tests(config.clone()).await {
                 failures if failures.is_empty() => self.put_in_force(config, trigger),
                 failures => failed(trigger, failures),
             },
@@ -119,19 +121,19 @@ impl Reloader {
     }
 
     /// With `--test-on-reload`, what the test files beside the rules say of `config`.
-    async fn failed_tests(&self, config: &RuleSet) -> Vec<String> {
+    async fn failed_tests(&self, config: Arc<RuleSet>) -> Vec<String> {
         if !self.test_on_reload {
             return Vec::new();
         }
-        crate::ruletest::gate(config, &self.source).await
+        crate::ruletest::gate(config, self.source.clone()).await
     }
 
-    fn put_in_force(&self, config: RuleSet, trigger: &'static str) -> Report {
+    fn put_in_force(&self, config: Arc<RuleSet>, trigger: &'static str) -> Report {
         for w in &config.warnings {
             tracing::warn!(trigger, "{w}");
         }
         let changes = changes(&self.live.config(), &config);
-        match self.live.swap(Arc::new(config)) {
+        match self.live.swap(config) {
             Ok(()) => {
                 info!(trigger, changes = %changes.join("; "), "configuration reloaded");
                 self.reloaded.notify_one();

@@ -42,6 +42,12 @@ pub trait Backed: Send + Sync {
     fn replayed(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+
+    /// At a stop, once nothing more is written: leave the store's files settled (SQLite copies
+    /// its WAL into the database file). Nothing to do for a server.
+    fn settle(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 impl<T: Backed> Pipeline for T {
@@ -123,6 +129,10 @@ impl<T: Backed> History for T {
 }
 
 impl<T: Backed> Upkeep for T {
+    fn settle(&self) -> BoxFuture<'_, Result<()>> {
+        Backed::settle(self)
+    }
+
     fn release(&self, leases: Vec<Held>) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move { upkeep::release(&self.core().pool, &leases).await })
     }

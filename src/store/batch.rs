@@ -1,9 +1,10 @@
-//! Group commit: one task applies the writes of many concurrent callers in one transaction, so
-//! one fsync makes a whole batch durable. Each caller waits for the commit of the batch its
-//! write was in, and gets its own typed answer.
+//! Group commit: the writes of many concurrent callers are applied in one transaction, so one
+//! fsync makes a whole batch durable. Each caller waits for the commit of the batch its write
+//! was in, and gets its own typed answer.
 //!
-//! A backend says how to apply a [`Batch`] in one transaction ([`Apply`]); the [`Writer`]
-//! gathers the batches. Within a batch, events are stored first, then outcomes recorded, then
+//! Either a backend says how to apply a [`Batch`] in one transaction ([`Apply`]) and the
+//! [`Writer`]'s tasks gather the batches (PostgreSQL), or a thread of the backend's gathers
+//! them itself from an [`Inbox`] (SQLite). Within a batch, events are stored first, then outcomes recorded, then
 //! claims made, so a claim sees what the same batch stored.
 
 use std::sync::Arc;
@@ -185,16 +186,16 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts `workers` writer tasks. `max_batch` bounds how many writes share one
-    /// transaction. One worker serialises every write (SQLite has one writer anyway); several
-    /// commit batches side by side (PostgreSQL commits them in parallel).
     /// A writer whose batches a thread gathers from the [`Inbox`] and applies itself, at
-    /// most `max_batch` writes each.
+    /// most `max_batch` writes each (SQLite's writer thread).
     pub fn inbox(max_batch: usize) -> (Writer, Inbox) {
         let (tx, rx) = mpsc::channel::<Item>(max_batch * 4);
         (Writer { tx }, Inbox { rx, max: max_batch })
     }
 
+    /// Starts `workers` writer tasks that gather batches and apply them through `backend`.
+    /// `max_batch` bounds how many writes share one transaction; several workers commit
+    /// batches side by side (PostgreSQL commits them in parallel).
     pub fn spawn(backend: Arc<dyn Apply>, max_batch: usize, workers: usize) -> Writer {
         let (tx, rx) = mpsc::channel::<Item>(max_batch * 4);
         let rx = Arc::new(tokio::sync::Mutex::new(rx));

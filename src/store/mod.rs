@@ -179,6 +179,10 @@ pub trait History: Send + Sync {
 
 /// Housekeeping: leases given back or swept, pauses, locks, replays and purging.
 pub trait Upkeep: Send + Sync {
+    /// At a stop, once nothing more is written: leaves the store's files settled, so that a
+    /// copy of a stopped SQLite store's database file alone holds everything.
+    fn settle(&self) -> BoxFuture<'_, Result<()>>;
+
     /// Gives leases back (on shutdown, or when a destination paused), so the deliveries are
     /// due again at once.
     fn release(&self, leases: Vec<Held>) -> BoxFuture<'_, Result<()>>;

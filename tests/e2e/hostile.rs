@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::standin::Captured;
-use crate::support::{Herald, PgDb, Reply, StandIn, Start, Workdir, event, herald_cmd};
+use crate::support::{Herald, PgDb, Reply, StandIn, Start, Workdir, event, herald_cmd, wait_until};
 
 /// Every quote event to one webhook stand-in (`HOOK_URL`): `channel` adds keys to the channel,
 /// `action` to the action.
@@ -328,5 +328,58 @@ async fn replaying_many_dead_letters_to_a_failing_destination_goes_one_at_a_time
         got.len() - 40 <= 5 + 3 + 2,
         "{} requests for 40 replays to a destination that is down",
         got.len() - 40
+    );
+}
+
+/// With `--test-on-reload`, a reload runs the test files beside the rules, and those read the
+/// events they name: an event file that hangs (a FIFO here, as on a hung mount) held the
+/// runtime thread it was read on, and with one (`--workers 1`, the default on two cores)
+/// `/webhook` with it. The gate now runs on a blocking thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_file_that_hangs_in_a_test_stops_nothing_on_reload() {
+    let args = ["--test-on-reload", "--no-watch", "--workers", "1"];
+    let (work, hook, herald) = serve(&hook_rules("", "{{PrimaryKey}}", ""), &args).await;
+    let hang = work.path().join("hang.json");
+    let fifo = std::ffi::CString::new(hang.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    work.write(
+        "rules.test.yaml",
+        "rules: rules.yaml\ntests:\n  - name: hangs\n    event: hang.json\n    expect: { matched: [all] }\n",
+    );
+    let client = reqwest::Client::new();
+    let reload = tokio::spawn(client.post(herald.url("/-/reload")).send());
+    // The FIFO opens for writing once the gate has it open for reading; held open, the gate's
+    // read waits for it.
+    let mut writer = None;
+    let opened = wait_until(Duration::from_secs(10), || {
+        use std::os::unix::fs::OpenOptionsExt;
+        let open = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&hang);
+        writer = open.ok();
+        writer.is_some()
+    })
+    .await;
+    assert!(opened, "the reload never read the event file");
+    for i in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(herald.send(&event("quote.ordered", i)).await.0, 200);
+        let health = client.get(herald.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status().as_u16(), 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the service stalled"
+        );
+    }
+    hook.wait_for(3).await;
+    // Closed empty, the event cannot be read: the reload fails and says why.
+    drop(writer);
+    let report = reload.await.unwrap().unwrap();
+    assert_eq!(report.status().as_u16(), 422);
+    let report = report.text().await.unwrap();
+    assert!(
+        report.contains("`event` is not a webhook event"),
+        "{report}"
     );
 }

@@ -39,13 +39,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(config) = load(&args).await else {
         return Ok(ExitCode::FAILURE);
     };
-    if !tests_pass(&args, &config).await {
+    if !tests_pass(&args, config.clone()).await {
         return Ok(ExitCode::FAILURE);
     }
     let Some(secrets) = secrets(&args)? else {
         return Ok(ExitCode::FAILURE);
     };
     let store = open_store(&args).await?;
+    let settling = store.clone();
     warn_about_lease(&args, &config);
     let metrics = Arc::new(Metrics::new());
     let live = Arc::new(Live::new(config.clone(), metrics.enrichment_cache.clone())?);
@@ -90,6 +91,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let _ = stop_tx.send(true);
     let _ = running.await;
     drain(&dispatcher, args.shutdown_grace).await;
+    if let Err(e) = settling.settle().await {
+        warn!(error = %e, "the store's files were not settled; the next start finishes it");
+    }
     info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -140,7 +144,7 @@ async fn load(args: &Args) -> Option<Arc<RuleSet>> {
 }
 
 /// With `--test-on-reload`, the rules must pass their tests to start, as to reload.
-async fn tests_pass(args: &Args, config: &RuleSet) -> bool {
+async fn tests_pass(args: &Args, config: Arc<RuleSet>) -> bool {
     if !args.test_on_reload {
         return true;
     }
@@ -148,7 +152,7 @@ async fn tests_pass(args: &Args, config: &RuleSet) -> bool {
     if crate::ruletest::discover(&source.rules).is_empty() {
         warn!("--test-on-reload: no *.test.yaml beside the rules file; nothing to run");
     }
-    let failures = crate::ruletest::gate(config, &source).await;
+    let failures = crate::ruletest::gate(config, source).await;
     for f in &failures {
         error!("{f}");
     }

@@ -5,10 +5,13 @@
 //! then waited for a few milliseconds of copying and two fsyncs. That was most of herald's p99
 //! at a steady rate (BENCHMARKS.md, "Issue 25").
 //!
-//! Here a thread of its own, with its own connection, checkpoints shortly after commits
-//! (`PASSIVE`: it never blocks the writer, which goes on appending while it copies). The
-//! writer's own automatic checkpoint stays as a backstop at [`BACKSTOP_PAGES`], for a WAL this
-//! thread cannot bring to an end under a load that never pauses.
+//! Here a thread of its own, with its own connection, checkpoints shortly after the writer's
+//! batches (`PASSIVE`: it never blocks the writer, which goes on appending while it copies;
+//! one that could not copy everything, because a reader still needs old pages, is completed
+//! after a later batch, at least the heartbeat's). The writer's own automatic checkpoint stays
+//! as a backstop at [`BACKSTOP_PAGES`], for a WAL this thread cannot bring to an end under a
+//! load that never pauses; the sqlx pool's connections, whose rare writes are off the
+//! webhook's path, keep SQLite's default of 1,000 pages. At a stop, `settle` empties the WAL.
 
 use std::path::Path;
 use std::sync::{Arc, mpsc};
@@ -43,7 +46,7 @@ impl Checkpoints {
         Ok(Checkpoints { wake })
     }
 
-    /// A commit happened: a checkpoint is due within [`PAUSE`]. Never waits.
+    /// A batch was applied (or failed): a checkpoint is due within [`PAUSE`]. Never waits.
     pub(super) fn committed(&self) {
         let _ = self.wake.try_send(());
     }

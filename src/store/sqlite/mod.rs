@@ -110,6 +110,17 @@ fn owner_lock(file: &std::path::Path) -> Result<std::fs::File> {
 impl Backed for SqliteStore {
     type Db = SqlitePool;
 
+    /// Everything in the WAL copied into the database file and the WAL emptied (waiting, up to
+    /// the busy timeout, for a write still running).
+    fn settle(&self) -> futures_util::future::BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.core.pool)
+                .await?;
+            Ok(())
+        })
+    }
+
     fn core(&self) -> &Core<SqlitePool> {
         &self.core
     }

@@ -85,7 +85,7 @@ impl Opened {
     }
 }
 
-/// Applies batches until every sender is gone; after each commit, a checkpoint is due.
+/// Applies batches until every sender is gone; after each, a checkpoint is due.
 fn serve(mut conn: Connection, opened: &Opened, checkpoints: &Checkpoints, mut inbox: Inbox) {
     while let Some((batch, waiting)) = inbox.next_blocking() {
         waiting.answer(apply(&mut conn, opened, &batch));
