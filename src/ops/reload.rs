@@ -125,7 +125,7 @@ impl Reloader {
         if !self.test_on_reload {
             return Vec::new();
         }
-        crate::ruletest::gate(config, self.source.clone()).await
+        gate(config, self.source.clone()).await
     }
 
     fn put_in_force(&self, config: Arc<RuleSet>, trigger: &'static str) -> Report {
@@ -290,4 +290,20 @@ fn changes(old: &RuleSet, new: &RuleSet) -> Vec<String> {
         new.channels.len()
     ));
     out
+}
+
+/// How long the test files may take, read and run, before the gate gives up on them.
+const GATE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `--test-on-reload`'s gate ([`crate::ruletest::gate`]) on a blocking thread, with a deadline:
+/// it reads the test files and the events they name with the file system's blocking calls, and
+/// on a hung mount, or with a FIFO in a file's place, that held a runtime thread (with
+/// `serve --workers 1`, the only one) and `/webhook` with it. Now the gate fails after
+/// [`GATE_DEADLINE`] instead.
+pub async fn gate(config: Arc<RuleSet>, source: Source) -> Vec<String> {
+    let handle = tokio::runtime::Handle::current();
+    let run = move || handle.block_on(crate::ruletest::gate(&config, &source));
+    super::blocking::run(GATE_DEADLINE, run)
+        .await
+        .unwrap_or_else(|e| vec![format!("the test files beside the rules: {e}")])
 }

@@ -90,10 +90,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     listen(&args, &config, state).await?;
     let _ = stop_tx.send(true);
     let _ = running.await;
-    drain(&dispatcher, args.shutdown_grace).await;
-    if let Err(e) = settling.settle().await {
-        warn!(error = %e, "the store's files were not settled; the next start finishes it");
-    }
+    finish(&dispatcher, &*settling, args.shutdown_grace).await;
     info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -152,7 +149,7 @@ async fn tests_pass(args: &Args, config: Arc<RuleSet>) -> bool {
     if crate::ruletest::discover(&source.rules).is_empty() {
         warn!("--test-on-reload: no *.test.yaml beside the rules file; nothing to run");
     }
-    let failures = crate::ruletest::gate(config, source).await;
+    let failures = crate::ops::reload::gate(config, source).await;
     for f in &failures {
         error!("{f}");
     }
@@ -327,6 +324,14 @@ async fn listen(args: &Args, config: &RuleSet, state: Arc<AppState>) -> anyhow::
     let grace = args.shutdown_grace;
     server::serve(listener, app, limits, lifecycle::shutdown_signal(), grace).await;
     Ok(())
+}
+
+/// Lets sends in flight finish within the grace, then settles the store's files.
+async fn finish(dispatcher: &Dispatcher, store: &dyn Store, grace: Duration) {
+    drain(dispatcher, grace).await;
+    if let Err(e) = store.settle().await {
+        warn!(error = %e, "the store's files were not settled; the next start finishes it");
+    }
 }
 
 /// Lets sends in flight finish within the grace.
