@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::support::{StandIn, Start, Workdir, event, wait_until};
+use crate::support::{Herald, StandIn, Start, Workdir, event, wait_until};
 
 const RULES: &str = r#"
 channels:
@@ -20,19 +20,22 @@ rules:
         text: "sale {{PrimaryKey}}"
 "#;
 
-/// The events in a copy of `herald.db` taken without its WAL; `None` while the copy cannot be
-/// read (taken in the middle of a write).
-fn events_in_file_alone(work: &Workdir) -> Option<i64> {
+/// `herald.db` copied alone (without its WAL) and opened; `None` while the copy cannot be read
+/// (taken in the middle of a write).
+fn file_alone(work: &Workdir) -> Option<rusqlite::Connection> {
     let copy = work.path().join("copy.db");
     std::fs::copy(work.path().join("herald.db"), &copy).ok()?;
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
-    let db = rusqlite::Connection::open_with_flags(&copy, flags).ok()?;
-    db.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
-        .ok()
+    rusqlite::Connection::open_with_flags(&copy, flags).ok()
 }
 
-#[tokio::test]
-async fn a_quiet_herald_has_its_events_in_the_database_file_not_only_the_wal() {
+/// How many rows `sql` counts in `herald.db` alone; `None` while it cannot be read.
+fn count_in_file_alone(work: &Workdir, sql: &str) -> Option<i64> {
+    file_alone(work)?.query_row(sql, [], |r| r.get(0)).ok()
+}
+
+/// herald started, three events taken and delivered.
+async fn three_delivered() -> (Workdir, StandIn, Herald) {
     let hook = StandIn::start().await;
     let work = Workdir::new(RULES);
     let herald = Start::new(&work)
@@ -43,14 +46,21 @@ async fn a_quiet_herald_has_its_events_in_the_database_file_not_only_the_wal() {
         assert_eq!(herald.send(&event("sale.sold", n)).await.0, 200);
     }
     hook.wait_for(3).await;
+    (work, hook, herald)
+}
+
+#[tokio::test]
+async fn a_quiet_herald_has_its_events_in_the_database_file_not_only_the_wal() {
+    let (work, _hook, _herald) = three_delivered().await;
+    let events = "SELECT COUNT(*) FROM events";
     let copied = wait_until(Duration::from_secs(10), || {
-        events_in_file_alone(&work) == Some(3)
+        count_in_file_alone(&work, events) == Some(3)
     })
     .await;
     assert!(
         copied,
         "herald.db alone holds {:?} events, not 3",
-        events_in_file_alone(&work)
+        count_in_file_alone(&work, events)
     );
 }
 
@@ -58,28 +68,9 @@ async fn a_quiet_herald_has_its_events_in_the_database_file_not_only_the_wal() {
 // answer the last send meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_herald_leaves_everything_in_the_database_file() {
-    let hook = StandIn::start().await;
-    let work = Workdir::new(RULES);
-    let herald = Start::new(&work)
-        .env("HOOK_URL", hook.url("/hook"))
-        .run()
-        .await;
-    for n in 1..=3 {
-        assert_eq!(herald.send(&event("sale.sold", n)).await.0, 200);
-    }
-    hook.wait_for(3).await;
+    let (work, _hook, herald) = three_delivered().await;
     // Stopped at once: the last outcomes were committed moments ago, if not still in flight.
     let logs = herald.stop();
-    let copy = work.path().join("copy.db");
-    std::fs::copy(work.path().join("herald.db"), &copy).unwrap();
-    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
-    let db = rusqlite::Connection::open_with_flags(&copy, flags).unwrap();
-    let sent: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM deliveries WHERE status = 'sent'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(sent, 3, "{logs}");
+    let sent = "SELECT COUNT(*) FROM deliveries WHERE status = 'sent'";
+    assert_eq!(count_in_file_alone(&work, sent), Some(3), "{logs}");
 }

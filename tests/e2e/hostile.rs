@@ -199,6 +199,22 @@ async fn a_database_file_deleted_or_replaced_while_serving_acknowledges_nothing_
     }
 }
 
+/// Three events taken and `/healthz` answered, each within 5 s, and the events delivered.
+async fn answers_meanwhile(herald: &Herald, hook: &StandIn) {
+    let client = reqwest::Client::new();
+    for i in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(herald.send(&event("quote.ordered", i)).await.0, 200);
+        let health = client.get(herald.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status().as_u16(), 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the service stalled"
+        );
+    }
+    hook.wait_for(3).await;
+}
+
 /// The rules file replaced by a FIFO (as a file on a hung mount behaves): three views of
 /// `/ui/rules` stopped `/healthz` and `/webhook`, a reload never returned and held the reload
 /// lock for every later one, and SIGTERM never ended the process. Now every read of herald's
@@ -216,17 +232,7 @@ async fn a_rules_file_that_hangs_stops_nothing_and_sigterm_still_exits() {
         .collect();
     let reload = tokio::spawn(client.post(herald.url("/-/reload")).send());
     // While those wait on the FIFO, the service answers.
-    for i in 0..3 {
-        let started = std::time::Instant::now();
-        assert_eq!(herald.send(&event("quote.ordered", i)).await.0, 200);
-        let health = client.get(herald.url("/healthz")).send().await.unwrap();
-        assert_eq!(health.status().as_u16(), 200);
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the service stalled"
-        );
-    }
-    hook.wait_for(3).await;
+    answers_meanwhile(&herald, &hook).await;
     let report = reload.await.unwrap().unwrap();
     assert_eq!(report.status().as_u16(), 422);
     let report = report.text().await.unwrap();
@@ -362,17 +368,7 @@ async fn an_event_file_that_hangs_in_a_test_stops_nothing_on_reload() {
     })
     .await;
     assert!(opened, "the reload never read the event file");
-    for i in 0..3 {
-        let started = std::time::Instant::now();
-        assert_eq!(herald.send(&event("quote.ordered", i)).await.0, 200);
-        let health = client.get(herald.url("/healthz")).send().await.unwrap();
-        assert_eq!(health.status().as_u16(), 200);
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the service stalled"
-        );
-    }
-    hook.wait_for(3).await;
+    answers_meanwhile(&herald, &hook).await;
     // Closed empty, the event cannot be read: the reload fails and says why.
     drop(writer);
     let report = reload.await.unwrap().unwrap();
