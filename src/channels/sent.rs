@@ -9,13 +9,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::Redactor;
 
-/// Headers whose values are credentials whatever they hold: kept by name only.
-const CREDENTIAL_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
+/// Words in a header's name that make its value a credential, whatever it holds: kept by
+/// name only (`Authorization`, `Proxy-Authorization`, `Cookie`, `X-Api-Key`, `X-Auth-Token`…).
+const CREDENTIAL_WORDS: &[&str] = &[
+    "auth",
     "cookie",
-    "x-api-key",
-    "api-key",
+    "key",
+    "token",
+    "secret",
+    "pass",
+    "sig",
+    "session",
+    "credential",
 ];
 
 /// The value shown for a header that carries a credential.
@@ -55,33 +60,27 @@ impl Sent {
     /// Adds a header, its value hidden if the name says it is a credential.
     pub fn header(&mut self, name: &str, value: &str) {
         let lower = name.to_ascii_lowercase();
-        let secret = CREDENTIAL_HEADERS.contains(&lower.as_str())
-            || [
-                "token",
-                "secret",
-                "pass",
-                "sig",
-                "key",
-                "auth",
-                "session",
-                "credential",
-            ]
-            .iter()
-            .any(|w| lower.contains(w));
+        let secret = CREDENTIAL_WORDS.iter().any(|w| lower.contains(w));
         let value = if secret { HIDDEN } else { value };
         self.headers.push((name.to_string(), value.to_string()));
     }
 
-    /// The text to store: at most `limit` bytes of body (and HTML part), with every secret the
-    /// redactor knows replaced.
+    /// The text to store: every secret the redactor knows replaced, then at most `limit` bytes
+    /// of body (and HTML part). Redacted before it is cut, so that a cut cannot leave the start
+    /// of a secret behind, and before it is encoded, so that escaping cannot hide one.
     pub fn stored(mut self, limit: usize, redactor: &Redactor) -> String {
+        self.to = redactor.redact(&self.to);
+        for (_, value) in &mut self.headers {
+            *value = redactor.redact(value);
+        }
+        self.body = redactor.redact(&self.body);
         self.cut |= cut(&mut self.body, limit);
         if let Some(html) = &mut self.html {
+            *html = redactor.redact(html);
             let rest = limit.saturating_sub(self.body.len());
             self.cut |= cut(html, rest);
         }
-        let text = serde_json::to_string(&self).unwrap_or_default();
-        redactor.redact(&text)
+        serde_json::to_string(&self).unwrap_or_default()
     }
 
     /// A stored request as the store gives it back; `None` for one that cannot be read

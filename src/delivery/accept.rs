@@ -193,7 +193,7 @@ pub fn planned_with_headers(
         received_at: received_at.as_millisecond(),
         body,
         matched_rules: matched.iter().map(|r| r.name.clone()).collect(),
-        about: crate::event::about::about(event.as_value()),
+        about: crate::event::about::about(event.fields()),
         deliveries,
         dedup_window_ms,
         content_key: Some(event.content_key()),

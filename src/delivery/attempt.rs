@@ -306,11 +306,12 @@ impl Dispatcher {
     /// A send that failed: dead if permanent, else retried; a `Retry-After` also pauses the
     /// destination, and only it, for at most the channel's cap.
     async fn failed(&self, t: &Try<'_>, e: &SendError) -> Outcome {
-        let reason = t.runtime.config.redactor.redact(&e.to_string());
-        self.health(&t.c.channel, &t.c.event_type, Some(&reason))
+        let reason = e.to_string();
+        let shown = t.runtime.config.redactor.redact(&reason);
+        self.health(&t.c.channel, &t.c.event_type, Some(&shown))
             .await;
         if let SendError::Permanent { status, .. } = e {
-            return t.dead(&e.to_string(), *status);
+            return t.dead(&reason, *status);
         }
         let spec = t.runtime.config.channels.get(&t.c.channel);
         let asked = e
@@ -328,7 +329,7 @@ impl Dispatcher {
         }
         t.retry(
             "delivery failed, will retry",
-            &e.to_string(),
+            &reason,
             e.status(),
             e.retry_after(),
         )

@@ -11,8 +11,8 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::Dispatcher;
-use super::raise::iso;
 use crate::store::{Millis, millis, now_ms};
+use crate::text::iso;
 
 /// A channel whose attempts have all failed since `since`.
 struct Failing {

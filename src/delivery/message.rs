@@ -48,7 +48,7 @@ impl Dispatcher {
         let ctx = prepare::context(t.runtime.enricher.as_deref(), &job)
             .await
             .map_err(|p| self.unprepared(t, p))?;
-        let about = enriched_about(&ctx);
+        let about = enriched_about(&ctx, &event);
         let ready = self.planned(t, &job, ctx, about.clone()).await?;
         Ok(Ready { about, ..ready })
     }
@@ -282,11 +282,13 @@ impl Try<'_> {
     }
 }
 
-/// What an enriched message's context says its event is about; `None` without enrichment
-/// (the line made when the event arrived stands).
-fn enriched_about(ctx: &TemplateContext) -> Option<String> {
-    let enriched = ctx.get("enriched") == Some(&serde_json::Value::Bool(true));
-    enriched
-        .then(|| crate::event::about::about(&ctx.value()))
-        .flatten()
+/// What an enriched message's context says its event is about, when that says more than the
+/// line made from the event alone when it arrived; `None` without enrichment, or when it adds
+/// nothing (no store write for it, then).
+fn enriched_about(ctx: &TemplateContext, event: &Event) -> Option<String> {
+    use crate::event::about::about;
+    if ctx.get("enriched") != Some(&serde_json::Value::Bool(true)) {
+        return None;
+    }
+    about(ctx.fields()).filter(|line| Some(line) != about(event.fields()).as_ref())
 }

@@ -117,7 +117,7 @@ impl Dispatcher {
                 .collect()
         };
         for (channel, oldest) in fresh {
-            let oldest = iso(oldest);
+            let oldest = crate::text::iso(oldest);
             let message = format!(
                 "deliveries to `{channel}` are behind: the oldest has been due since {oldest}"
             );
@@ -126,11 +126,4 @@ impl Dispatcher {
             self.raise("herald.backlog.behind", &message, fields).await;
         }
     }
-}
-
-/// A time as herald's own events carry it: RFC 3339, for the `date` helper.
-pub(super) fn iso(at: Millis) -> String {
-    Timestamp::from_millisecond(at)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
 }

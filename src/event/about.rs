@@ -3,14 +3,30 @@
 //! and amount, a contact's name) and again from the data enrichment fetched (a quote's number,
 //! customer, heading and total), for the status page's lists and search.
 
-use serde_json::Value;
+use std::ops::Index;
+
+use serde_json::{Map, Value};
 
 /// The most characters kept.
 const MAX_CHARS: usize = 200;
 
-/// The line for an event, or a template context with enriched data; `None` when nothing
-/// beyond its name and id is known.
-pub fn about(v: &Value) -> Option<String> {
+/// An event's fields, or a template context's, read by name (`Null` when absent) without
+/// copying them into a [`Value`].
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Index<&str> for Fields<'_> {
+    type Output = Value;
+
+    fn index(&self, key: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.0.get(key).unwrap_or(&NULL)
+    }
+}
+
+/// The line for an event's fields, or a template context's with enriched data; `None` when
+/// nothing beyond its name and id is known.
+pub fn about(fields: &Map<String, Value>) -> Option<String> {
+    let v = &Fields(fields);
     let event = text(&v["Event"]);
     let entity = super::entity_of(&event);
     let parts: Vec<String> = match entity {
@@ -92,7 +108,7 @@ fn amount(value: String, currency: &Value) -> String {
     }
 }
 
-fn person_name(v: &Value) -> String {
+fn person_name(v: &Fields<'_>) -> String {
     let f = &v["FieldValues"];
     format!("{} {}", text(&f["firstname"]), text(&f["lastname"]))
         .trim()
@@ -105,16 +121,20 @@ mod tests {
 
     use super::*;
 
+    fn about(v: Value) -> Option<String> {
+        super::about(v.as_object().unwrap())
+    }
+
     #[test]
     fn a_quote_event_is_its_id_until_enriched_then_its_number_customer_and_total() {
         let bare = json!({"Event": "quote.ordered", "PrimaryKey": 1042});
-        assert_eq!(about(&bare).unwrap(), "Quote 1042");
+        assert_eq!(about(bare).unwrap(), "Quote 1042");
         let enriched = json!({"Event": "quote.ordered", "PrimaryKey": 1042,
             "version": {"Number": "Q-77"}, "contact": {"Name": "ACME AS"},
             "sale": {"Heading": "Server upgrade", "Amount": 120000, "Currency": {"Id": 1, "Value": "NOK"}},
             "alternative": {"TotalPrice": 118500.5}});
         assert_eq!(
-            about(&enriched).unwrap(),
+            about(enriched).unwrap(),
             "Quote Q-77 (id 1042) · ACME AS · Server upgrade · 118500.5 NOK"
         );
     }
@@ -123,7 +143,7 @@ mod tests {
     fn a_sale_is_described_by_its_own_fields_and_nulls_are_left_out() {
         let sale = json!({"Event": "sale.sold", "PrimaryKey": 9,
             "FieldValues": {"heading": "Licence renewal", "amount": "900", "contact_name": null}});
-        assert_eq!(about(&sale).unwrap(), "Sale 9 · Licence renewal · 900");
-        assert_eq!(about(&json!({"Event": "test"})), None);
+        assert_eq!(about(sale).unwrap(), "Sale 9 · Licence renewal · 900");
+        assert_eq!(about(json!({"Event": "test"})), None);
     }
 }

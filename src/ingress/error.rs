@@ -42,7 +42,7 @@ pub enum IngressError {
 
 impl IngressError {
     /// The outcome label in metrics and logs.
-    fn outcome(&self) -> &'static str {
+    pub(super) fn outcome(&self) -> &'static str {
         match self {
             IngressError::Signature(_) => "unsigned",
             IngressError::Busy => "busy",

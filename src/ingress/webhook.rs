@@ -60,12 +60,13 @@ fn not_behind(app: &AppState, event: &Event) -> Result<(), IngressError> {
         return Ok(());
     };
     let e = IngressError::Behind { waiting, max };
-    app.metrics.event(event.name(), "over_backlog");
+    let outcome = e.outcome();
+    app.metrics.event(event.name(), outcome);
     if let Some(suppressed) = app.rejected_log.allow() {
         warn!(
             event_id = event.id(),
             event = event.name(),
-            outcome = "over_backlog",
+            outcome,
             suppressed,
             "{e}; answering 503 so SuperOffice retries"
         );

@@ -69,6 +69,11 @@ impl TemplateContext {
         self.value.get(key)
     }
 
+    /// The context's fields, by name.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.value
+    }
+
     /// The whole context as one JSON object, for checking conditions against it.
     pub fn value(&self) -> Value {
         Value::Object(self.value.clone())
@@ -113,14 +118,13 @@ pub struct StepView<'a> {
 /// so far (each `event`, `state`, `at`, and `current` for this message's own), and the current
 /// state (the newest step's).
 pub fn conversation(key: &str, steps: &[StepView<'_>], posted_at: Option<i64>) -> Value {
-    let time = |ms: i64| Timestamp::from_millisecond(ms).map_or(String::new(), |t| t.to_string());
     let list: Vec<Value> = steps
         .iter()
         .map(|s| {
             json!({
                 "event": s.event,
                 "state": state(s.event),
-                "at": time(s.at),
+                "at": crate::text::iso(s.at),
                 "current": s.current,
             })
         })
@@ -129,7 +133,7 @@ pub fn conversation(key: &str, steps: &[StepView<'_>], posted_at: Option<i64>) -
     json!({
         "key": key,
         "first": posted_at.is_none(),
-        "posted_at": posted_at.map(time),
+        "posted_at": posted_at.map(crate::text::iso),
         "state": latest,
         "steps": list,
     })

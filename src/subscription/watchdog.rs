@@ -115,14 +115,14 @@ impl Watchdog {
             }
         };
         seen.problem = None;
-        self.events(&client, &config, so, &hook, seen).await;
+        let missing = self.events(&client, &config, so, &hook, seen).await;
         self.seen.set(Look {
             at: Timestamp::now(),
             webhook: hook.name.clone(),
             id: Some(hook.webhook_id),
             state: Some(hook.state().as_str().to_string()),
             problem: None,
-            missing: seen.missing.clone(),
+            missing,
         });
         match hook.state() {
             State::Active => self.active(&hook, seen),
@@ -183,7 +183,8 @@ impl Watchdog {
         }
     }
 
-    /// The rules' events against the webhook's: said once per change, or synced.
+    /// The rules' events against the webhook's: said once per change, or synced. What the
+    /// webhook still does not send, for the status page (nothing once synced).
     async fn events(
         &self,
         client: &Client,
@@ -191,28 +192,30 @@ impl Watchdog {
         so: &SuperOfficeSpec,
         hook: &Webhook,
         seen: &mut Seen,
-    ) {
+    ) -> Vec<String> {
         let (want, _) = needed(config);
         let (missing, _) = difference(&want, &hook.events);
         if missing.is_empty() || missing == seen.missing {
-            seen.missing = missing;
-            return;
+            seen.missing = missing.clone();
+            return missing;
         }
         if so.watch.sync_events {
             let mut synced = hook.clone();
             synced.events = want;
-            match client.update(&synced).await {
+            return match client.update(&synced).await {
                 Ok(_) => {
-                    info!(webhook = %hook.name, added = %missing.join(", "), "watchdog added the events the rules use to the webhook (sync_events: true)")
+                    info!(webhook = %hook.name, added = %missing.join(", "), "watchdog added the events the rules use to the webhook (sync_events: true)");
+                    Vec::new()
                 }
                 Err(e) => {
-                    warn!(webhook = %hook.name, error = %e, "watchdog could not update the webhook's events")
+                    warn!(webhook = %hook.name, error = %e, "watchdog could not update the webhook's events");
+                    missing
                 }
-            }
-            return;
+            };
         }
         warn!(webhook = %hook.name, missing = %missing.join(", "), "the webhook in SuperOffice does not send events the rules use; run `herald superoffice register --url {}` (or set `superoffice: sync_events: true`)", hook.target_url);
-        seen.missing = missing;
+        seen.missing = missing.clone();
+        missing
     }
 
     /// An alert event, stored and delivered to `superoffice: alerts:` like any other.

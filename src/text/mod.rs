@@ -73,6 +73,12 @@ pub fn truncate_chars(text: &str, max: usize) -> String {
     out
 }
 
+/// A time for messages and logs as RFC 3339 (`2026-11-28T16:04:05.123Z`); empty if out of
+/// range.
+pub fn iso(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or(String::new(), |t| t.to_string())
+}
+
 /// A time for people: `2026-11-28 16:04:05Z`.
 pub fn show_time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)

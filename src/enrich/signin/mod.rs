@@ -100,7 +100,8 @@ struct Failure {
 pub struct Status {
     /// `system user ticket`, `OAuth access token`, `bearer token`, `ticket`.
     pub kind: &'static str,
-    /// A credential is held: given (a bearer token), or got and not expired.
+    /// A credential is held: given (a bearer token), or got and not yet refused (one past its
+    /// `expires` is kept until SuperOffice answers 401; the page shows `expires` beside it).
     pub signed_in: bool,
     pub expires: Option<jiff::Timestamp>,
     pub last_error: Option<String>,

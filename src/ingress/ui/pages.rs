@@ -200,17 +200,10 @@ fn runs(attempts: &[AttemptRow]) -> Vec<(&AttemptRow, &AttemptRow, usize)> {
     let same = |a: &AttemptRow, b: &AttemptRow| {
         a.outcome == b.outcome && a.status_code == b.status_code && a.detail == b.detail
     };
-    let mut out: Vec<(&AttemptRow, &AttemptRow, usize)> = Vec::new();
-    for a in attempts {
-        match out.last_mut() {
-            Some((first, last, more)) if same(first, a) => {
-                *last = a;
-                *more += 1;
-            }
-            _ => out.push((a, a, 0)),
-        }
-    }
-    out
+    attempts
+        .chunk_by(same)
+        .map(|run| (&run[0], &run[run.len() - 1], run.len() - 1))
+        .collect()
 }
 
 pub(super) async fn deliveries(State(app): State<Arc<AppState>>, Query(p): Params) -> Response {

@@ -32,11 +32,10 @@ pub(super) async fn form(State(app): State<Arc<AppState>>, Query(q): Query<Field
                 return view::refused(StatusCode::SERVICE_UNAVAILABLE, &said);
             }
         },
-        None => crate::text::json::pretty(
-            &crate::event::sample::event("quote.ordered")
-                .as_value()
-                .to_string(),
-        ),
+        None => {
+            serde_json::to_string_pretty(crate::event::sample::event("quote.ordered").as_value())
+                .unwrap_or_default()
+        }
     };
     page(&app, &text, None, None)
 }
