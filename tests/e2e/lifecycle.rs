@@ -413,10 +413,9 @@ async fn the_overview_shows_the_webhook_as_last_seen_and_a_rule_hears_it_stopped
     ));
     let (herald, id) = serve_registered(&so, &work).await;
     let registered = so.hooks()[0].clone();
+    let asked = events(&registered);
     assert!(
-        events(&registered)
-            .iter()
-            .all(|e| !e.starts_with("herald.")),
+        !asked.is_empty() && asked.iter().all(|e| !e.starts_with("herald.")),
         "SuperOffice is never asked for herald's own events: {registered}"
     );
     let page = || async { crate::support::get(&herald.url("/ui/")).await.1 };

@@ -231,5 +231,6 @@ async fn an_event_named_herald_from_outside_is_kept_and_never_delivered() {
     );
     let (_, out, _) = herald_cmd(work.path(), &["deliveries", "--json"], &[]);
     assert_eq!(out.trim(), "[]");
+    assert_eq!(events_named(&work, "herald.delivery.dead"), 1, "it is kept");
     assert!(ops.requests().is_empty());
 }
