@@ -12,32 +12,19 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tracing::info;
 
-use super::{COOKIE, csrf_ok, csrf_token, see_other, view};
+use super::checked::Checked;
+use super::{COOKIE, csrf_token, see_other, view};
 use crate::ingress::AppState;
 use crate::store::{DeliveryFilter, DeliveryStatus, Replay, now_ms};
 
 type Fields = Form<BTreeMap<String, String>>;
 
-pub(super) fn csrf_refused() -> Response {
-    view::refused(
-        StatusCode::FORBIDDEN,
-        "Refused: the form's token is missing or stale. Go back, reload the page and try again.",
-    )
-}
-
-pub(super) fn form_ok(app: &AppState, form: &BTreeMap<String, String>) -> bool {
-    form.get("csrf").is_some_and(|t| csrf_ok(app, t))
-}
-
 pub(super) async fn replay_one(
     State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Form(form): Fields,
+    Checked(_): Checked,
 ) -> Response {
-    if !form_ok(&app, &form) {
-        return csrf_refused();
-    }
     let filter = DeliveryFilter {
         limit: 1,
         id: Some(id),
@@ -91,11 +78,8 @@ pub(super) async fn replay_dead(
     State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(channel): Path<String>,
-    Form(form): Fields,
+    Checked(_): Checked,
 ) -> Response {
-    if !form_ok(&app, &form) {
-        return csrf_refused();
-    }
     let which = Replay::Dead {
         channel: Some(channel.clone()),
     };

@@ -8,6 +8,7 @@
 //! refused to a `Host` herald is not known by and to frames ([`super::browser`]).
 
 mod actions;
+mod checked;
 mod overview;
 mod pages;
 mod probes;

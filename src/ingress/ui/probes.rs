@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
+use super::checked::Checked;
 use super::{see_other, view};
 use crate::channels::probe::{Probe, probe};
 use crate::ingress::AppState;
@@ -48,11 +49,8 @@ pub(super) async fn test_channel(
     State(app): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(channel): Path<String>,
-    Form(form): Form<BTreeMap<String, String>>,
+    Checked(_): Checked,
 ) -> Response {
-    if !super::actions::form_ok(&app, &form) {
-        return super::actions::csrf_refused();
-    }
     let runtime = app.live.get();
     let (Some(spec), Some(destination)) = (
         runtime.config.channels.get(&channel),

@@ -6,11 +6,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::checked::Checked;
 use super::{csrf_token, view};
 use crate::channels::sent::Sent;
 use crate::event::Event;
@@ -41,10 +42,7 @@ pub(super) async fn form(State(app): State<Arc<AppState>>, Query(q): Query<Field
 }
 
 /// The rules' verdicts and messages for the pasted event.
-pub(super) async fn run(State(app): State<Arc<AppState>>, Form(form): Form<Fields>) -> Response {
-    if !super::actions::form_ok(&app, &form) {
-        return super::actions::csrf_refused();
-    }
+pub(super) async fn run(State(app): State<Arc<AppState>>, Checked(form): Checked) -> Response {
     let text = form.get("event").cloned().unwrap_or_default();
     let event = match Event::parse(text.as_bytes()) {
         Ok(event) => event,
