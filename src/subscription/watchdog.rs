@@ -42,7 +42,7 @@ pub struct Look {
     pub webhook: String,
     pub id: Option<i64>,
     /// `Active`, `TooManyErrors`, …; `None` when the webhook could not be seen.
-    pub state: Option<String>,
+    pub state: Option<State>,
     /// Why it could not be seen.
     pub problem: Option<String>,
     pub missing: Vec<String>,
@@ -116,15 +116,16 @@ impl Watchdog {
         };
         seen.problem = None;
         let missing = self.events(&client, &config, so, &hook, seen).await;
+        let state = hook.state();
         self.seen.set(Look {
             at: Timestamp::now(),
             webhook: hook.name.clone(),
             id: Some(hook.webhook_id),
-            state: Some(hook.state().as_str().to_string()),
+            state: Some(state.clone()),
             problem: None,
             missing,
         });
-        match hook.state() {
+        match state {
             State::Active => self.active(&hook, seen),
             state => self.down(&client, &config, so, &hook, state, seen).await,
         }

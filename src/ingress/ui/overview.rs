@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::view::{self, span, time};
 use crate::ingress::AppState;
 use crate::store::{ChannelStats, DeliveryStatus, Overview, now_ms};
+use crate::subscription::State as HookState;
 
 pub(super) async fn page(State(app): State<Arc<AppState>>) -> Response {
     let now = now_ms();
@@ -87,8 +88,8 @@ fn superoffice(app: &AppState) -> Value {
             "at": time(look.at.as_millisecond()),
             "name": look.webhook,
             "id": look.id,
-            "state": look.state,
-            "active": look.state.as_deref() == Some("Active"),
+            "state": look.state.as_ref().map(HookState::as_str),
+            "active": look.state == Some(HookState::Active),
             "problem": look.problem,
             "missing": look.missing.join(", "),
         })
