@@ -77,7 +77,14 @@ impl Redactor {
 
     pub fn redact(&self, text: &str) -> String {
         match &self.matcher {
-            Some(m) => m.replace_all(text, &vec!["***"; self.count]),
+            Some(m) => {
+                let mut out = String::with_capacity(text.len());
+                m.replace_all_with(text, &mut out, |_, _, out| {
+                    out.push_str("***");
+                    true
+                });
+                out
+            }
             None => text.to_string(),
         }
     }
