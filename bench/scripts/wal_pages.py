@@ -8,7 +8,7 @@ written) each commit appends, by the B-tree they belong to (SQLite's dbstat). A 
 each page again, so fewer frames is less work twice. BENCHMARKS.md, "Issue 25".
 
     python3 bench/scripts/wal_pages.py [--events 2000] [--batch 10] [--guid-ids]
-        [--migrations migrations/sqlite] [--random-content-keys]
+        [--migrations DIR (default: this repository's migrations/sqlite)] [--random-content-keys]
 
 --guid-ids gives events SuperOffice's GUID EventIds (the benchmark's are sequential);
 --random-content-keys keys contents by the digest alone, as herald did before they led with
@@ -89,7 +89,8 @@ def main():
     p.add_argument("--batch", type=int, default=10)
     p.add_argument("--guid-ids", action="store_true")
     p.add_argument("--random-content-keys", action="store_true")
-    p.add_argument("--migrations", default="migrations/sqlite")
+    here = os.path.dirname(os.path.abspath(__file__))
+    p.add_argument("--migrations", default=os.path.join(here, "..", "..", "migrations", "sqlite"))
     args = p.parse_args()
     path = os.path.join(tempfile.mkdtemp(), "herald.db")
     db = sqlite3.connect(path, isolation_level=None)

@@ -123,7 +123,9 @@ impl Event {
     /// Two keys are equal exactly when their digests are (the digest covers the whole
     /// Timestamp); the Timestamp in front, cut to [`KEY_TIME_CHARS`] characters, only orders
     /// the keys as the events arrive, so that the store adds each at the end of its index
-    /// instead of at a random place (one page written per batch, not one per event).
+    /// instead of at a random place (one page written per batch, not one per event). Only a
+    /// Timestamp of printable ASCII, as SuperOffice's are, leads: PostgreSQL's text refuses a
+    /// NUL, and the migrations that rekeyed stored contents read no other.
     pub fn content_key(&self) -> String {
         use sha2::Digest;
         use std::fmt::Write as _;
@@ -133,11 +135,13 @@ impl Event {
         let mut hasher = HashWriter(sha2::Sha256::new());
         serde_json::to_writer(&mut hasher, &content).expect("JSON values serialize");
         let time = match fields.get("Timestamp") {
-            Some(Value::String(t)) => t.chars().take(KEY_TIME_CHARS).collect(),
-            _ => String::new(),
+            Some(Value::String(t)) if t.bytes().all(|b| (b' '..=b'~').contains(&b)) => {
+                &t[..t.len().min(KEY_TIME_CHARS)]
+            }
+            _ => "",
         };
         let mut key = String::with_capacity(time.len() + 65);
-        key.push_str(&time);
+        key.push_str(time);
         key.push(' ');
         for b in hasher.0.finalize() {
             let _ = write!(key, "{b:02x}");
@@ -232,6 +236,11 @@ mod tests {
         assert_ne!(key("d", &format!("{long}1")), key("e", &format!("{long}2")));
         let untimed = Event::parse(br#"{"EventId":"f","Event":"quote.sent","Timestamp":5}"#);
         assert_eq!(untimed.unwrap().content_key().len(), 65);
+        for odd in [r#"a\u0000b"#, r#"2026-11-20T10:15:00Z\u00e5"#, r#"\ud800"#] {
+            let body = format!(r#"{{"EventId":"g","Event":"quote.sent","Timestamp":"{odd}"}}"#);
+            let key = Event::parse(body.as_bytes()).unwrap().content_key();
+            assert!(key.starts_with(' ') && key.len() == 65, "{odd}: {key:?}");
+        }
     }
 
     #[test]
