@@ -52,33 +52,37 @@ async fn three_tries_after_the_circuit_opened(herald: &Herald, hook: &StandIn) -
 }
 
 /// A quote event whose `WebhookName` is `text` as it stands in the JSON (escapes and all).
-fn raw_event(id: &str, key: i64, text: &str) -> Vec<u8> {
+fn raw_event(id: &str, key: i64, text: &str, time: &str) -> Vec<u8> {
     format!(
-        r#"{{"EventId":"{id}","Timestamp":"2026-12-01T10:00:0{key}Z","Changes":[],"Event":"quote.ordered","PrimaryKey":{key},"Entity":"quote","ContextIdentifier":"Cust1","ChangedByAssociateId":5,"WebhookName":{text}}}"#
+        r#"{{"EventId":"{id}","Timestamp":{time},"Changes":[],"Event":"quote.ordered","PrimaryKey":{key},"Entity":"quote","ContextIdentifier":"Cust1","ChangedByAssociateId":5,"WebhookName":{text}}}"#
     )
     .into_bytes()
 }
 
 /// An event with `\u0000` and one with a lone surrogate are acknowledged, stored (the raw body
-/// kept), listed and delivered, on SQLite and on PostgreSQL.
+/// kept), listed and delivered, on SQLite and on PostgreSQL; so are events with them in the
+/// `Timestamp`, which leads the content key that PostgreSQL stores as text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_with_nul_and_lone_surrogates_are_stored_and_delivered_on_both_backends() {
     let pg = PgDb::create().await;
     for db in ["sqlite://herald.db".to_string(), pg.url()] {
         let rules = hook_rules("", "{{WebhookName}}|{{PrimaryKey}}", "");
         let (work, hook, herald) = serve(&rules, &["--db", &db]).await;
+        let time = r#""2026-12-01T10:00:00Z""#;
         let cases = [
-            ("nul-1", 1, r#""a\u0000b""#),
-            ("surrogate-2", 2, r#""cut \ud800x""#),
-            ("low-3", 3, r#""\udfff alone""#),
+            ("nul-1", 1, r#""a\u0000b""#, time),
+            ("surrogate-2", 2, r#""cut \ud800x""#, time),
+            ("low-3", 3, r#""\udfff alone""#, time),
+            ("nul-time-4", 4, r#""t""#, r#""2026-12-01T10:00:04\u0000Z""#),
+            ("surrogate-time-5", 5, r#""t""#, r#""\ud800 2026-12-01""#),
         ];
-        for (id, key, text) in cases {
-            let body = raw_event(id, key, text);
+        for (id, key, text, time) in cases {
+            let body = raw_event(id, key, text, time);
             let sig = herald::ingress::signature::sign(crate::support::SECRET, &body);
             let (status, answer) = herald.post(body, Some(sig)).await;
             assert_eq!(status, 200, "{db}: {text}: {answer}");
         }
-        let got = hook.wait_for(3).await;
+        let got = hook.wait_for(5).await;
         let mut texts: Vec<String> = got
             .iter()
             .map(|r| r.json()["text"].as_str().unwrap().to_string())
@@ -86,12 +90,18 @@ async fn events_with_nul_and_lone_surrogates_are_stored_and_delivered_on_both_ba
         texts.sort();
         assert_eq!(
             texts,
-            ["a\u{0}b|1", "cut \u{fffd}x|2", "\u{fffd} alone|3"],
+            [
+                "a\u{0}b|1",
+                "cut \u{fffd}x|2",
+                "t|4",
+                "t|5",
+                "\u{fffd} alone|3"
+            ],
             "{db}"
         );
         let (code, out, err) = herald_cmd(work.path(), &["events", "--db", &db], &[]);
         assert_eq!(code, 0, "{db}: {out}{err}");
-        for (id, _, _) in cases {
+        for (id, ..) in cases {
             assert!(out.contains(id), "{db}: {out}");
         }
         herald.stop();
