@@ -7,6 +7,11 @@ BATCH events and the previous batch's outcomes per commit, and counts the WAL fr
 written) each commit appends, by the B-tree they belong to (SQLite's dbstat). A checkpoint copies
 each page again, so fewer frames is less work twice. BENCHMARKS.md, "Issue 25".
 
+The statements below touch the same rows, tables and indexes as the writer's in
+src/store/sqlite/write.rs and record.rs (their conflict clauses left out or simplified: no
+conflict arises here): change them together, or the counts describe what herald no longer
+writes.
+
     python3 bench/scripts/wal_pages.py [--events 2000] [--batch 10] [--guid-ids]
         [--migrations DIR (default: this repository's migrations/sqlite)] [--random-content-keys]
 

@@ -153,7 +153,7 @@ impl Event {
 /// How much of an event's `Timestamp` leads its content key: a SuperOffice timestamp
 /// (`2026-11-20T10:15:00.1234567Z`) whole. The migrations that keyed stored contents this way
 /// (`event_content_order`) cut at the same length.
-pub const KEY_TIME_CHARS: usize = 40;
+const KEY_TIME_CHARS: usize = 40;
 
 /// Bytes written into a SHA-256 hash.
 struct HashWriter(sha2::Sha256);

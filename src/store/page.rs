@@ -1,8 +1,9 @@
 //! The status page's queries, written once for both backends ([`super::sql`]): SQL text with
 //! the few places where SQLite and PostgreSQL differ (placeholders, reading a field of the JSON
-//! body) asked of a [`Dialect`], and the values to bind in order. Every query has an index behind it (see the
-//! `status_page` and `status_index` migrations), so that pages stay fast on a big store, but one: a search for
-//! words of an event's line (`about LIKE '%…%'`) reads the events table, a page at a time.
+//! body) asked of a [`Dialect`], and the values to bind in order. Every query has an index
+//! behind it (see the `status_page` and `status_index` migrations), so that pages stay fast on
+//! a big store, but one: a search for words of an event's line (`about LIKE '%…%'`) reads the
+//! events table, a page at a time.
 
 pub use super::sql::{Dialect, Param, Sql};
 use super::{DeliveryStatus, EventFilter, Millis};

@@ -9,10 +9,10 @@
 //! pause for about [`PAUSE`], or every [`LONGEST`] while they do not (`PASSIVE`: it never
 //! blocks the writer, which goes on appending while it copies; one that could not copy
 //! everything, because a reader still needs old pages, is completed after a later batch, at
-//! least the heartbeat's). The writer's own automatic checkpoint stays
-//! as a backstop at [`BACKSTOP_PAGES`], for a WAL this thread cannot bring to an end under a
-//! load that never pauses; the sqlx pool's connections, whose rare writes are off the
-//! webhook's path, keep SQLite's default of 1,000 pages. At a stop, `settle` empties the WAL.
+//! least the heartbeat's). The writer's own automatic checkpoint stays as a backstop at
+//! [`BACKSTOP_PAGES`], for a WAL this thread cannot bring to an end under a load that never
+//! pauses; the sqlx pool's connections, whose rare writes are off the webhook's path, keep
+//! SQLite's default of 1,000 pages. At a stop, `settle` empties the WAL.
 
 use std::path::Path;
 use std::sync::{Arc, mpsc};
@@ -32,7 +32,8 @@ const PAUSE: Duration = Duration::from_millis(20);
 /// The longest a checkpoint waits for that pause, under a load that never pauses. The commits
 /// it waits for share it, and the pages they all change (the ends of the indexes, the
 /// database's header) are copied once: at saturation, every 100 ms instead of after each batch
-/// (about every 30 ms) read 45 % fewer pages and synced 5 % fewer times (BENCHMARKS.md, "Issue 25").
+/// (about every 30 ms) read 45 % fewer pages and synced 5 % fewer times (BENCHMARKS.md,
+/// "Issue 25").
 const LONGEST: Duration = Duration::from_millis(100);
 
 /// The writer's way to say "there is something to checkpoint".
